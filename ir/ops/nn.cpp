@@ -1,0 +1,148 @@
+// Neural-network ops: pooling, softmax, dropout and batch norm: shape and gradient rules.
+#include "ir/ops/rules.h"
+
+namespace sinter {
+namespace {
+
+using namespace rules;
+
+Status poolAttrs(const Attrs& attrs) {
+  for (const char* k : {"kernel", "stride", "padding"})
+    if (auto s = needInts(attrs, k, 2); !s) return s;
+  const auto &k = attrs.ints("kernel"), &s = attrs.ints("stride"), &p = attrs.ints("padding");
+  for (int i = 0; i < 2; ++i) {
+    if (k[i] < 1 || s[i] < 1) return Error("kernel and stride must be at least 1");
+    // PyTorch's rule: a window must hold at least one real element.
+    if (p[i] < 0 || 2 * p[i] > k[i]) return Error(fmt::format("padding {} must be between 0 and half the kernel {}", p[i], k[i]));
+  }
+  return ok();
+}
+
+Expected<Dims> poolOutput(const Dims& x, const Attrs& attrs) {
+  const auto &k = attrs.ints("kernel"), &s = attrs.ints("stride"), &p = attrs.ints("padding");
+  Dims out = x;
+  for (int i = 0; i < 2; ++i) {
+    out[2 + i] = windowOut(x[2 + i], k[i], s[i], p[i], 1);
+    if (out[2 + i] < 1)
+      return Error(fmt::format("pooling window {}x{} does not fit the {}x{} input", k[0], k[1], x[2], x[3]));
+  }
+  return out;
+}
+
+Expected<TensorType> inferPool(OpKind op, std::span<const TensorType> in, const Attrs& attrs) {
+  if (auto s = poolAttrs(attrs); !s) return s.error();
+  if (in[0].dtype != DType::F32 || in[0].rank() != 4)
+    return Error(fmt::format("{} needs an f32 NCHW input, found {}", mnemonic(op), formatType(in[0])));
+  Expected<Dims> out = poolOutput(in[0].dims, attrs);
+  if (!out) return out.error();
+  return f32(out.take());
+}
+
+// (x, dy) -> dx, with dy the shape of maxpool2d(x).
+Expected<TensorType> inferMaxPoolGrad(OpKind op, std::span<const TensorType> in, const Attrs& attrs) {
+  Expected<TensorType> y = inferPool(op, in.first(1), attrs);
+  if (!y) return y;
+  if (*y != in[1]) return Error(fmt::format("gradient {} does not match the pooling output {}", formatType(in[1]), formatType(*y)));
+  return in[0];
+}
+
+// (dy) {input_hw} -> dx
+Expected<TensorType> inferAvgPoolGrad(OpKind op, std::span<const TensorType> in, const Attrs& attrs) {
+  if (auto s = needInts(attrs, "input_hw", 2); !s) return s.error();
+  if (in[0].rank() != 4) return Error("avgpool2d_grad needs a rank-4 gradient");
+  TensorType x = f32({in[0].dims[0], in[0].dims[1], attrs.ints("input_hw")[0], attrs.ints("input_hw")[1]});
+  TensorType xs[] = {x};
+  Expected<TensorType> y = inferPool(op, xs, attrs);
+  if (!y) return y;
+  if (*y != in[0]) return Error(fmt::format("gradient {} does not match the pooling output {}", formatType(in[0]), formatType(*y)));
+  return x;
+}
+
+Attrs poolAttrsOf(const Node& n) {
+  return {{"kernel", n.attrs.ints("kernel")}, {"stride", n.attrs.ints("stride")}, {"padding", n.attrs.ints("padding")}};
+}
+
+std::vector<ValueId> gradMaxPool(Builder& b, const Node& n, ValueId, ValueId dy) {
+  return {b.create(OpKind::MaxPool2dGrad, {n.operands[0], dy}, poolAttrsOf(n))};
+}
+
+std::vector<ValueId> gradAvgPool(Builder& b, const Node& n, ValueId, ValueId dy) {
+  Attrs a = poolAttrsOf(n);
+  const Dims& x = b.type(n.operands[0]).dims;
+  a.set("input_hw", std::vector<int64_t>{x[2], x[3]});
+  return {b.create(OpKind::AvgPool2dGrad, {dy}, a)};
+}
+
+Expected<TensorType> inferSoftmax(OpKind op, std::span<const TensorType> in, const Attrs& attrs) {
+  if (auto s = needF32(mnemonic(op), in[0]); !s) return s.error();
+  if (auto s = needInt(attrs, "axis"); !s) return s.error();
+  if (attrs.i("axis") < 0 || attrs.i("axis") >= in[0].rank())
+    return Error(fmt::format("axis {} is out of range for {}", attrs.i("axis"), formatType(in[0])));
+  return in[0];
+}
+
+// y = softmax(x): dx = y * (dy - sum(dy * y, axis))
+std::vector<ValueId> gradSoftmax(Builder& b, const Node& n, ValueId y, ValueId dy) {
+  ValueId dot = b.reduce(OpKind::Sum, b.mul(dy, y), {n.attrs.i("axis")}, true);
+  return {b.mul(y, b.sub(dy, dot))};
+}
+
+// y = log_softmax(x): dx = dy - exp(y) * sum(dy, axis)
+std::vector<ValueId> gradLogSoftmax(Builder& b, const Node& n, ValueId y, ValueId dy) {
+  ValueId total = b.reduce(OpKind::Sum, dy, {n.attrs.i("axis")}, true);
+  return {b.sub(dy, b.mul(b.unary(OpKind::Exp, y), total))};
+}
+
+Status dropoutAttrs(const Attrs& attrs) {
+  if (auto s = needFloat(attrs, "p"); !s) return s;
+  if (auto s = needInt(attrs, "salt"); !s) return s;
+  double p = attrs.f("p");
+  if (!(p >= 0.0 && p < 1.0)) return Error(fmt::format("dropout probability {} is outside [0, 1)", p));
+  return ok();
+}
+
+Expected<TensorType> inferDropout(OpKind op, std::span<const TensorType> in, const Attrs& attrs) {
+  if (auto s = dropoutAttrs(attrs); !s) return s.error();
+  if (auto s = needF32(mnemonic(op), in[0]); !s) return s.error();
+  return in[0];
+}
+
+// (x, seed: i32[], step: i32[]) -> f32 mask shaped like x
+Expected<TensorType> inferDropoutMask(OpKind op, std::span<const TensorType> in, const Attrs& attrs) {
+  if (auto s = dropoutAttrs(attrs); !s) return s.error();
+  for (int i = 1; i < 3; ++i)
+    if (in[i] != TensorType{DType::I32, {}}) return Error(fmt::format("{} expects i32[] seed and step", mnemonic(op)));
+  return f32(in[0].dims);
+}
+
+// (x, weight, bias, running_mean, running_var), statistics per channel (axis 1) of a 2-D or 4-D x.
+Expected<TensorType> inferBatchNorm(OpKind, std::span<const TensorType> in, const Attrs& attrs) {
+  for (const char* k : {"momentum", "eps"})
+    if (auto s = needFloat(attrs, k); !s) return s.error();
+  const TensorType& x = in[0];
+  if (x.dtype != DType::F32 || (x.rank() != 2 && x.rank() != 4))
+    return Error(fmt::format("batchnorm needs an f32 input of rank 2 or 4, found {}", formatType(x)));
+  if (x.dims[1] == kBatch) return Error("batchnorm cannot normalize over the batch dimension's channels");
+  for (size_t i = 1; i < in.size(); ++i)
+    if (in[i] != f32({x.dims[1]}))
+      return Error(fmt::format("batchnorm statistics must be f32[{}], found {}", x.dims[1], formatType(in[i])));
+  return x;
+}
+
+const OpRules kRules[] = {
+    {OpKind::MaxPool2d, inferPool, gradMaxPool},
+    {OpKind::MaxPool2dGrad, inferMaxPoolGrad, nullptr},
+    {OpKind::AvgPool2d, inferPool, gradAvgPool},
+    {OpKind::AvgPool2dGrad, inferAvgPoolGrad, nullptr},
+    {OpKind::Softmax, inferSoftmax, gradSoftmax},
+    {OpKind::LogSoftmax, inferSoftmax, gradLogSoftmax},
+    {OpKind::DropoutMask, inferDropoutMask, nullptr},
+    {OpKind::Dropout, inferDropout, nullptr},
+    {OpKind::BatchNorm, inferBatchNorm, nullptr},
+};
+
+}  // namespace
+
+std::span<const OpRules> nnRules() { return kRules; }
+
+}  // namespace sinter
