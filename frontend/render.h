@@ -1,0 +1,16 @@
+// Clang-style rendering of diagnostics: "file:line:col: error: message", the quoted line, a caret.
+#pragma once
+
+#include "frontend/source.h"
+#include "ir/diagnostic.h"
+
+#include <string>
+
+namespace sinter {
+
+// Renders every Diag of `error` and its notes, each followed by its source line and a caret with
+// tildes under the located range. A Diag without a location renders as "sinter: error: message";
+// one in another file (or past the end of `source`) renders its header without a quoted line.
+std::string renderDiagnostics(const Error& error, const SourceFile& source);
+
+}  // namespace sinter
