@@ -172,6 +172,7 @@ Expected<ast::Program> Parser::program() {
     } else if (seen) {
       if (Diag* d = errorAt(cur().loc, fmt::format("a file holds at most one '{}' block", cur().text)))
         d->notes.push_back({*seen, fmt::format("the first '{}' block is here", cur().text), {}});
+      advance();  // so that recovery skips this block rather than stopping at its keyword
     } else {
       seen = cur().loc;
       if (isModel) {
@@ -179,7 +180,8 @@ Expected<ast::Program> Parser::program() {
       } else if (auto t = train()) {
         program.train = std::move(*t);
       }
-      if (!panic_ && !check(Tok::Newline) && !check(Tok::Eof)) errorAtCurrent("end of line after '}'");
+      bool closed = prevKind_ == Tok::RBrace;  // an unclosed block was reported already
+      if (closed && !panic_ && !check(Tok::Newline) && !check(Tok::Eof)) errorAtCurrent("end of line after '}'");
     }
     if (panic_) syncTopLevel();
   }

@@ -1,0 +1,383 @@
+// Reading the train block: one reader per setting, listed in kSettings; shared value checkers.
+#include "frontend/train_config.h"
+
+#include "frontend/ast_dump.h"
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+
+namespace sinter {
+
+OptimizerConfig defaultOptimizer(OptimizerKind kind) {
+  OptimizerConfig c;
+  c.kind = kind;
+  if (kind == OptimizerKind::Adam || kind == OptimizerKind::AdamW) c.lr = 0.001;
+  if (kind == OptimizerKind::AdamW) c.weightDecay = 0.01;
+  return c;
+}
+
+std::string_view optimizerName(OptimizerKind kind) {
+  switch (kind) {
+    case OptimizerKind::Sgd: return "sgd";
+    case OptimizerKind::Adam: return "adam";
+    case OptimizerKind::AdamW: return "adamw";
+  }
+  return "?";
+}
+
+namespace {
+
+using ast::Expr;
+
+// A range a number must lie in, and how a message names it.
+struct Bound {
+  double lo;
+  bool loInclusive;
+  double hi;
+  bool hiInclusive;
+  std::string_view description;
+
+  bool contains(double v) const {
+    return (loInclusive ? v >= lo : v > lo) && (hiInclusive ? v <= hi : v < hi);
+  }
+};
+constexpr double kInf = HUGE_VAL;
+constexpr Bound kAnyNumber{-kInf, true, kInf, true, "a number"};
+constexpr Bound kPositive{0, false, kInf, true, "a positive number"};
+constexpr Bound kNonNegative{0, true, kInf, true, "a non-negative number"};
+constexpr Bound kFraction{0, true, 1, false, "a number in [0, 1)"};
+
+// A bare name (`hflip`, `cosine`) or a call (`step(every = 10)`), read alike.
+struct CallView {
+  std::string_view name;
+  SourceLoc loc;
+  const std::vector<ast::ExprPtr>& args;
+  const std::vector<ast::KeywordArg>& kwargs;
+};
+
+const std::vector<ast::ExprPtr> kNoArgs;
+const std::vector<ast::KeywordArg> kNoKwargs;
+
+std::optional<CallView> asCall(const Expr& e) {
+  if (const auto* n = e.as<ast::Name>()) return CallView{n->text, e.loc, kNoArgs, kNoKwargs};
+  if (const auto* c = e.as<ast::Call>()) return CallView{c->callee, e.loc, c->args, c->kwargs};
+  return std::nullopt;
+}
+
+const Expr* kwarg(const CallView& c, std::string_view name) {
+  for (const ast::KeywordArg& kw : c.kwargs)
+    if (kw.name == name) return kw.value.get();
+  return nullptr;
+}
+
+std::string joined(std::initializer_list<std::string_view> names) {
+  std::string out;
+  for (std::string_view n : names) out += fmt::format("{}{}", out.empty() ? "" : ", ", n);
+  return out;
+}
+
+// Accumulates every error of the block; each reader reports and moves on.
+class Reader {
+ public:
+  Error errors;
+
+  Diag& error(const SourceLoc& loc, std::string message) {
+    errors.diags.push_back({loc, std::move(message), {}});
+    return errors.diags.back();
+  }
+
+  std::optional<double> number(const Expr& e, std::string_view what, const Bound& bound) {
+    std::optional<ast::Number> n = ast::literalNumber(e);
+    if (!n || !bound.contains(n->value)) {
+      error(e.loc, fmt::format("'{}' expects {}, found {}", what, bound.description, formatExpr(e)));
+      return std::nullopt;
+    }
+    return n->value;
+  }
+
+  std::optional<int64_t> integer(const Expr& e, std::string_view what, int64_t min) {
+    std::optional<ast::Number> n = ast::literalNumber(e);
+    if (!n || !n->isInteger || n->intValue < min) {
+      error(e.loc, fmt::format("'{}' expects a {} integer, found {}", what, min > 0 ? "positive" : "non-negative",
+                               formatExpr(e)));
+      return std::nullopt;
+    }
+    return n->intValue;
+  }
+
+  std::optional<bool> boolean(const Expr& e, std::string_view what) {
+    if (const auto* b = e.as<ast::Bool>()) return b->value;
+    error(e.loc, fmt::format("'{}' expects true or false, found {}", what, formatExpr(e)));
+    return std::nullopt;
+  }
+
+  // A number or a list of numbers (one per channel).
+  std::optional<std::vector<double>> numbers(const Expr& e, std::string_view what, const Bound& bound) {
+    const auto* list = e.as<ast::List>();
+    if (!list) {
+      std::optional<double> v = number(e, what, bound);
+      return v ? std::optional(std::vector<double>{*v}) : std::nullopt;
+    }
+    if (list->elements.empty()) {
+      error(e.loc, fmt::format("'{}' expects {} or a list of them, found []", what, bound.description));
+      return std::nullopt;
+    }
+    std::vector<double> values;
+    for (const ast::ExprPtr& el : list->elements) {
+      std::optional<double> v = number(*el, what, bound);
+      if (!v) return std::nullopt;
+      values.push_back(*v);
+    }
+    return values;
+  }
+
+  // Every argument of `c` is a keyword from `known`; reports the others. False on any error.
+  bool checkArgs(const CallView& c, std::initializer_list<std::string_view> known) {
+    bool ok = true;
+    if (!c.args.empty()) {
+      error(c.args.front()->loc, fmt::format("{} takes only keyword arguments, found {}", c.name,
+                                             formatExpr(*c.args.front())));
+      ok = false;
+    }
+    for (const ast::KeywordArg& kw : c.kwargs) {
+      if (std::find(known.begin(), known.end(), kw.name) != known.end()) continue;
+      if (known.size() == 0) error(kw.nameLoc, fmt::format("{} takes no arguments, found '{}'", c.name, kw.name));
+      else error(kw.nameLoc, fmt::format("{} has no argument '{}'; its arguments are {}", c.name, kw.name, joined(known)));
+      ok = false;
+    }
+    return ok;
+  }
+
+  // A setting value that must be a name or a call, e.g. an optimizer.
+  std::optional<CallView> call(const Expr& e, std::string_view what, std::string_view example) {
+    std::optional<CallView> c = asCall(e);
+    if (!c) error(e.loc, fmt::format("'{}' expects {}, found {}", what, example, formatExpr(e)));
+    return c;
+  }
+};
+
+void readOptimizer(Reader& r, const ast::TrainEntry& entry, TrainConfig& config) {
+  std::optional<CallView> c = r.call(*entry.values[0], "optimizer", "an optimizer such as sgd(lr = 0.01)");
+  if (!c) return;
+  OptimizerKind kind;
+  if (c->name == "sgd") kind = OptimizerKind::Sgd;
+  else if (c->name == "adam") kind = OptimizerKind::Adam;
+  else if (c->name == "adamw") kind = OptimizerKind::AdamW;
+  else {
+    r.error(c->loc, fmt::format("unknown optimizer '{}'; known optimizers are sgd, adam, adamw", c->name));
+    return;
+  }
+  bool ok = kind == OptimizerKind::Sgd ? r.checkArgs(*c, {"lr", "momentum", "dampening", "nesterov", "weight_decay"})
+                                       : r.checkArgs(*c, {"lr", "betas", "eps", "weight_decay"});
+  if (!ok) return;
+
+  OptimizerConfig o = defaultOptimizer(kind);
+  auto set = [&](std::string_view name, double& field, const Bound& bound) {
+    if (const Expr* e = kwarg(*c, name))
+      if (auto v = r.number(*e, name, bound)) field = *v;
+  };
+  set("lr", o.lr, kPositive);
+  set("weight_decay", o.weightDecay, kNonNegative);
+  set("momentum", o.momentum, kNonNegative);
+  set("dampening", o.dampening, kNonNegative);
+  set("eps", o.eps, kNonNegative);
+  if (const Expr* e = kwarg(*c, "nesterov")) {
+    if (auto v = r.boolean(*e, "nesterov")) o.nesterov = *v;
+    // PyTorch's rule: Nesterov needs a momentum to look ahead with, and no dampening.
+    if (o.nesterov && (o.momentum <= 0 || o.dampening != 0))
+      r.error(e->loc, "nesterov momentum requires momentum > 0 and dampening = 0");
+  }
+  if (const Expr* e = kwarg(*c, "betas")) {
+    const auto* list = e->as<ast::List>();
+    if (!list || list->elements.size() != 2) {
+      r.error(e->loc, fmt::format("'betas' expects a list of two numbers in [0, 1), found {}", formatExpr(*e)));
+    } else {
+      auto b1 = r.number(*list->elements[0], "betas", kFraction);
+      auto b2 = r.number(*list->elements[1], "betas", kFraction);
+      if (b1 && b2) o.beta1 = *b1, o.beta2 = *b2;
+    }
+  }
+  config.optimizer = o;
+}
+
+void readBatch(Reader& r, const ast::TrainEntry& entry, TrainConfig& config) {
+  if (auto v = r.integer(*entry.values[0], "batch", 1)) config.batch = *v;
+}
+
+void readEpochs(Reader& r, const ast::TrainEntry& entry, TrainConfig& config) {
+  if (auto v = r.integer(*entry.values[0], "epochs", 1)) config.epochs = *v;
+}
+
+void readSeed(Reader& r, const ast::TrainEntry& entry, TrainConfig& config) {
+  if (auto v = r.integer(*entry.values[0], "seed", 0)) config.seed = static_cast<uint64_t>(*v);
+}
+
+void readValidation(Reader& r, const ast::TrainEntry& entry, TrainConfig& config) {
+  if (auto v = r.number(*entry.values[0], "validation", kFraction)) config.validation = *v;
+}
+
+void readSchedule(Reader& r, const ast::TrainEntry& entry, TrainConfig& config) {
+  std::optional<CallView> c = r.call(*entry.values[0], "schedule", "a schedule such as cosine()");
+  if (!c) return;
+  ScheduleConfig s;
+  if (c->name == "none") {
+    r.checkArgs(*c, {});
+  } else if (c->name == "step") {
+    s.kind = ScheduleKind::Step;
+    if (!r.checkArgs(*c, {"every", "gamma"})) return;
+    const Expr* every = kwarg(*c, "every");
+    if (!every) {
+      r.error(c->loc, "step schedule requires argument 'every', e.g. step(every = 10)");
+      return;
+    }
+    if (auto v = r.integer(*every, "every", 1)) s.every = *v;
+    if (const Expr* gamma = kwarg(*c, "gamma"))
+      if (auto v = r.number(*gamma, "gamma", kPositive)) s.gamma = *v;
+  } else if (c->name == "cosine") {
+    s.kind = ScheduleKind::Cosine;
+    if (!r.checkArgs(*c, {"min_lr"})) return;
+    if (const Expr* minLr = kwarg(*c, "min_lr"))
+      if (auto v = r.number(*minLr, "min_lr", kNonNegative)) s.minLr = *v;
+  } else {
+    r.error(c->loc, fmt::format("unknown schedule '{}'; known schedules are none, step, cosine", c->name));
+    return;
+  }
+  config.schedule = s;
+}
+
+void readAugment(Reader& r, const ast::TrainEntry& entry, TrainConfig& config) {
+  std::vector<std::pair<Augmentation, SourceLoc>> seen;
+  for (const ast::ExprPtr& value : entry.values) {
+    std::optional<CallView> c = r.call(*value, "augment", "an augmentation such as hflip");
+    if (!c) continue;
+    Augmentation a;
+    if (c->name == "hflip") {
+      a.kind = AugmentKind::HFlip;
+      if (!r.checkArgs(*c, {})) continue;
+    } else if (c->name == "random_crop") {
+      a.kind = AugmentKind::RandomCrop;
+      if (!r.checkArgs(*c, {"padding"})) continue;
+      const Expr* padding = kwarg(*c, "padding");
+      if (!padding) {
+        r.error(c->loc, "random_crop requires argument 'padding', e.g. random_crop(padding = 4)");
+        continue;
+      }
+      auto v = r.integer(*padding, "padding", 1);
+      if (!v) continue;
+      a.padding = *v;
+    } else {
+      r.error(c->loc, fmt::format("unknown augmentation '{}'; known augmentations are random_crop, hflip", c->name));
+      continue;
+    }
+    auto first = std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first.kind == a.kind; });
+    if (first != seen.end()) {
+      r.error(c->loc, fmt::format("duplicate augmentation '{}'", c->name))
+          .notes.push_back({first->second, "first given here", {}});
+      continue;
+    }
+    seen.emplace_back(a, c->loc);
+  }
+  config.augment.clear();
+  for (const auto& [a, loc] : seen) config.augment.push_back(a);
+}
+
+void readNormalize(Reader& r, const ast::TrainEntry& entry, TrainConfig& config) {
+  CallView c = *asCall(*entry.values[0]);  // the call form: the parser made the entry a Call
+  if (!r.checkArgs(c, {"mean", "std"})) return;
+  NormalizeConfig n;
+  const Expr* meanExpr = kwarg(c, "mean");
+  const Expr* stdExpr = kwarg(c, "std");
+  if (meanExpr) {
+    auto v = r.numbers(*meanExpr, "mean", kAnyNumber);
+    if (!v) return;
+    n.mean = std::move(*v);
+  }
+  if (stdExpr) {
+    auto v = r.numbers(*stdExpr, "std", kPositive);
+    if (!v) return;
+    n.std = std::move(*v);
+  }
+  if (n.mean.size() > 1 && n.std.size() > 1 && n.mean.size() != n.std.size()) {
+    r.error(stdExpr->loc, fmt::format("normalize has {} means but {} standard deviations", n.mean.size(), n.std.size()));
+    return;
+  }
+  config.normalize = std::move(n);
+}
+
+void readEarlyStopping(Reader& r, const ast::TrainEntry& entry, TrainConfig& config) {
+  CallView c = *asCall(*entry.values[0]);
+  if (!r.checkArgs(c, {"patience", "min_delta"})) return;
+  EarlyStoppingConfig e;
+  e.enabled = true;
+  if (const Expr* patience = kwarg(c, "patience"))
+    if (auto v = r.integer(*patience, "patience", 1)) e.patience = *v;
+  if (const Expr* minDelta = kwarg(c, "min_delta"))
+    if (auto v = r.number(*minDelta, "min_delta", kNonNegative)) e.minDelta = *v;
+  config.earlyStopping = e;
+}
+
+// The settings of a train block. `call` settings are written KEY(kwargs); `list` ones take several
+// comma-separated values; the rest take exactly one value.
+enum class Form : uint8_t { Value, List, Call };
+struct Setting {
+  std::string_view key;
+  Form form;
+  std::string_view example;
+  void (*read)(Reader&, const ast::TrainEntry&, TrainConfig&);
+};
+constexpr Setting kSettings[] = {
+    {"optimizer", Form::Value, "optimizer sgd(lr = 0.01)", readOptimizer},
+    {"batch", Form::Value, "batch 64", readBatch},
+    {"epochs", Form::Value, "epochs 10", readEpochs},
+    {"schedule", Form::Value, "schedule cosine()", readSchedule},
+    {"augment", Form::List, "augment random_crop(padding = 4), hflip", readAugment},
+    {"normalize", Form::Call, "normalize(mean = 0.5, std = 0.5)", readNormalize},
+    {"validation", Form::Value, "validation 0.1", readValidation},
+    {"early_stopping", Form::Call, "early_stopping(patience = 5)", readEarlyStopping},
+    {"seed", Form::Value, "seed 0", readSeed},
+};
+
+std::string knownSettings() {
+  std::string out;
+  for (const Setting& s : kSettings) out += fmt::format("{}{}", out.empty() ? "" : ", ", s.key);
+  return out;
+}
+
+}  // namespace
+
+Expected<TrainConfig> readTrainConfig(const ast::TrainBlock* block) {
+  TrainConfig config;
+  if (!block) return config;
+  Reader r;
+  std::vector<const ast::TrainEntry*> seen;
+  for (const ast::TrainEntry& entry : block->entries) {
+    const Setting* setting = nullptr;
+    for (const Setting& s : kSettings)
+      if (s.key == entry.key) setting = &s;
+    if (!setting) {
+      r.error(entry.keyLoc, fmt::format("unknown train setting '{}'; known settings are {}", entry.key, knownSettings()));
+      continue;
+    }
+    auto first = std::find_if(seen.begin(), seen.end(), [&](const ast::TrainEntry* e) { return e->key == entry.key; });
+    if (first != seen.end()) {
+      r.error(entry.keyLoc, fmt::format("duplicate train setting '{}'", entry.key))
+          .notes.push_back({(*first)->keyLoc, fmt::format("'{}' was first set here", entry.key), {}});
+      continue;
+    }
+    seen.push_back(&entry);
+    if ((setting->form == Form::Call) != entry.isCall) {
+      r.error(entry.loc, fmt::format("'{}' is written like this: {}", entry.key, setting->example));
+      continue;
+    }
+    if (setting->form == Form::Value && entry.values.size() != 1) {
+      r.error(entry.values[1]->loc, fmt::format("'{}' takes one value, found {}", entry.key, entry.values.size()));
+      continue;
+    }
+    setting->read(r, entry, config);
+  }
+  if (!r.errors.diags.empty()) return r.errors;
+  return config;
+}
+
+}  // namespace sinter
