@@ -17,12 +17,12 @@ namespace sinter {
 
 namespace {
 
-constexpr int32_t kClasses = 10;                          // MNIST, Fashion-MNIST and CIFAR-10 alike
-constexpr uint32_t kIdxImagesMagic = 0x00000803;          // unsigned bytes, 3 dimensions
-constexpr uint32_t kIdxLabelsMagic = 0x00000801;          // unsigned bytes, 1 dimension
+constexpr int32_t kClasses = 10;                  // MNIST, Fashion-MNIST and CIFAR-10 alike
+constexpr uint32_t kIdxImagesMagic = 0x00000803;  // unsigned bytes, 3 dimensions
+constexpr uint32_t kIdxLabelsMagic = 0x00000801;  // unsigned bytes, 1 dimension
 constexpr int64_t kCifarSide = 32, kCifarChannels = 3;
 constexpr size_t kCifarPixels = kCifarChannels * kCifarSide * kCifarSide;  // 3072
-constexpr size_t kCifarRecord = 1 + kCifarPixels;                         // 3073
+constexpr size_t kCifarRecord = 1 + kCifarPixels;                          // 3073
 constexpr size_t kChunk = size_t{64} << 20;  // largest single gzread; keeps lengths within its unsigned int
 // Deflate cannot expand more than about 1032:1; a header promising more than that from a small file is
 // a lie, and we must not allocate what it promises before the data shows up.
@@ -119,7 +119,8 @@ class GzFile {
   Error streamError() {
     int code = Z_OK;
     const char* msg = gzerror(f_.get(), &code);
-    if (code == Z_BUF_ERROR) return Error(fmt::format("{}: gzip data is truncated (unexpected end of the stream)", path_));
+    if (code == Z_BUF_ERROR)
+      return Error(fmt::format("{}: gzip data is truncated (unexpected end of the stream)", path_));
     if (code == Z_ERRNO) return Error(fmt::format("{}: read failed: {}", path_, errnoText()));
     return Error(fmt::format("{}: corrupt gzip data: {}", path_, msg ? msg : "unknown error"));
   }
@@ -153,7 +154,8 @@ Expected<Idx> readIdx(const std::string& path, uint32_t magic, std::string_view 
   const uint32_t actual = bigEndian32(head);
   if (actual != magic) {
     if ((actual >> 16) != 0)
-      return Error(fmt::format("{}: bad magic 0x{:08x}: not an IDX file (expected 0x{:08x} for {})", path, actual, magic, what));
+      return Error(
+          fmt::format("{}: bad magic 0x{:08x}: not an IDX file (expected 0x{:08x} for {})", path, actual, magic, what));
     if (((actual >> 8) & 0xFF) != 0x08)
       return Error(fmt::format("{}: IDX element type 0x{:02x} is not supported: {} must be unsigned bytes (0x08)", path,
                                (actual >> 8) & 0xFF, what));
@@ -163,7 +165,8 @@ Expected<Idx> readIdx(const std::string& path, uint32_t magic, std::string_view 
   got = file->read(head + 4, headSize - 4);
   if (!got) return std::move(got.error());
   if (*got < headSize - 4)
-    return Error(fmt::format("{}: file is {} bytes, too short for the {}-byte IDX header of {}", path, 4 + *got, headSize, what));
+    return Error(fmt::format("{}: file is {} bytes, too short for the {}-byte IDX header of {}", path, 4 + *got,
+                             headSize, what));
 
   Idx idx;
   uint64_t payload = 1;
@@ -211,7 +214,9 @@ Expected<Dataset> loadIdxSplit(const std::string& dir, const std::set<std::strin
 }
 
 bool startsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-bool endsWith(std::string_view s, std::string_view p) { return s.size() >= p.size() && s.substr(s.size() - p.size()) == p; }
+bool endsWith(std::string_view s, std::string_view p) {
+  return s.size() >= p.size() && s.substr(s.size() - p.size()) == p;
+}
 
 // The batch number of "data_batch_<N>.bin", or -1.
 int64_t cifarTrainIndex(std::string_view name) {
@@ -229,9 +234,12 @@ std::string describe(std::string_view format, const std::string& dir, const Data
   const Dataset& any = s.train.empty() ? s.test : s.train;
   const std::string shape = fmt::format("{}x{}x{}", any.channels, any.height, any.width);
   std::string counts;
-  if (s.test.empty()) counts = fmt::format("{} train images of {} (no test split)", s.train.count, shape);
-  else if (s.train.empty()) counts = fmt::format("{} test images of {} (no train split)", s.test.count, shape);
-  else counts = fmt::format("{} train and {} test images of {}", s.train.count, s.test.count, shape);
+  if (s.test.empty())
+    counts = fmt::format("{} train images of {} (no test split)", s.train.count, shape);
+  else if (s.train.empty())
+    counts = fmt::format("{} test images of {} (no train split)", s.test.count, shape);
+  else
+    counts = fmt::format("{} train and {} test images of {}", s.train.count, s.test.count, shape);
   return fmt::format("{} in {}: {}, {} classes", format, dir, counts, any.classes);
 }
 
@@ -321,19 +329,20 @@ Expected<Dataset> readCifarBatches(const std::vector<std::string>& paths) {
     auto file = GzFile::open(path);
     if (!file) return std::move(file.error());
     if (auto st = file->readInto(raw, UINT64_MAX); !st) return std::move(st.error());
-    if (raw.empty()) return Error(fmt::format("{}: file is empty, expected CIFAR-10 records of {} bytes", path, kCifarRecord));
+    if (raw.empty())
+      return Error(fmt::format("{}: file is empty, expected CIFAR-10 records of {} bytes", path, kCifarRecord));
     if (raw.size() % kCifarRecord != 0)
-      return Error(fmt::format("{}: {} {} bytes, not a whole number of {}-byte CIFAR-10 records (1 label + 3x32x32 "
-                               "pixels): {} records and {} bytes left over",
-                               path, file->holds(), raw.size(), kCifarRecord, raw.size() / kCifarRecord,
-                               raw.size() % kCifarRecord));
+      return Error(fmt::format(
+          "{}: {} {} bytes, not a whole number of {}-byte CIFAR-10 records (1 label + 3x32x32 "
+          "pixels): {} records and {} bytes left over",
+          path, file->holds(), raw.size(), kCifarRecord, raw.size() / kCifarRecord, raw.size() % kCifarRecord));
     const size_t records = raw.size() / kCifarRecord;
     d.pixels.reserve(d.pixels.size() + records * kCifarPixels);
     for (size_t r = 0; r < records; ++r) {
       const uint8_t* rec = raw.data() + r * kCifarRecord;
       if (rec[0] >= kClasses)
-        return Error(fmt::format("{}: record {} has label {}, but CIFAR-10 has only {} classes (0..{})", path, r, rec[0],
-                                 kClasses, kClasses - 1));
+        return Error(fmt::format("{}: record {} has label {}, but CIFAR-10 has only {} classes (0..{})", path, r,
+                                 rec[0], kClasses, kClasses - 1));
       d.labels.push_back(rec[0]);
       // The record's planes are already channel-major (R, G, B, each 32x32 row-major): NCHW as is.
       d.pixels.insert(d.pixels.end(), rec + 1, rec + kCifarRecord);
@@ -358,11 +367,13 @@ Expected<GrayImage> readPgm(const std::string& path) {
   int64_t width = 0, height = 0, maxval = 0;
   // A dimension past 2^24 is no picture we can classify, and keeps width * height far from overflow.
   constexpr int64_t kMaxSide = int64_t{1} << 24;
-  if (!cur.number(kMaxSide, width) || width == 0) return fail(fmt::format("bad width: expected a number in 1..{}", kMaxSide - 1));
+  if (!cur.number(kMaxSide, width) || width == 0)
+    return fail(fmt::format("bad width: expected a number in 1..{}", kMaxSide - 1));
   if (!cur.number(kMaxSide, height) || height == 0)
     return fail(fmt::format("bad height: expected a number in 1..{}", kMaxSide - 1));
   if (!cur.number(int64_t{1} << 20, maxval) || maxval == 0) return fail("bad maxval: expected a number in 1..65535");
-  if (maxval > 255) return fail(fmt::format("maxval {} means 16-bit samples, which are not supported (at most 255)", maxval));
+  if (maxval > 255)
+    return fail(fmt::format("maxval {} means 16-bit samples, which are not supported (at most 255)", maxval));
   const size_t npixels = static_cast<size_t>(width * height);
 
   GrayImage img;
@@ -377,9 +388,11 @@ Expected<GrayImage> readPgm(const std::string& path) {
     const size_t start = cur.pos + 1;
     const size_t have = text.size() - start;
     if (have < npixels)
-      return fail(fmt::format("truncated: a {}x{} image needs {} pixel bytes but the file holds {}", width, height, npixels, have));
+      return fail(fmt::format("truncated: a {}x{} image needs {} pixel bytes but the file holds {}", width, height,
+                              npixels, have));
     if (have > npixels)
-      return fail(fmt::format("{} bytes after the {}x{} image (only one image per file is read)", have - npixels, width, height));
+      return fail(fmt::format("{} bytes after the {}x{} image (only one image per file is read)", have - npixels, width,
+                              height));
     std::memcpy(img.pixels.data(), raw.data() + start, npixels);
   } else {
     for (size_t i = 0; i < npixels; ++i) {
@@ -389,17 +402,19 @@ Expected<GrayImage> readPgm(const std::string& path) {
         cur.pos = at;
         cur.skipSpaceAndComments();
         if (cur.pos >= text.size())
-          return fail(fmt::format("truncated: a {}x{} image needs {} pixels but the file holds {}", width, height, npixels, i));
+          return fail(
+              fmt::format("truncated: a {}x{} image needs {} pixels but the file holds {}", width, height, npixels, i));
         return fail(fmt::format("pixel {} (row {}, column {}): expected a number", i, i / static_cast<size_t>(width),
                                 i % static_cast<size_t>(width)));
       }
       if (v > maxval)
-        return fail(fmt::format("pixel {} (row {}, column {}) is {}, above maxval {}", i, i / static_cast<size_t>(width),
-                                i % static_cast<size_t>(width), v, maxval));
+        return fail(fmt::format("pixel {} (row {}, column {}) is {}, above maxval {}", i,
+                                i / static_cast<size_t>(width), i % static_cast<size_t>(width), v, maxval));
       img.pixels[i] = static_cast<uint8_t>(v);
     }
     cur.skipSpaceAndComments();
-    if (cur.pos != text.size()) return fail(fmt::format("more than the {} pixels of a {}x{} image", npixels, width, height));
+    if (cur.pos != text.size())
+      return fail(fmt::format("more than the {} pixels of a {}x{} image", npixels, width, height));
   }
   if (maxval != 255)
     for (uint8_t& p : img.pixels) p = static_cast<uint8_t>((p * 255 + maxval / 2) / maxval);
@@ -416,21 +431,24 @@ Expected<DataSplits> loadDataDir(const std::string& dir) {
     if (entry.is_regular_file(fileEc)) names.insert(entry.path().filename().string());  // follows symlinks
   }
 
-  constexpr std::string_view idxNames[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                                           "t10k-labels-idx1-ubyte"};
+  constexpr std::string_view idxNames[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                           "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
   bool haveIdx = false;
   for (std::string_view n : idxNames) haveIdx |= names.count(std::string(n)) || names.count(std::string(n) + ".gz");
 
   std::vector<std::pair<int64_t, std::string>> trainBatches;
   std::vector<std::string> testBatches;
   for (const std::string& n : names) {
-    if (const int64_t k = cifarTrainIndex(n); k >= 0) trainBatches.emplace_back(k, n);
-    else if (startsWith(n, "test_batch") && endsWith(n, ".bin")) testBatches.push_back(n);
+    if (const int64_t k = cifarTrainIndex(n); k >= 0)
+      trainBatches.emplace_back(k, n);
+    else if (startsWith(n, "test_batch") && endsWith(n, ".bin"))
+      testBatches.push_back(n);
   }
   const bool haveCifar = !trainBatches.empty() || !testBatches.empty();
 
   if (haveIdx && haveCifar)
-    return Error(fmt::format("{}: holds both MNIST-style IDX files and CIFAR-10 batches; put each dataset in its own directory", dir));
+    return Error(fmt::format(
+        "{}: holds both MNIST-style IDX files and CIFAR-10 batches; put each dataset in its own directory", dir));
   if (haveIdx) {
     DataSplits s;
     auto train = loadIdxSplit(dir, names, idxNames[0], idxNames[1]);
@@ -440,8 +458,8 @@ Expected<DataSplits> loadDataDir(const std::string& dir) {
     s.train = train.take();
     s.test = test.take();
     if (!s.train.empty() && !s.test.empty() && (s.train.height != s.test.height || s.train.width != s.test.width))
-      return Error(fmt::format("{}: train images are {}x{} but test images are {}x{}", dir, s.train.height, s.train.width,
-                               s.test.height, s.test.width));
+      return Error(fmt::format("{}: train images are {}x{} but test images are {}x{}", dir, s.train.height,
+                               s.train.width, s.test.height, s.test.width));
     s.description = describe("MNIST-style IDX", dir, s);
     return s;
   }
@@ -461,8 +479,8 @@ Expected<DataSplits> loadDataDir(const std::string& dir) {
     } else if (testBatches.size() == 1) {
       test = testBatches.front();  // e.g. a sample such as test_batch_1000.bin
     } else if (testBatches.size() > 1) {
-      return Error(fmt::format("{}: several test batches ({}): expected test_batch.bin or a single test_batch*.bin", dir,
-                               fmt::join(testBatches, ", ")));
+      return Error(fmt::format("{}: several test batches ({}): expected test_batch.bin or a single test_batch*.bin",
+                               dir, fmt::join(testBatches, ", ")));
     }
     if (!test.empty()) {
       auto t = readCifarBatches({joinPath(dir, test)});
@@ -472,9 +490,10 @@ Expected<DataSplits> loadDataDir(const std::string& dir) {
     s.description = describe("CIFAR-10 binary", dir, s);
     return s;
   }
-  return Error(fmt::format("{}: no dataset found: looked for MNIST-style IDX files ({}, each plain or .gz) and CIFAR-10 "
-                           "binary batches (data_batch_1.bin .. data_batch_5.bin, test_batch.bin)",
-                           dir, fmt::join(idxNames, ", ")));
+  return Error(
+      fmt::format("{}: no dataset found: looked for MNIST-style IDX files ({}, each plain or .gz) and CIFAR-10 "
+                  "binary batches (data_batch_1.bin .. data_batch_5.bin, test_batch.bin)",
+                  dir, fmt::join(idxNames, ", ")));
 }
 
 }  // namespace sinter

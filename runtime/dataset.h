@@ -1,11 +1,11 @@
 // Image datasets from disk: MNIST-style IDX files (plain or gzip), the CIFAR-10 binary set, and PGM images.
 #pragma once
 
-#include "ir/diagnostic.h"
-
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "ir/diagnostic.h"
 
 namespace sinter {
 

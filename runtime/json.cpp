@@ -1,8 +1,8 @@
 // JSON parser and writer: recursive descent over bytes, with offsets in every error.
 #include "runtime/json.h"
 
-#include <charconv>
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 
 namespace sinter {
@@ -16,14 +16,38 @@ Json::Json(double d) {
   v_ = Number{d, exact ? static_cast<int64_t>(d) : 0, exact};
 }
 
-bool Json::asBool() const { assert(isBool()); return std::get<bool>(v_); }
-double Json::asDouble() const { assert(isNumber()); return std::get<Number>(v_).d; }
-int64_t Json::asInt() const { assert(isInt()); return std::get<Number>(v_).i; }
-const std::string& Json::asString() const { assert(isString()); return std::get<std::string>(v_); }
-const Json::Array& Json::asArray() const { assert(isArray()); return std::get<Array>(v_); }
-Json::Array& Json::asArray() { assert(isArray()); return std::get<Array>(v_); }
-const Json::Object& Json::asObject() const { assert(isObject()); return std::get<Object>(v_); }
-Json::Object& Json::asObject() { assert(isObject()); return std::get<Object>(v_); }
+bool Json::asBool() const {
+  assert(isBool());
+  return std::get<bool>(v_);
+}
+double Json::asDouble() const {
+  assert(isNumber());
+  return std::get<Number>(v_).d;
+}
+int64_t Json::asInt() const {
+  assert(isInt());
+  return std::get<Number>(v_).i;
+}
+const std::string& Json::asString() const {
+  assert(isString());
+  return std::get<std::string>(v_);
+}
+const Json::Array& Json::asArray() const {
+  assert(isArray());
+  return std::get<Array>(v_);
+}
+Json::Array& Json::asArray() {
+  assert(isArray());
+  return std::get<Array>(v_);
+}
+const Json::Object& Json::asObject() const {
+  assert(isObject());
+  return std::get<Object>(v_);
+}
+Json::Object& Json::asObject() {
+  assert(isObject());
+  return std::get<Object>(v_);
+}
 
 const Json* Json::find(std::string_view key) const {
   if (!isObject()) return nullptr;
@@ -54,19 +78,26 @@ bool isValidUtf8(std::string_view text, size_t* badOffset) {
   size_t i = 0;
   while (i < n) {
     const unsigned c = s[i];
-    if (c < 0x80) { ++i; continue; }
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
     size_t len;
     unsigned lo = 0x80, hi = 0xBF;  // allowed range of the second byte (Unicode Table 3-7)
     if (c >= 0xC2 && c <= 0xDF) {
       len = 2;
     } else if (c >= 0xE0 && c <= 0xEF) {
       len = 3;
-      if (c == 0xE0) lo = 0xA0;        // no overlongs
-      else if (c == 0xED) hi = 0x9F;   // no UTF-16 surrogates
+      if (c == 0xE0)
+        lo = 0xA0;  // no overlongs
+      else if (c == 0xED)
+        hi = 0x9F;  // no UTF-16 surrogates
     } else if (c >= 0xF0 && c <= 0xF4) {
       len = 4;
-      if (c == 0xF0) lo = 0x90;        // no overlongs
-      else if (c == 0xF4) hi = 0x8F;   // nothing past U+10FFFF
+      if (c == 0xF0)
+        lo = 0x90;  // no overlongs
+      else if (c == 0xF4)
+        hi = 0x8F;  // nothing past U+10FFFF
     } else {
       if (badOffset) *badOffset = i;
       return false;
@@ -117,12 +148,17 @@ int64_t decimalMagnitude(std::string_view num) {
   int64_t intDigits = 0, leadingFractionZeros = 0;
   bool seenNonzero = false;
   for (; i < num.size() && num[i] >= '0' && num[i] <= '9'; ++i)
-    if (seenNonzero || num[i] != '0') { seenNonzero = true; ++intDigits; }
+    if (seenNonzero || num[i] != '0') {
+      seenNonzero = true;
+      ++intDigits;
+    }
   if (i < num.size() && num[i] == '.')
     for (++i; i < num.size() && num[i] >= '0' && num[i] <= '9'; ++i)
       if (!seenNonzero) {
-        if (num[i] == '0') ++leadingFractionZeros;
-        else seenNonzero = true;
+        if (num[i] == '0')
+          ++leadingFractionZeros;
+        else
+          seenNonzero = true;
       }
   int64_t exponent = 0;
   if (i < num.size() && (num[i] == 'e' || num[i] == 'E')) {
@@ -155,14 +191,21 @@ class Parser {
     error_ = Error(fmt::format("at byte {}: {}, found {}", at, expected, describeByte(text_, at)));
     return error_;
   }
-  bool failed(std::string_view expected) { fail(expected); return false; }
+  bool failed(std::string_view expected) {
+    fail(expected);
+    return false;
+  }
 
   void skipSpace() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r'))
+    while (pos_ < text_.size() &&
+           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r'))
       ++pos_;
   }
   bool consume(char c) {
-    if (pos_ < text_.size() && text_[pos_] == c) { ++pos_; return true; }
+    if (pos_ < text_.size() && text_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
     return false;
   }
   bool literal(std::string_view word) {
@@ -174,17 +217,34 @@ class Parser {
   bool parseValue(Json& out, int depth) {
     if (pos_ >= text_.size()) return failed("expected a value");
     switch (text_[pos_]) {
-      case '{': return parseObject(out, depth + 1);
-      case '[': return parseArray(out, depth + 1);
+      case '{':
+        return parseObject(out, depth + 1);
+      case '[':
+        return parseArray(out, depth + 1);
       case '"': {
         std::string s;
         if (!parseString(s)) return false;
         out = Json(std::move(s));
         return true;
       }
-      case 't': if (literal("true")) { out = Json(true); return true; } break;
-      case 'f': if (literal("false")) { out = Json(false); return true; } break;
-      case 'n': if (literal("null")) { out = Json(); return true; } break;
+      case 't':
+        if (literal("true")) {
+          out = Json(true);
+          return true;
+        }
+        break;
+      case 'f':
+        if (literal("false")) {
+          out = Json(false);
+          return true;
+        }
+        break;
+      case 'n':
+        if (literal("null")) {
+          out = Json();
+          return true;
+        }
+        break;
       default:
         if (text_[pos_] == '-' || (text_[pos_] >= '0' && text_[pos_] <= '9')) return parseNumber(out);
     }
@@ -202,7 +262,10 @@ class Parser {
     ++pos_;  // '{'
     Json::Object members;
     skipSpace();
-    if (consume('}')) { out = Json(std::move(members)); return true; }
+    if (consume('}')) {
+      out = Json(std::move(members));
+      return true;
+    }
     for (;;) {
       skipSpace();
       if (pos_ >= text_.size() || text_[pos_] != '"') return failed("expected a string key");
@@ -227,7 +290,10 @@ class Parser {
     ++pos_;  // '['
     Json::Array elements;
     skipSpace();
-    if (consume(']')) { out = Json(std::move(elements)); return true; }
+    if (consume(']')) {
+      out = Json(std::move(elements));
+      return true;
+    }
     for (;;) {
       skipSpace();
       Json value;
@@ -247,10 +313,14 @@ class Parser {
       if (pos_ >= text_.size()) return failed("expected 4 hex digits after \\u");
       const char c = text_[pos_];
       uint32_t digit;
-      if (c >= '0' && c <= '9') digit = static_cast<uint32_t>(c - '0');
-      else if (c >= 'a' && c <= 'f') digit = static_cast<uint32_t>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') digit = static_cast<uint32_t>(c - 'A' + 10);
-      else return failed("expected 4 hex digits after \\u");
+      if (c >= '0' && c <= '9')
+        digit = static_cast<uint32_t>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        digit = static_cast<uint32_t>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        digit = static_cast<uint32_t>(c - 'A' + 10);
+      else
+        return failed("expected 4 hex digits after \\u");
       out = out * 16 + digit;
     }
     return true;
@@ -273,19 +343,38 @@ class Parser {
       out.append(run);
       if (pos_ >= text_.size()) return failed("expected '\"' to close the string");
       const char c = text_[pos_];
-      if (c == '"') { ++pos_; return true; }
+      if (c == '"') {
+        ++pos_;
+        return true;
+      }
       if (c != '\\') return failed("expected an escape (control characters must be escaped in a string)");
       ++pos_;
       if (pos_ >= text_.size()) return failed("expected an escape character after '\\'");
       switch (text_[pos_++]) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           const size_t escStart = pos_ - 2;
           uint32_t cp;
@@ -335,7 +424,8 @@ class Parser {
     if (consume('e') || consume('E')) {
       integral = false;
       if (!consume('+')) consume('-');
-      if (pos_ >= text_.size() || text_[pos_] < '0' || text_[pos_] > '9') return failed("expected a digit in the exponent");
+      if (pos_ >= text_.size() || text_[pos_] < '0' || text_[pos_] > '9')
+        return failed("expected a digit in the exponent");
       while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') ++pos_;
     }
     const char* first = text_.data() + start;
@@ -378,16 +468,32 @@ void writeString(std::string& out, std::string_view s) {
   for (const char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
-        if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-        else out += ch;
+        if (c < 0x20)
+          out += fmt::format("\\u{:04x}", c);
+        else
+          out += ch;
     }
   }
   out += '"';
@@ -395,14 +501,23 @@ void writeString(std::string& out, std::string_view s) {
 
 void writeValue(std::string& out, const Json& v) {
   switch (v.kind()) {
-    case Json::Kind::Null: out += "null"; break;
-    case Json::Kind::Bool: out += v.asBool() ? "true" : "false"; break;
-    case Json::Kind::Number:
-      if (v.isInt()) out += fmt::format("{}", v.asInt());
-      else if (!std::isfinite(v.asDouble())) out += "null";
-      else out += fmt::format("{}", v.asDouble());  // shortest form that reads back to the same double
+    case Json::Kind::Null:
+      out += "null";
       break;
-    case Json::Kind::String: writeString(out, v.asString()); break;
+    case Json::Kind::Bool:
+      out += v.asBool() ? "true" : "false";
+      break;
+    case Json::Kind::Number:
+      if (v.isInt())
+        out += fmt::format("{}", v.asInt());
+      else if (!std::isfinite(v.asDouble()))
+        out += "null";
+      else
+        out += fmt::format("{}", v.asDouble());  // shortest form that reads back to the same double
+      break;
+    case Json::Kind::String:
+      writeString(out, v.asString());
+      break;
     case Json::Kind::Array: {
       out += '[';
       bool first = true;

@@ -1,8 +1,6 @@
 // A small JSON value with a validating parser and a compact writer, for safetensors headers and --log lines.
 #pragma once
 
-#include "ir/diagnostic.h"
-
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +10,8 @@
 #include <utility>
 #include <variant>
 #include <vector>
+
+#include "ir/diagnostic.h"
 
 namespace sinter {
 
@@ -31,8 +31,7 @@ class Json {
   Json(double d);
   // Any integer type (not bool): exact unless an unsigned value exceeds int64.
   template <std::integral T>
-    requires(!std::same_as<T, bool>)
-  Json(T i) {
+  requires(!std::same_as<T, bool>) Json(T i) {
     if constexpr (std::is_signed_v<T>) {
       v_ = Number{static_cast<double>(i), static_cast<int64_t>(i), true};
     } else if (static_cast<uint64_t>(i) <= static_cast<uint64_t>(INT64_MAX)) {

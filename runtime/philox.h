@@ -26,8 +26,7 @@ inline constexpr std::array<uint32_t, 4> philoxRound(std::array<uint32_t, 4> c, 
 
 // Ten rounds with the key bumped by the Weyl constants between rounds (not before the first), exactly
 // as Random123's philox4x32_R(10, ...) does, so its known-answer vectors apply.
-inline constexpr std::array<uint32_t, 4> philox4x32_10(std::array<uint32_t, 4> counter,
-                                                       std::array<uint32_t, 2> key) {
+inline constexpr std::array<uint32_t, 4> philox4x32_10(std::array<uint32_t, 4> counter, std::array<uint32_t, 2> key) {
   counter = detail::philoxRound(counter, key);
   for (int round = 1; round < 10; ++round) {
     key[0] += kPhiloxW0;  // unsigned: wraps by definition
@@ -39,8 +38,6 @@ inline constexpr std::array<uint32_t, 4> philox4x32_10(std::array<uint32_t, 4> c
 
 // A float uniform in [0, 1) from 32 random bits: the top 24 bits are exactly representable in a float, so
 // every value is a multiple of 2^-24 and 1.0 is never produced (rounding a 32-bit value could give 1.0).
-inline constexpr float uniformFromBits(uint32_t x) {
-  return static_cast<float>(x >> 8) * (1.0f / 16777216.0f);
-}
+inline constexpr float uniformFromBits(uint32_t x) { return static_cast<float>(x >> 8) * (1.0f / 16777216.0f); }
 
 }  // namespace sinter

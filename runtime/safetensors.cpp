@@ -1,7 +1,4 @@
 // Safetensors reading (with full validation) and atomic writing, plus the NamedTensor helpers.
-#include "runtime/json.h"
-#include "runtime/tensor_file.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +10,9 @@
 #include <filesystem>
 #include <numeric>
 #include <set>
+
+#include "runtime/json.h"
+#include "runtime/tensor_file.h"
 
 namespace sinter {
 
@@ -78,8 +78,14 @@ struct Fd {
   explicit Fd(int f) : fd(f) {}
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
-  ~Fd() { if (fd >= 0) ::close(fd); }
-  int release() { int f = fd; fd = -1; return f; }
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  int release() {
+    int f = fd;
+    fd = -1;
+    return f;
+  }
 };
 
 std::string offsetsString(int64_t begin, int64_t end) { return fmt::format("[{}, {}]", begin, end); }
@@ -121,7 +127,8 @@ Expected<Entry> parseEntry(const std::string& name, const Json& info, uint64_t d
   e.begin = offsets->asArray()[0].asInt();
   e.end = offsets->asArray()[1].asInt();
   if (e.begin < 0 || e.begin > e.end)
-    return fail(fmt::format("data_offsets {} must be [begin, end] with 0 <= begin <= end", offsetsString(e.begin, e.end)));
+    return fail(
+        fmt::format("data_offsets {} must be [begin, end] with 0 <= begin <= end", offsetsString(e.begin, e.end)));
   if (static_cast<uint64_t>(e.end) > dataSize)
     return fail(fmt::format("data_offsets {} reach past the end of the data section ({} bytes)",
                             offsetsString(e.begin, e.end), dataSize));
@@ -138,8 +145,7 @@ Expected<std::vector<std::pair<std::string, std::string>>> parseMetadata(const J
   if (!meta.isObject()) return Error(fmt::format("'__metadata__' is {}, not a string-to-string map", writeJson(meta)));
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& [k, v] : meta.asObject()) {
-    if (!v.isString())
-      return Error(fmt::format("'__metadata__' entry '{}' is {}, not a string", k, writeJson(v)));
+    if (!v.isString()) return Error(fmt::format("'__metadata__' entry '{}' is {}, not a string", k, writeJson(v)));
     out.emplace_back(k, v.asString());
   }
   return out;
@@ -168,7 +174,8 @@ Expected<TensorFile> readImpl(const std::string& path) {
   const uint64_t dataSize = fileSize - dataStart;
 
   std::string header(headerSize, '\0');
-  if (!preadAll(fd.fd, header.data(), header.size(), 8)) return Error(fmt::format("cannot read header: {}", errnoText()));
+  if (!preadAll(fd.fd, header.data(), header.size(), 8))
+    return Error(fmt::format("cannot read header: {}", errnoText()));
   size_t bad = 0;
   if (!isValidUtf8(header, &bad)) return Error(fmt::format("header is not valid UTF-8 (at byte {})", bad));
   auto json = parseJson(header);
@@ -201,8 +208,9 @@ Expected<TensorFile> readImpl(const std::string& path) {
     const Entry& prev = entries[order[k - 1]];
     const Entry& cur = entries[order[k]];
     if (cur.begin < prev.end)
-      return Error(fmt::format("tensors '{}' {} and '{}' {} overlap", prev.tensor.name, offsetsString(prev.begin, prev.end),
-                               cur.tensor.name, offsetsString(cur.begin, cur.end)));
+      return Error(fmt::format("tensors '{}' {} and '{}' {} overlap", prev.tensor.name,
+                               offsetsString(prev.begin, prev.end), cur.tensor.name,
+                               offsetsString(cur.begin, cur.end)));
   }
 
   for (Entry& e : entries) {
@@ -216,8 +224,12 @@ Expected<TensorFile> readImpl(const std::string& path) {
 }
 
 Status validateForWrite(const TensorFile& file) {
+  // The header must be UTF-8 JSON; a name that is not UTF-8 would make a file no reader accepts.
+  for (const auto& [k, v] : file.metadata)
+    if (!isValidUtf8(k) || !isValidUtf8(v)) return Error(fmt::format("metadata entry '{}' is not valid UTF-8", k));
   std::set<std::string_view> seen;
   for (const NamedTensor& t : file.tensors) {
+    if (!isValidUtf8(t.name)) return Error(fmt::format("tensor name '{}' is not valid UTF-8", t.name));
     if (t.name == "__metadata__") return Error("the name '__metadata__' is reserved for metadata");
     if (!seen.insert(t.name).second) return Error(fmt::format("duplicate tensor name '{}'", t.name));
     auto numel = checkedNumel(t.shape, t.name);
@@ -259,22 +271,32 @@ std::string buildHeader(const TensorFile& file) {
 
 size_t elemSize(ElemType type) {
   switch (type) {
-    case ElemType::F64: return 8;
-    case ElemType::F32: return 4;
-    case ElemType::I64: return 8;
-    case ElemType::I32: return 4;
-    case ElemType::U8: return 1;
+    case ElemType::F64:
+      return 8;
+    case ElemType::F32:
+      return 4;
+    case ElemType::I64:
+      return 8;
+    case ElemType::I32:
+      return 4;
+    case ElemType::U8:
+      return 1;
   }
   return 0;
 }
 
 std::string_view elemTypeName(ElemType type) {
   switch (type) {
-    case ElemType::F64: return "F64";
-    case ElemType::F32: return "F32";
-    case ElemType::I64: return "I64";
-    case ElemType::I32: return "I32";
-    case ElemType::U8: return "U8";
+    case ElemType::F64:
+      return "F64";
+    case ElemType::F32:
+      return "F32";
+    case ElemType::I64:
+      return "I64";
+    case ElemType::I32:
+      return "I32";
+    case ElemType::U8:
+      return "U8";
   }
   return "?";
 }
@@ -306,11 +328,16 @@ size_t NamedTensor::size() const { return bytes.size() / elemSize(type); }
 double NamedTensor::at(size_t i) const {
   assert(i < size());
   switch (type) {
-    case ElemType::F64: return loadAt<double>(bytes, i);
-    case ElemType::F32: return loadAt<float>(bytes, i);
-    case ElemType::I64: return static_cast<double>(loadAt<int64_t>(bytes, i));
-    case ElemType::I32: return loadAt<int32_t>(bytes, i);
-    case ElemType::U8: return bytes[i];
+    case ElemType::F64:
+      return loadAt<double>(bytes, i);
+    case ElemType::F32:
+      return loadAt<float>(bytes, i);
+    case ElemType::I64:
+      return static_cast<double>(loadAt<int64_t>(bytes, i));
+    case ElemType::I32:
+      return loadAt<int32_t>(bytes, i);
+    case ElemType::U8:
+      return bytes[i];
   }
   return 0;
 }

@@ -1,14 +1,14 @@
 // Named tensors on disk: the safetensors format that PyTorch, JAX and Hugging Face read and write.
 #pragma once
 
-#include "ir/diagnostic.h"
-
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "ir/diagnostic.h"
 
 namespace sinter {
 
@@ -50,8 +50,8 @@ Expected<int64_t> checkedNumel(std::span<const int64_t> shape, std::string_view 
 std::string shapeString(std::span<const int64_t> shape);
 
 struct TensorFile {
-  std::vector<NamedTensor> tensors;                               // in file order
-  std::vector<std::pair<std::string, std::string>> metadata;      // the "__metadata__" map, in file order
+  std::vector<NamedTensor> tensors;                           // in file order
+  std::vector<std::pair<std::string, std::string>> metadata;  // the "__metadata__" map, in file order
   const NamedTensor* find(std::string_view name) const;
 };
 

@@ -1,7 +1,6 @@
 // Data loading: MNIST and the CIFAR-10 sample from shared/data, Fashion-MNIST when installed, and every
 // validation error on files corrupted in a temporary directory.
 #include "runtime/dataset.h"
-#include "tests/runtime/test_util.h"
 
 #include <doctest/doctest.h>
 #include <zlib.h>
@@ -9,6 +8,8 @@
 #include <chrono>
 #include <filesystem>
 #include <numeric>
+
+#include "tests/runtime/test_util.h"
 
 using namespace sinter;
 using sinter::test::TempDir;
@@ -52,7 +53,9 @@ std::string errorOf(const Expected<T>& r) {
   return r.error().message();
 }
 
-std::string cifarRecord(uint8_t label, uint8_t fill) { return std::string(1, static_cast<char>(label)) + std::string(3072, static_cast<char>(fill)); }
+std::string cifarRecord(uint8_t label, uint8_t fill) {
+  return std::string(1, static_cast<char>(label)) + std::string(3072, static_cast<char>(fill));
+}
 
 }  // namespace
 
@@ -81,7 +84,8 @@ TEST_CASE("dataset: MNIST from shared/data") {
   CHECK(s->test.pixels.size() == 10000u * 784);
   CHECK(std::vector<int32_t>(s->test.labels.begin(), s->test.labels.begin() + 10) ==
         std::vector<int32_t>{7, 2, 1, 0, 4, 1, 4, 9, 5, 9});
-  CHECK(s->description == "MNIST-style IDX in " + kDataDir + "/mnist: 60000 train and 10000 test images of 1x28x28, 10 classes");
+  CHECK(s->description ==
+        "MNIST-style IDX in " + kDataDir + "/mnist: 60000 train and 10000 test images of 1x28x28, 10 classes");
 }
 
 TEST_CASE("dataset: the CIFAR-10 sample has a test split only") {
@@ -185,11 +189,11 @@ TEST_CASE("dataset: IDX size errors give expected and actual sizes") {
   const std::string gz = dir.file("t10k-images-idx3-ubyte.gz");
   writeGz(gz, full.substr(0, full.size() - 5));
   CHECK(errorOf(readIdxImages(gz)) == gz + ": truncated: the header describes 12 bytes of images (28 with the header) "
-                                          "but decompressed, the file holds 23");
+                                           "but decompressed, the file holds 23");
   // A header that promises far more than the compressed file could hold still reports the real size.
   writeGz(gz, idxBytes(0x803, {60000, 28, 28}, "abc"));
   CHECK(errorOf(readIdxImages(gz)) == gz + ": truncated: the header describes 47040000 bytes of images (47040016 with "
-                                          "the header) but decompressed, the file holds 19");
+                                           "the header) but decompressed, the file holds 19");
 
   // A gzip stream cut short is reported as such, not as a short IDX file.
   const std::string whole = dir.file("whole.gz");
@@ -225,19 +229,22 @@ TEST_CASE("dataset: IDX data directories") {
   CHECK(s->train.count == 4);
   CHECK(s->train.labels == std::vector<int32_t>{1, 2, 3, 4});
   CHECK(s->test.empty());  // no t10k files: an explicit empty split
-  CHECK(s->description == "MNIST-style IDX in " + dir.path().string() + ": 4 train images of 1x3x3 (no test split), 10 classes");
+  CHECK(s->description ==
+        "MNIST-style IDX in " + dir.path().string() + ": 4 train images of 1x3x3 (no test split), 10 classes");
 
   // Images without labels.
   test::writeBytes(dir.file("t10k-images-idx3-ubyte.gz"), idxImages(2, 3, 3));
   CHECK(errorOf(loadDataDir(dir.path().string())) ==
-        dir.path().string() + ": found t10k-images-idx3-ubyte.gz but not t10k-labels-idx1-ubyte (or t10k-labels-idx1-ubyte.gz)");
+        dir.path().string() +
+            ": found t10k-images-idx3-ubyte.gz but not t10k-labels-idx1-ubyte (or t10k-labels-idx1-ubyte.gz)");
   // The plain .gz-named file above is not gzip at all: zlib reads it as it is.
   test::writeBytes(dir.file("t10k-labels-idx1-ubyte"), idxLabels({0, 1, 2}));
-  CHECK(errorOf(loadDataDir(dir.path().string())) ==
-        dir.file("t10k-images-idx3-ubyte.gz") + " holds 2 images but " + dir.file("t10k-labels-idx1-ubyte") + " holds 3 labels");
+  CHECK(errorOf(loadDataDir(dir.path().string())) == dir.file("t10k-images-idx3-ubyte.gz") + " holds 2 images but " +
+                                                         dir.file("t10k-labels-idx1-ubyte") + " holds 3 labels");
   test::writeBytes(dir.file("t10k-labels-idx1-ubyte"), idxLabels({0, 1}));
   test::writeBytes(dir.file("t10k-images-idx3-ubyte.gz"), idxImages(2, 4, 3));
-  CHECK(errorOf(loadDataDir(dir.path().string())) == dir.path().string() + ": train images are 3x3 but test images are 4x3");
+  CHECK(errorOf(loadDataDir(dir.path().string())) ==
+        dir.path().string() + ": train images are 3x3 but test images are 4x3");
 
   // Plain wins over .gz when both are there.
   test::writeBytes(dir.file("t10k-images-idx3-ubyte"), idxImages(2, 3, 3));
@@ -248,17 +255,20 @@ TEST_CASE("dataset: IDX data directories") {
   // IDX and CIFAR files in one directory are ambiguous.
   test::writeBytes(dir.file("test_batch.bin"), cifarRecord(1, 2));
   CHECK(errorOf(loadDataDir(dir.path().string())) ==
-        dir.path().string() + ": holds both MNIST-style IDX files and CIFAR-10 batches; put each dataset in its own directory");
+        dir.path().string() +
+            ": holds both MNIST-style IDX files and CIFAR-10 batches; put each dataset in its own directory");
 }
 
 TEST_CASE("dataset: directories without a dataset") {
   TempDir dir;
   test::writeBytes(dir.file("readme.txt"), "hello");
   CHECK(errorOf(loadDataDir(dir.path().string())) ==
-        dir.path().string() + ": no dataset found: looked for MNIST-style IDX files (train-images-idx3-ubyte, "
-                              "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each plain or "
-                              ".gz) and CIFAR-10 binary batches (data_batch_1.bin .. data_batch_5.bin, test_batch.bin)");
-  CHECK(errorOf(loadDataDir(dir.file("nope"))) == dir.file("nope") + ": cannot read directory: No such file or directory");
+        dir.path().string() +
+            ": no dataset found: looked for MNIST-style IDX files (train-images-idx3-ubyte, "
+            "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each plain or "
+            ".gz) and CIFAR-10 binary batches (data_batch_1.bin .. data_batch_5.bin, test_batch.bin)");
+  CHECK(errorOf(loadDataDir(dir.file("nope"))) ==
+        dir.file("nope") + ": cannot read directory: No such file or directory");
 }
 
 TEST_CASE("dataset: CIFAR-10 batches") {
@@ -280,8 +290,9 @@ TEST_CASE("dataset: CIFAR-10 batches") {
   std::filesystem::remove(dir.file("test_batch.bin"));
   test::writeBytes(dir.file("test_batch_other.bin"), cifarRecord(5, 7));
   CHECK(errorOf(loadDataDir(dir.path().string())) ==
-        dir.path().string() + ": several test batches (test_batch_other.bin, test_batch_small.bin): expected "
-                              "test_batch.bin or a single test_batch*.bin");
+        dir.path().string() +
+            ": several test batches (test_batch_other.bin, test_batch_small.bin): expected "
+            "test_batch.bin or a single test_batch*.bin");
 }
 
 TEST_CASE("dataset: CIFAR-10 errors") {
@@ -336,7 +347,8 @@ TEST_CASE("dataset: PGM errors") {
   CHECK(err("P5\n1 x\n255\n") == p + ": bad height: expected a number in 1..16777215");
   CHECK(err("P5\n99999999999 1\n255\n") == p + ": bad width: expected a number in 1..16777215");
   CHECK(err("P5\n1 1\n") == p + ": bad maxval: expected a number in 1..65535");
-  CHECK(err("P5\n1 1\n65535\n\0\0") == p + ": maxval 65535 means 16-bit samples, which are not supported (at most 255)");
+  CHECK(err("P5\n1 1\n65535\n\0\0") ==
+        p + ": maxval 65535 means 16-bit samples, which are not supported (at most 255)");
   CHECK(err("P5\n2 2\n255") == p + ": expected a whitespace byte after maxval");
   CHECK(err("P5\n2 2\n255\nabc") == p + ": truncated: a 2x2 image needs 4 pixel bytes but the file holds 3");
   CHECK(err("P5\n2 2\n255\nabcde") == p + ": 1 bytes after the 2x2 image (only one image per file is read)");

@@ -58,8 +58,8 @@ TEST_CASE("json: integers stay exact beyond 2^53") {
 
 TEST_CASE("json: string escapes decode to UTF-8") {
   CHECK(parseOk(R"("a\"b\\c\/d\b\f\n\r\t")").asString() == "a\"b\\c/d\b\f\n\r\t");
-  CHECK(parseOk(R"("\u0041\u00e9\u20AC")").asString() == "A\xc3\xa9\xe2\x82\xac");           // A é €
-  CHECK(parseOk(R"("\ud83d\ude00")").asString() == "\xf0\x9f\x98\x80");                     // 😀 from a surrogate pair
+  CHECK(parseOk(R"("\u0041\u00e9\u20AC")").asString() == "A\xc3\xa9\xe2\x82\xac");  // A é €
+  CHECK(parseOk(R"("\ud83d\ude00")").asString() == "\xf0\x9f\x98\x80");             // 😀 from a surrogate pair
   CHECK(parseOk("\"\xc3\xa9\xf0\x9f\x98\x80\"").asString() == "\xc3\xa9\xf0\x9f\x98\x80");  // raw UTF-8 passes
   CHECK(parseOk(R"("\u0000")").asString() == std::string(1, '\0'));
 }
@@ -114,22 +114,27 @@ TEST_CASE("json: errors give the byte offset and what was expected") {
   CHECK(parseError("") == "at byte 0: expected a value, found end of input");
   CHECK(parseError("{\"a\": 1 x") == "at byte 8: expected ',' or '}' after an object member, found 'x'");
   CHECK(parseError("[1, 2") == "at byte 5: expected ',' or ']' after an array element, found end of input");
-  CHECK(parseError("[1,]") == "at byte 3: expected a value (object, array, string, number, true, false or null), found ']'");
+  CHECK(parseError("[1,]") ==
+        "at byte 3: expected a value (object, array, string, number, true, false or null), found ']'");
   CHECK(parseError("{1: 2}") == "at byte 1: expected a string key, found '1'");
   CHECK(parseError("{\"a\" 2}") == "at byte 5: expected ':' after an object key, found '2'");
   CHECK(parseError("{\"a\":1,}") == "at byte 7: expected a string key, found '}'");
   CHECK(parseError("1 2") == "at byte 2: expected end of input after the value, found '2'");
-  CHECK(parseError("tru") == "at byte 0: expected a value (object, array, string, number, true, false or null), found 't'");
+  CHECK(parseError("tru") ==
+        "at byte 0: expected a value (object, array, string, number, true, false or null), found 't'");
   CHECK(parseError("\"abc") == "at byte 4: expected '\"' to close the string, found end of input");
-  CHECK(parseError("\"a\nb\"") == "at byte 2: expected an escape (control characters must be escaped in a string), found byte 0x0a");
+  CHECK(parseError("\"a\nb\"") ==
+        "at byte 2: expected an escape (control characters must be escaped in a string), found byte 0x0a");
   CHECK(parseError(R"("\x")") == "at byte 2: expected one of \" \\ / b f n r t u after '\\', found 'x'");
   CHECK(parseError(R"("\u12G4")") == "at byte 5: expected 4 hex digits after \\u, found 'G'");
-  CHECK(parseError(R"("\udc00")") == "at byte 1: expected a high surrogate before a low surrogate \\u escape, found '\\'");
+  CHECK(parseError(R"("\udc00")") ==
+        "at byte 1: expected a high surrogate before a low surrogate \\u escape, found '\\'");
   CHECK(parseError(R"("\ud800x")") == "at byte 7: expected a \\u low surrogate after a high surrogate, found 'x'");
   CHECK(parseError(R"("\ud800\u0041")") ==
         "at byte 7: expected a \\u low surrogate (DC00-DFFF) after a high surrogate, found '\\'");
   CHECK(parseError("\"\xc3\x28\"") == "at byte 1: expected valid UTF-8 in a string, found byte 0xc3");
-  CHECK(parseError("\"ab\xed\xa0\x80\"") == "at byte 3: expected valid UTF-8 in a string, found byte 0xed");  // a surrogate
+  CHECK(parseError("\"ab\xed\xa0\x80\"") ==
+        "at byte 3: expected valid UTF-8 in a string, found byte 0xed");  // a surrogate
 }
 
 TEST_CASE("json: numbers follow the JSON grammar") {

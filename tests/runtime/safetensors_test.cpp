@@ -1,12 +1,12 @@
 // Safetensors: round trips of every dtype, a file laid out as Python writes it, and every validation error.
-#include "runtime/tensor_file.h"
-#include "tests/runtime/test_util.h"
-
 #include <doctest/doctest.h>
 
 #include <cstring>
 #include <filesystem>
 #include <limits>
+
+#include "runtime/tensor_file.h"
+#include "tests/runtime/test_util.h"
 
 using namespace sinter;
 using sinter::test::TempDir;
@@ -161,7 +161,9 @@ TEST_CASE("safetensors: reads a file laid out as Python's safetensors writes it"
   CHECK(f->find("steps")->at(0) == 1000.0);
 
   // Whitespace inside the header (a pretty-printing writer) is fine too.
-  test::writeBytes(path, safetensorsBytes("{ \"x\" : { \"dtype\" : \"U8\" , \"shape\" : [ 2 ] , \"data_offsets\" : [ 0 , 2 ] } }\n", "ab"));
+  test::writeBytes(
+      path, safetensorsBytes("{ \"x\" : { \"dtype\" : \"U8\" , \"shape\" : [ 2 ] , \"data_offsets\" : [ 0 , 2 ] } }\n",
+                             "ab"));
   auto g = readSafetensors(path);
   REQUIRE(g.ok());
   CHECK(g->find("x")->bytes == std::vector<uint8_t>{'a', 'b'});
@@ -177,7 +179,8 @@ TEST_CASE("safetensors: file-level errors") {
     return r.error().message();
   };
   CHECK(errorOf("abc") == path + ": file is 3 bytes, too short for a safetensors header (at least 8)");
-  CHECK(errorOf(safetensorsBytes("{}", "", 100)) == path + ": header size 100 is larger than the 2 bytes that follow it");
+  CHECK(errorOf(safetensorsBytes("{}", "", 100)) ==
+        path + ": header size 100 is larger than the 2 bytes that follow it");
   CHECK(errorOf(safetensorsBytes("{}", "", 0x7fffffffffffffffULL)) ==
         path + ": header size 9223372036854775807 is absurd (more than 100000000 bytes): not a safetensors file?");
   CHECK(errorOf(safetensorsBytes("{\"a\xff\":1}", "")) == path + ": header is not valid UTF-8 (at byte 3)");
@@ -199,10 +202,12 @@ TEST_CASE("safetensors: entry errors name the tensor and the problem") {
   CHECK(readError(dir, R"({"w":{"dtype":"F32","data_offsets":[0,8]}})") == "tensor 'w': missing 'shape'");
   CHECK(readError(dir, R"({"w":{"dtype":"F32","shape":[2]}})") == "tensor 'w': missing 'data_offsets'");
   CHECK(readError(dir, R"({"w":7})") == "tensor 'w': entry is not an object");
-  CHECK(readError(dir, R"({"w":{"dtype":32,"shape":[2],"data_offsets":[0,8]}})") == "tensor 'w': 'dtype' is 32, not a string");
+  CHECK(readError(dir, R"({"w":{"dtype":32,"shape":[2],"data_offsets":[0,8]}})") ==
+        "tensor 'w': 'dtype' is 32, not a string");
   CHECK(readError(dir, R"({"w":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]}})") ==
         "tensor 'w': unsupported dtype 'BF16' (supported: F64, F32, I64, I32, U8)");
-  CHECK(readError(dir, R"({"w":{"dtype":"F32","shape":2,"data_offsets":[0,8]}})") == "tensor 'w': 'shape' is 2, not an array");
+  CHECK(readError(dir, R"({"w":{"dtype":"F32","shape":2,"data_offsets":[0,8]}})") ==
+        "tensor 'w': 'shape' is 2, not an array");
   CHECK(readError(dir, R"({"w":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}})") ==
         "tensor 'w': 'shape' [2.5] holds a non-integer");
   CHECK(readError(dir, R"({"w":{"dtype":"F32","shape":[2,-1],"data_offsets":[0,8]}})") ==
@@ -227,20 +232,33 @@ TEST_CASE("safetensors: entry errors name the tensor and the problem") {
 
 TEST_CASE("safetensors: overlaps, duplicates and metadata") {
   TempDir dir;
-  CHECK(readError(dir, R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})") ==
-        "tensors 'a' [0, 8] and 'b' [4, 12] overlap");
+  CHECK(
+      readError(
+          dir,
+          R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})") ==
+      "tensors 'a' [0, 8] and 'b' [4, 12] overlap");
   // Order in the header does not matter; empty tensors never overlap.
-  CHECK(readError(dir, R"({"b":{"dtype":"U8","shape":[8],"data_offsets":[8,16]},"e":{"dtype":"U8","shape":[0],"data_offsets":[9,9]},"a":{"dtype":"U8","shape":[9],"data_offsets":[0,9]}})") ==
-        "tensors 'a' [0, 9] and 'b' [8, 16] overlap");
-  CHECK(readError(dir, R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})") ==
-        "duplicate entry 'a' in the header");
+  CHECK(
+      readError(
+          dir,
+          R"({"b":{"dtype":"U8","shape":[8],"data_offsets":[8,16]},"e":{"dtype":"U8","shape":[0],"data_offsets":[9,9]},"a":{"dtype":"U8","shape":[9],"data_offsets":[0,9]}})") ==
+      "tensors 'a' [0, 9] and 'b' [8, 16] overlap");
+  CHECK(
+      readError(
+          dir,
+          R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})") ==
+      "duplicate entry 'a' in the header");
   CHECK(readError(dir, R"({"__metadata__":{"format":1}})") == "'__metadata__' entry 'format' is 1, not a string");
   CHECK(readError(dir, R"({"__metadata__":["pt"]})") == "'__metadata__' is [\"pt\"], not a string-to-string map");
   CHECK(readError(dir, R"({"__metadata__":{},"__metadata__":{}})") == "duplicate entry '__metadata__' in the header");
 
   // Back-to-back and empty tensors, and a hole, are all fine.
   const std::string path = dir.file("ok.safetensors");
-  test::writeBytes(path, safetensorsBytes(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},"b":{"dtype":"U8","shape":[2],"data_offsets":[6,8]}})", "abcdefgh"));
+  test::writeBytes(
+      path,
+      safetensorsBytes(
+          R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},"b":{"dtype":"U8","shape":[2],"data_offsets":[6,8]}})",
+          "abcdefgh"));
   auto f = readSafetensors(path);
   REQUIRE_MESSAGE(f.ok(), (f.ok() ? "" : f.error().message()));
   CHECK(f->find("b")->bytes == std::vector<uint8_t>{'g', 'h'});
@@ -298,7 +316,8 @@ TEST_CASE("safetensors: write errors are values") {
   bad.tensors.push_back(NamedTensor::fromFloats("w", {3}, std::vector<float>{1.0f}));
   auto mismatch = writeSafetensors(dir.file("x.safetensors"), bad);
   REQUIRE_FALSE(mismatch.ok());
-  CHECK(mismatch.error().message() == dir.file("x.safetensors") + ": tensor 'w': holds 4 bytes but shape [3] of F32 needs 12");
+  CHECK(mismatch.error().message() ==
+        dir.file("x.safetensors") + ": tensor 'w': holds 4 bytes but shape [3] of F32 needs 12");
 
   TensorFile dup;
   dup.tensors.push_back(file.tensors[0]);
@@ -308,5 +327,12 @@ TEST_CASE("safetensors: write errors are values") {
   TensorFile reserved;
   reserved.tensors.push_back(NamedTensor::fromFloats("__metadata__", {1}, std::vector<float>{1.0f}));
   CHECK_FALSE(writeSafetensors(dir.file("x.safetensors"), reserved).ok());
+  TensorFile latin1;
+  latin1.tensors.push_back(NamedTensor::fromFloats("caf\xe9", {1}, std::vector<float>{1.0f}));
+  CHECK(writeSafetensors(dir.file("x.safetensors"), latin1).error().message() ==
+        dir.file("x.safetensors") + ": tensor name 'caf\xe9' is not valid UTF-8");
+  TensorFile badMeta;
+  badMeta.metadata = {{"k", "\xff"}};
+  CHECK_FALSE(writeSafetensors(dir.file("x.safetensors"), badMeta).ok());
   CHECK_FALSE(std::filesystem::exists(dir.file("x.safetensors")));
 }
