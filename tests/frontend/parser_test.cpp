@@ -4,7 +4,7 @@
 #include "frontend/parser.h"
 #include "frontend/render.h"
 
-#include <doctest/doctest.h>
+#include "tests/frontend/test_util.h"
 
 namespace sinter {
 namespace {

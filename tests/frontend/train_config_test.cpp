@@ -1,0 +1,192 @@
+// Train block tests: defaults, every setting read back, and each kind of error with its location.
+#include "frontend/parser.h"
+#include "frontend/render.h"
+#include "frontend/train_config.h"
+
+#include "tests/frontend/test_util.h"
+
+namespace sinter {
+namespace {
+
+using Lines = std::vector<std::string>;
+
+// Parses `model m { }` with the given train block body; the parse must succeed.
+Expected<TrainConfig> read(const std::string& body) {
+  SourceFile src = sourceFromString("t.nn", "model m {\n}\ntrain {\n" + body + "}\n");
+  auto p = parseProgram(src);
+  if (!p) FAIL(renderDiagnostics(p.error(), src));
+  return readTrainConfig(p->train ? &*p->train : nullptr);
+}
+
+TrainConfig ok(const std::string& body) {
+  auto c = read(body);
+  if (!c) FAIL(c.error().message());
+  return c.take();
+}
+
+// "line:col: message" of each error; train lines start at line 4.
+Lines errors(const std::string& body) {
+  auto c = read(body);
+  REQUIRE_FALSE(c.ok());
+  Lines out;
+  for (const Diag& d : c.error().diags) out.push_back(fmt::format("{}:{}: {}", d.loc.line, d.loc.col, d.message));
+  return out;
+}
+
+TEST_CASE("train config: defaults with no block and with an empty block") {
+  auto none = readTrainConfig(nullptr);
+  REQUIRE(none.ok());
+  for (const TrainConfig& c : {*none, ok("")}) {
+    CHECK(c.optimizer.kind == OptimizerKind::Sgd);
+    CHECK(c.optimizer.lr == 0.01);
+    CHECK(c.optimizer.momentum == 0);
+    CHECK_FALSE(c.optimizer.nesterov);
+    CHECK(c.optimizer.weightDecay == 0);
+    CHECK(c.batch == 64);
+    CHECK(c.epochs == 10);
+    CHECK(c.schedule.kind == ScheduleKind::None);
+    CHECK(c.augment.empty());
+    CHECK(c.normalize.mean == std::vector<double>{0.5});
+    CHECK(c.normalize.std == std::vector<double>{0.5});
+    CHECK(c.validation == 0);
+    CHECK_FALSE(c.earlyStopping.enabled);
+    CHECK(c.seed == 0);
+  }
+}
+
+TEST_CASE("train config: optimizer defaults are PyTorch's") {
+  TrainConfig adam = ok("optimizer adam\n");
+  CHECK(adam.optimizer.kind == OptimizerKind::Adam);
+  CHECK(adam.optimizer.lr == 0.001);
+  CHECK(adam.optimizer.beta1 == 0.9);
+  CHECK(adam.optimizer.beta2 == 0.999);
+  CHECK(adam.optimizer.eps == 1e-8);
+  CHECK(adam.optimizer.weightDecay == 0);
+  TrainConfig adamw = ok("optimizer adamw(lr = 0.003)\n");
+  CHECK(adamw.optimizer.kind == OptimizerKind::AdamW);
+  CHECK(adamw.optimizer.lr == 0.003);
+  CHECK(adamw.optimizer.weightDecay == 0.01);
+  CHECK(optimizerName(OptimizerKind::AdamW) == "adamw");
+}
+
+TEST_CASE("train config: every setting read back") {
+  TrainConfig c = ok(
+      "  optimizer  sgd(lr = 0.05, momentum = 0.9, nesterov = true, weight_decay = 5e-4, dampening = 0)\n"
+      "  batch      128\n"
+      "  epochs     30\n"
+      "  schedule   step(every = 10, gamma = 0.5)\n"
+      "  augment    random_crop(padding = 4), hflip()\n"
+      "  normalize(mean = [0.4914, 0.4822, 0.4465], std = [0.2470, 0.2435, 0.2616])\n"
+      "  validation 0.1\n"
+      "  early_stopping(patience = 3, min_delta = 0.001)\n"
+      "  seed 42\n");
+  CHECK(c.optimizer.lr == 0.05);
+  CHECK(c.optimizer.momentum == 0.9);
+  CHECK(c.optimizer.nesterov);
+  CHECK(c.optimizer.weightDecay == 5e-4);
+  CHECK(c.batch == 128);
+  CHECK(c.epochs == 30);
+  CHECK(c.schedule.kind == ScheduleKind::Step);
+  CHECK(c.schedule.every == 10);
+  CHECK(c.schedule.gamma == 0.5);
+  REQUIRE(c.augment.size() == 2);
+  CHECK(c.augment[0].kind == AugmentKind::RandomCrop);
+  CHECK(c.augment[0].padding == 4);
+  CHECK(c.augment[1].kind == AugmentKind::HFlip);
+  CHECK(c.normalize.mean == std::vector<double>{0.4914, 0.4822, 0.4465});
+  CHECK(c.normalize.std.size() == 3);
+  CHECK(c.validation == 0.1);
+  CHECK(c.earlyStopping.enabled);
+  CHECK(c.earlyStopping.patience == 3);
+  CHECK(c.earlyStopping.minDelta == 0.001);
+  CHECK(c.seed == 42);
+
+  TrainConfig cos = ok("schedule cosine(min_lr = 1e-5)\noptimizer adam(betas = [0.8, 0.99], eps = 1e-6)\n");
+  CHECK(cos.schedule.kind == ScheduleKind::Cosine);
+  CHECK(cos.schedule.minLr == 1e-5);
+  CHECK(cos.optimizer.beta1 == 0.8);
+  CHECK(cos.optimizer.beta2 == 0.99);
+  CHECK(cos.optimizer.eps == 1e-6);
+  CHECK(ok("schedule cosine\n").schedule.kind == ScheduleKind::Cosine);
+  CHECK(ok("schedule none\n").schedule.kind == ScheduleKind::None);
+  CHECK(ok("early_stopping()\n").earlyStopping.patience == 5);
+}
+
+TEST_CASE("train config: the example models' train blocks") {
+  for (const char* name : {"lenet", "mlp", "cifar_cnn"}) {
+    CAPTURE(name);
+    auto src = loadSource(fmt::format("{}/examples/{}.nn", SINTER_SOURCE_DIR, name));
+    REQUIRE(src.ok());
+    auto p = parseProgram(*src);
+    REQUIRE(p.ok());
+    auto c = readTrainConfig(p->train ? &*p->train : nullptr);
+    if (!c) FAIL(renderDiagnostics(c.error(), *src));
+  }
+}
+
+TEST_CASE("train config: keys") {
+  CHECK(errors("  bach 64\n") ==
+        Lines{"4:3: unknown train setting 'bach'; known settings are optimizer, batch, epochs, schedule, augment, "
+              "normalize, validation, early_stopping, seed"});
+  auto c = read("  batch 32\n  batch 64\n");
+  REQUIRE_FALSE(c.ok());
+  REQUIRE(c.error().diags.size() == 1);
+  CHECK(c.error().message() == "duplicate train setting 'batch'");
+  CHECK(c.error().diags[0].loc.line == 5);
+  REQUIRE(c.error().diags[0].notes.size() == 1);
+  CHECK(c.error().diags[0].notes[0].loc.line == 4);
+  CHECK(errors("  batch 32, 64\n") == Lines{"4:13: 'batch' takes one value, found 2"});
+  CHECK(errors("  normalize 0.5\n") == Lines{"4:3: 'normalize' is written like this: normalize(mean = 0.5, std = 0.5)"});
+  CHECK(errors("  batch(64)\n") == Lines{"4:3: 'batch' is written like this: batch 64"});
+}
+
+TEST_CASE("train config: value types and ranges") {
+  CHECK(errors("  batch 0.5\n") == Lines{"4:9: 'batch' expects a positive integer, found 0.5"});
+  CHECK(errors("  epochs 0\n") == Lines{"4:10: 'epochs' expects a positive integer, found 0"});
+  CHECK(errors("  epochs 10.0\n") == Lines{"4:10: 'epochs' expects a positive integer, found 10.0"});
+  CHECK(errors("  seed -1\n") == Lines{"4:8: 'seed' expects a non-negative integer, found -1"});
+  CHECK(errors("  validation 1\n") == Lines{"4:14: 'validation' expects a number in [0, 1), found 1"});
+  CHECK(errors("  optimizer sgd(lr = -0.1)\n") == Lines{"4:22: 'lr' expects a positive number, found -0.1"});
+  CHECK(errors("  optimizer sgd(nesterov = 1)\n") == Lines{"4:28: 'nesterov' expects true or false, found 1"});
+  CHECK(errors("  optimizer adam(betas = [0.9])\n") ==
+        Lines{"4:26: 'betas' expects a list of two numbers in [0, 1), found [0.9]"});
+  CHECK(errors("  optimizer adam(betas = [0.9, 1.5])\n") == Lines{"4:32: 'betas' expects a number in [0, 1), found 1.5"});
+  CHECK(errors("  normalize(std = [0.5, 0])\n") == Lines{"4:25: 'std' expects a positive number, found 0"});
+  CHECK(errors("  normalize(mean = [1, 2, 3], std = [1, 2])\n") ==
+        Lines{"4:37: normalize has 3 means but 2 standard deviations"});
+  CHECK(errors("  early_stopping(patience = 0)\n") == Lines{"4:29: 'patience' expects a positive integer, found 0"});
+  CHECK(errors("  optimizer 3\n") == Lines{"4:13: 'optimizer' expects an optimizer such as sgd(lr = 0.01), found 3"});
+}
+
+TEST_CASE("train config: optimizers, schedules and augmentations by name") {
+  CHECK(errors("  optimizer rmsprop(lr = 0.1)\n") ==
+        Lines{"4:13: unknown optimizer 'rmsprop'; known optimizers are sgd, adam, adamw"});
+  CHECK(errors("  optimizer sgd(lr = 0.1, beta = 0.9)\n") ==
+        Lines{"4:27: sgd has no argument 'beta'; its arguments are lr, momentum, dampening, nesterov, weight_decay"});
+  CHECK(errors("  optimizer adam(0.1)\n") == Lines{"4:18: adam takes only keyword arguments, found 0.1"});
+  CHECK(errors("  optimizer sgd(nesterov = true)\n") ==
+        Lines{"4:28: nesterov momentum requires momentum > 0 and dampening = 0"});
+  CHECK(errors("  optimizer sgd(momentum = 0.9, dampening = 0.1, nesterov = true)\n") ==
+        Lines{"4:61: nesterov momentum requires momentum > 0 and dampening = 0"});
+  CHECK(errors("  schedule linear()\n") == Lines{"4:12: unknown schedule 'linear'; known schedules are none, step, cosine"});
+  CHECK(errors("  schedule step(gamma = 0.5)\n") ==
+        Lines{"4:12: step schedule requires argument 'every', e.g. step(every = 10)"});
+  CHECK(errors("  schedule cosine(T = 3)\n") == Lines{"4:19: cosine has no argument 'T'; its arguments are min_lr"});
+  CHECK(errors("  augment vflip, hflip(p = 0.5), hflip, hflip\n") ==
+        Lines{"4:11: unknown augmentation 'vflip'; known augmentations are random_crop, hflip",
+              "4:24: hflip takes no arguments, found 'p'",
+              "4:41: duplicate augmentation 'hflip'"});
+  CHECK(errors("  augment random_crop\n") ==
+        Lines{"4:11: random_crop requires argument 'padding', e.g. random_crop(padding = 4)"});
+}
+
+TEST_CASE("train config: independent errors are all reported") {
+  CHECK(errors("  batch 0\n  epochs -2\n  foo 1\n  validation 2\n") ==
+        Lines{"4:9: 'batch' expects a positive integer, found 0", "5:10: 'epochs' expects a positive integer, found -2",
+              "6:3: unknown train setting 'foo'; known settings are optimizer, batch, epochs, schedule, augment, "
+              "normalize, validation, early_stopping, seed",
+              "7:14: 'validation' expects a number in [0, 1), found 2"});
+}
+
+}  // namespace
+}  // namespace sinter
