@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <limits>
 #include <memory>
 #include <set>
 #include <string_view>
@@ -100,9 +99,8 @@ class GzFile {
   }
 
   bool compressed() { return gzdirect(f_.get()) == 0; }
-  // "the file holds" / "the file holds, decompressed," for size messages.
+  // How size messages say where the actual size comes from.
   std::string holds() { return compressed() ? "decompressed, the file holds" : "the file holds"; }
-  const std::string& path() const { return path_; }
 
  private:
   struct Closer {
