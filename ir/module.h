@@ -85,6 +85,7 @@ class Builder {
   bool failed() const { return error_.has_value(); }
   const std::optional<Error>& error() const { return error_; }
   void fail(Error e) { if (!error_) error_ = std::move(e); }
+  void clearError() { error_.reset(); }
 
   // Shorthands used by the frontend and the gradient rules.
   ValueId constant(double value, DType dtype = DType::F32) {

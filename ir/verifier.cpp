@@ -56,6 +56,9 @@ Status verifyModule(const Module& m) {
   for (const Global& g : m.globals) {
     if (!globals.insert(g.name).second) return Error(g.loc, fmt::format("global @{} is defined twice", g.name));
     if (g.type.hasBatch()) return Error(g.loc, fmt::format("global @{} cannot depend on the batch size", g.name));
+    static const std::set<std::string> inits = {"zeros", "ones", "constant", "normal", "uniform"};
+    if (!inits.count(g.init.kind))
+      return Error(g.loc, fmt::format("global @{} has unknown initializer '{}'", g.name, g.init.kind));
   }
   std::set<std::string> fns;
   for (const Function& fn : m.functions) {

@@ -1,0 +1,52 @@
+// State shared by the statement lowering (frontend/lower.cpp) and the call table (frontend/calls.cpp).
+#pragma once
+
+#include <map>
+#include <optional>
+
+#include "frontend/ast.h"
+#include "ir/module.h"
+
+namespace sinter {
+
+// What a name in the model refers to.
+struct Symbol {
+  ValueId value = kNoValue;  // kNoValue: the definition failed; uses are skipped silently
+  SourceLoc loc;             // where it was defined
+};
+
+struct LowerContext {
+  Module& module;
+  Function& fn;
+  Builder b;
+  std::map<std::string, Symbol> symbols;
+  std::string batchName;            // the model's batch dimension ("B"), once seen
+  int dropoutSites = 0;             // salts for dropout masks, in source order
+  // The binding being lowered and the parametric layer it already holds, if any.
+  std::string binding;
+  std::optional<std::pair<std::string, SourceLoc>> layer;
+  Error errors;                     // every independent error, in source order
+
+  LowerContext(Module& m, Function& f) : module(m), fn(f), b(m, f) {}
+
+  // Records an error; returns kNoValue so callers can `return ctx.fail(...)`.
+  ValueId fail(SourceLoc loc, std::string message) {
+    errors.diags.push_back({std::move(loc), std::move(message), {}});
+    return kNoValue;
+  }
+  ValueId fail(Error e) {
+    for (auto& d : e.diags) errors.diags.push_back(std::move(d));
+    return kNoValue;
+  }
+  // Emits an op at `loc`; a shape error becomes a located diagnostic.
+  ValueId emit(SourceLoc loc, OpKind op, std::vector<ValueId> operands, Attrs attrs = {});
+  // Adds a global named `<binding>.<suffix>` (or `name` verbatim when suffix is empty).
+  ValueId global(SourceLoc loc, const std::string& name, GlobalKind kind, Dims dims, Init init);
+};
+
+// Lowers an expression to a tensor value (numbers become f32 scalars). kNoValue after an error.
+ValueId lowerExpr(LowerContext& ctx, const ast::Expr& e);
+// Lowers a call through the call table.
+ValueId lowerCall(LowerContext& ctx, const ast::Expr& e, const ast::Call& call);
+
+}  // namespace sinter

@@ -1,0 +1,19 @@
+// The `sinter` subcommands beyond check and dump, and the shared error reporting.
+#pragma once
+
+#include "frontend/compile.h"
+#include "tools/options.h"
+
+namespace sinter {
+
+// Renders diagnostics to stderr; true if there were any.
+bool reportErrors(const FrontendResult& r);
+int reportError(const Error& e, const FrontendResult& r);
+
+// The module after the stage that `dump --stage` names (ir, grad), printing passes as asked.
+Expected<Module> runStage(Module m, const ToolOptions& o);
+
+int runCommand(const ToolOptions& o);
+int gradcheckCommand(const ToolOptions& o);
+
+}  // namespace sinter

@@ -1,0 +1,84 @@
+// The `sinter` command line parser.
+#include "tools/options.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+
+namespace sinter {
+
+const char* const kUsage = R"(usage: sinter <command> [options] FILE
+
+Sinter compiles neural networks written in the .nn model language.
+
+commands:
+  check FILE                 parse and type/shape-check a model; exit 1 on error
+  dump FILE --stage=S        print a stage: ast, ir, grad
+        --format=text|dot    text (default) or Graphviz
+        --print-after-all    print the IR after every pass
+        --print-after=PASS   print the IR after PASS (repeatable)
+        --print-changed      print the IR after each pass that changed it
+        --passes=P1,P2       run exactly these passes on the forward IR
+  run FILE --weights W --inputs I -o OUT [--grads] [--seed N] [--precision f64|f32]
+                             one forward (and with --grads, backward) pass on the reference
+                             evaluator; OUT holds every output, `loss` and `p.grad`
+  gradcheck FILE [--seed N]  symbolic gradients vs central finite differences in float64
+
+options:
+  --help                     this text
+  --version                  the version
+)";
+
+Expected<ToolOptions> parseOptions(int argc, char** argv) {
+  ToolOptions o;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto value = [&](size_t& i, const std::string& flag, std::string& out) -> Status {
+    const std::string& a = args[i];
+    if (a.size() > flag.size() && a[flag.size()] == '=') { out = a.substr(flag.size() + 1); return ok(); }
+    if (i + 1 >= args.size()) return Error(fmt::format("option '{}' needs a value", flag));
+    out = args[++i];
+    return ok();
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto is = [&](const char* flag) { return a == flag || a.rfind(std::string(flag) + "=", 0) == 0; };
+    Status s = ok();
+    std::string v;
+    if (a == "--help" || a == "-h") { o.command = "help"; return o; }
+    if (a == "--version") { o.command = "version"; return o; }
+    if (is("--stage")) s = value(i, "--stage", o.stage);
+    else if (is("--format")) s = value(i, "--format", o.format);
+    else if (a == "--print-after-all") o.printAfterAll = true;
+    else if (a == "--print-changed") o.printChanged = true;
+    else if (is("--print-after")) { s = value(i, "--print-after", v); o.printAfter.push_back(v); }
+    else if (is("--passes")) {
+      s = value(i, "--passes", v);
+      for (size_t start = 0; start <= v.size();) {
+        size_t comma = v.find(',', start);
+        if (comma == std::string::npos) comma = v.size();
+        if (comma > start) o.passes.push_back(v.substr(start, comma - start));
+        start = comma + 1;
+      }
+    }
+    else if (is("--weights")) s = value(i, "--weights", o.weights);
+    else if (is("--inputs")) s = value(i, "--inputs", o.inputs);
+    else if (a == "-o" || is("--output")) s = value(i, a == "-o" ? "-o" : "--output", o.output);
+    else if (a == "--grads") o.grads = true;
+    else if (is("--target")) s = value(i, "--target", o.target);
+    else if (is("--precision")) s = value(i, "--precision", o.precision);
+    else if (is("--seed")) {
+      s = value(i, "--seed", v);
+      char* end = nullptr;
+      o.seed = std::strtoull(v.c_str(), &end, 10);
+      if (s && (v.empty() || *end)) s = Error(fmt::format("--seed expects a non-negative integer, found '{}'", v));
+    }
+    else if (a.size() > 1 && a[0] == '-') s = Error(fmt::format("unknown option '{}' (see sinter --help)", a));
+    else if (o.command.empty()) o.command = a;
+    else o.files.push_back(a);
+    if (!s) return s.error();
+  }
+  if (o.command.empty()) return Error("no command given (see sinter --help)");
+  return o;
+}
+
+}  // namespace sinter

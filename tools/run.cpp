@@ -1,0 +1,190 @@
+// `sinter run` and `sinter gradcheck`: one pass of a model on given tensors, and symbolic
+// gradients against finite differences, both on the reference evaluator.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "codegen/ref/evaluator.h"
+#include "passes/pass.h"
+#include "runtime/philox.h"
+#include "runtime/tensor_file.h"
+#include "tools/commands.h"
+
+namespace sinter {
+
+namespace {
+
+std::string dimsText(const Dims& d) { return formatDims(d); }
+
+// Model weights from a safetensors file: every tensor must be a global of the model with the
+// same shape; globals the file lacks keep their seeded initial values.
+Status loadWeights(const Module& m, const std::string& path, ref::TensorMap& globals) {
+  Expected<TensorFile> file = readSafetensors(path);
+  if (!file) return file.error();
+  for (const NamedTensor& t : file->tensors) {
+    const Global* g = m.global(t.name);
+    if (!g) return Error(fmt::format("{}: tensor '{}' is not a parameter or buffer of model '{}'", path, t.name, m.name));
+    Dims dims(t.shape.begin(), t.shape.end());
+    if (dims != g->type.dims)
+      return Error(fmt::format("{}: tensor '{}' has shape {}, but the model's is {}", path, t.name, dimsText(dims),
+                               dimsText(g->type.dims)));
+    globals[t.name] = ref::Tensor{g->type.dtype, dims, t.toDoubles()};
+  }
+  return ok();
+}
+
+// Inputs by name, checked against the signature of `fn` (B bound by the first input).
+Expected<ref::TensorMap> loadInputs(const Module& m, const Function& fn, const std::string& path) {
+  Expected<TensorFile> file = readSafetensors(path);
+  if (!file) return file.error();
+  ref::TensorMap inputs;
+  for (ValueId v : fn.inputs()) {
+    const Node& n = fn.nodes[v];
+    const std::string& name = n.attrs.s("name");
+    const NamedTensor* t = file->find(name);
+    if (!t) return Error(fmt::format("{}: no tensor named '{}' (model '{}' takes input {}: {})", path, name, m.name, name,
+                                     formatType(n.type)));
+    bool isInt = t->type == ElemType::I32 || t->type == ElemType::I64 || t->type == ElemType::U8;
+    if (isInt != (n.type.dtype == DType::I32))
+      return Error(fmt::format("{}: input '{}' holds {} values, but the model expects {}", path, name, elemTypeName(t->type),
+                               formatType(n.type)));
+    inputs[name] = ref::Tensor{n.type.dtype, Dims(t->shape.begin(), t->shape.end()), t->toDoubles()};
+  }
+  return inputs;
+}
+
+Expected<Module> trainingModule(const FrontendResult& r) {
+  Module m = *r.module;
+  if (Status s = runGradPipeline(m, {}); !s) return s.error();
+  return m;
+}
+
+ref::Precision precisionOf(const ToolOptions& o) { return o.precision == "f32" ? ref::Precision::F32 : ref::Precision::F64; }
+
+}  // namespace
+
+int runCommand(const ToolOptions& o) {
+  FrontendResult r = compileFile(o.files[0]);
+  if (reportErrors(r)) return 1;
+  auto fail = [&](const Error& e) { return reportError(e, r); };
+  if (o.target != "ref") return fail(Error(fmt::format("target '{}' is not available for `sinter run`; use --target ref", o.target)));
+  if (o.precision != "f64" && o.precision != "f32") return fail(Error("--precision must be f64 or f32"));
+  if (o.inputs.empty() || o.output.empty()) return fail(Error("`sinter run` needs --inputs FILE and -o FILE"));
+  Expected<Module> m = trainingModule(r);
+  if (!m) return fail(m.error());
+  std::string fnName = o.grads ? "grad" : "eval";
+  const Function* fn = m->function(fnName);
+  if (!fn) return fail(Error(fmt::format("model '{}' has no loss, so it has no gradients", m->name)));
+  ref::TensorMap globals = ref::initGlobals(*m, o.seed);
+  if (!o.weights.empty())
+    if (Status s = loadWeights(*m, o.weights, globals); !s) return fail(s.error());
+  Expected<ref::TensorMap> inputs = loadInputs(*m, *fn, o.inputs);
+  if (!inputs) return fail(inputs.error());
+  Expected<ref::TensorMap> results = ref::evaluate(*m, fnName, *inputs, globals, precisionOf(o));
+  if (!results) return fail(results.error());
+  TensorFile out;
+  out.metadata = {{"model", m->name}, {"function", fnName}, {"precision", o.precision}};
+  for (auto& [name, t] : *results) {
+    std::vector<int64_t> shape(t.dims.begin(), t.dims.end());
+    if (o.precision == "f64") {
+      out.tensors.push_back(NamedTensor::fromDoubles(name, shape, t.data));
+    } else {
+      std::vector<float> f(t.data.begin(), t.data.end());
+      out.tensors.push_back(NamedTensor::fromFloats(name, shape, f));
+    }
+  }
+  if (Status s = writeSafetensors(o.output, out); !s) return fail(s.error());
+  return 0;
+}
+
+// Central differences along random directions, in float64: for each parameter p and a random unit
+// direction d, (L(p + h d) - L(p - h d)) / 2h must equal <dL/dp, d>. With h = 1e-5 the truncation
+// error is O(h^2) ~ 1e-10 and the rounding error ~ 1e-16 |L| / h ~ 1e-11, so 1e-6 relative leaves
+// room for losses with large curvature while still catching any wrong rule (errors of order 1).
+int gradcheckCommand(const ToolOptions& o) {
+  FrontendResult r = compileFile(o.files[0]);
+  if (reportErrors(r)) return 1;
+  auto fail = [&](const Error& e) { return reportError(e, r); };
+  Expected<Module> m = trainingModule(r);
+  if (!m) return fail(m.error());
+  const Function* fn = m->function("grad");
+  if (!fn) return fail(Error(fmt::format("model '{}' has no loss to differentiate", m->name)));
+  ref::TensorMap globals = ref::initGlobals(*m, o.seed);
+  if (!o.weights.empty())
+    if (Status s = loadWeights(*m, o.weights, globals); !s) return fail(s.error());
+  ref::TensorMap inputs;
+  if (!o.inputs.empty()) {
+    Expected<ref::TensorMap> in = loadInputs(*m, *fn, o.inputs);
+    if (!in) return fail(in.error());
+    inputs = in.take();
+  } else {
+    // Random inputs, batch 3: normal f32 values; i32 labels below the smallest one_hot class count.
+    int64_t classes = 1 << 30;
+    for (const Node& n : fn->nodes)
+      if (n.op == OpKind::OneHot) classes = std::min(classes, n.attrs.i("classes"));
+    if (classes == (1 << 30)) classes = 2;
+    uint32_t counter = 0;
+    for (ValueId v : fn->inputs()) {
+      const Node& n = fn->nodes[v];
+      Dims dims = n.type.dims;
+      for (int64_t& d : dims) d = d == kBatch ? 3 : d;
+      ref::Tensor t{n.type.dtype, dims, std::vector<double>(n.type.numel(3))};
+      for (double& x : t.data) {
+        auto bits = philox4x32_10({counter++, 7, 0, 0}, {static_cast<uint32_t>(o.seed), 0x5eed});
+        double u1 = uniformFromBits(bits[0]) + 1e-7, u2 = uniformFromBits(bits[1]);
+        x = n.type.dtype == DType::I32 ? std::floor(u2 * classes) : std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
+      }
+      inputs[n.attrs.s("name")] = std::move(t);
+    }
+  }
+  auto loss = [&](ref::TensorMap& g) -> Expected<double> {
+    ref::TensorMap scratch = g;
+    Expected<ref::TensorMap> out = ref::evaluate(*m, "grad", inputs, scratch, ref::Precision::F64);
+    if (!out) return out.error();
+    return out->at("loss").data[0];
+  };
+  Expected<ref::TensorMap> base = ref::evaluate(*m, "grad", inputs, globals, ref::Precision::F64);
+  if (!base) return fail(base.error());
+  const double h = 1e-5, tolerance = 1e-6;
+  double worst = 0;
+  uint32_t draw = 0;
+  std::printf("%-32s %10s %14s %14s %10s\n", "parameter", "elements", "analytic", "numeric", "rel error");
+  for (const Global& g : m->globals) {
+    if (g.kind != GlobalKind::Param) continue;
+    const ref::Tensor& analytic = base->at(g.name + ".grad");
+    double maxRel = 0, shownA = 0, shownN = 0;
+    for (int trial = 0; trial < 2; ++trial) {
+      std::vector<double> d(analytic.data.size());
+      double norm = 0;
+      for (double& x : d) {
+        auto bits = philox4x32_10({draw++, 11, 0, 0}, {static_cast<uint32_t>(o.seed), 0xd1ec});
+        x = uniformFromBits(bits[0]) - 0.5;
+        norm += x * x;
+      }
+      double dot = 0;
+      for (size_t i = 0; i < d.size(); ++i) {
+        d[i] /= std::sqrt(norm);
+        dot += analytic.data[i] * d[i];
+      }
+      ref::TensorMap plus = globals, minus = globals;
+      for (size_t i = 0; i < d.size(); ++i) {
+        plus[g.name].data[i] += h * d[i];
+        minus[g.name].data[i] -= h * d[i];
+      }
+      Expected<double> lp = loss(plus), lm = loss(minus);
+      if (!lp) return fail(lp.error());
+      if (!lm) return fail(lm.error());
+      double numeric = (*lp - *lm) / (2 * h);
+      double rel = std::fabs(numeric - dot) / std::max({std::fabs(numeric), std::fabs(dot), 1e-8});
+      if (rel >= maxRel) { maxRel = rel; shownA = dot; shownN = numeric; }
+    }
+    worst = std::max(worst, maxRel);
+    std::printf("%-32s %10zu %14.6e %14.6e %10.2e%s\n", g.name.c_str(), analytic.data.size(), shownA, shownN, maxRel,
+                maxRel > tolerance ? "  FAIL" : "");
+  }
+  std::printf("max relative error %.2e (tolerance %.0e): %s\n", worst, tolerance, worst <= tolerance ? "ok" : "FAILED");
+  return worst <= tolerance ? 0 : 1;
+}
+
+}  // namespace sinter

@@ -1,0 +1,79 @@
+// The `sinter` command: check, dump, run and gradcheck models written in the .nn language.
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "frontend/ast_dump.h"
+#include "frontend/compile.h"
+#include "frontend/render.h"
+#include "ir/printer.h"
+#include "tools/commands.h"
+#include "tools/options.h"
+
+namespace sinter {
+
+namespace {
+
+int checkCommand(const ToolOptions& o) {
+  int status = 0;
+  for (const std::string& file : o.files) {
+    FrontendResult r = compileFile(file);
+    if (reportErrors(r)) status = 1;
+  }
+  return status;
+}
+
+int dumpCommand(const ToolOptions& o) {
+  FrontendResult r = compileFile(o.files[0], o.stage == "ast");
+  if (reportErrors(r)) return 1;
+  if (o.stage == "ast") {
+    std::fputs(dumpAst(*r.program).c_str(), stdout);
+    return 0;
+  }
+  Expected<Module> m = runStage(*r.module, o);
+  if (!m) return reportError(m.error(), r);
+  std::fputs((o.format == "dot" ? printDot(*m) : printModule(*m)).c_str(), stdout);
+  return 0;
+}
+
+}  // namespace
+
+bool reportErrors(const FrontendResult& r) {
+  if (!r.error) return false;
+  reportError(*r.error, r);
+  return true;
+}
+
+int reportError(const Error& e, const FrontendResult& r) {
+  std::string text = r.source ? renderDiagnostics(e, *r.source) : renderDiagnostics(e, sourceFromString("", ""));
+  std::fputs(text.c_str(), stderr);
+  return 1;
+}
+
+}  // namespace sinter
+
+int main(int argc, char** argv) {
+  using namespace sinter;
+  Expected<ToolOptions> parsed = parseOptions(argc, argv);
+  if (!parsed) {
+    std::fprintf(stderr, "sinter: error: %s\n", parsed.error().message().c_str());
+    return 2;
+  }
+  const ToolOptions& o = *parsed;
+  if (o.command == "help") { std::fputs(kUsage, stdout); return 0; }
+  if (o.command == "version") { std::printf("sinter %s\n", SINTER_VERSION); return 0; }
+  struct Command { const char* name; int (*run)(const ToolOptions&); size_t files; };
+  static const Command commands[] = {
+      {"check", checkCommand, 0}, {"dump", dumpCommand, 1}, {"run", runCommand, 1}, {"gradcheck", gradcheckCommand, 1},
+  };
+  for (const Command& c : commands) {
+    if (o.command != c.name) continue;
+    if (o.files.empty() || (c.files && o.files.size() != c.files)) {
+      std::fprintf(stderr, "sinter: error: '%s' needs %s model file\n", c.name, c.files ? "one" : "a");
+      return 2;
+    }
+    return c.run(o);
+  }
+  std::fprintf(stderr, "sinter: error: unknown command '%s' (see sinter --help)\n", o.command.c_str());
+  return 2;
+}

@@ -1,0 +1,34 @@
+// `sinter dump`'s stages: the pass pipeline up to the stage asked for.
+#include <fmt/format.h>
+
+#include "passes/pass.h"
+#include "tools/commands.h"
+
+namespace sinter {
+
+Expected<Module> runStage(Module m, const ToolOptions& o) {
+  PassManagerOptions pm;
+  pm.printAfterAll = o.printAfterAll;
+  pm.printAfter = o.printAfter;
+  pm.printChanged = o.printChanged;
+  for (const std::string& name : o.printAfter)
+    if (!findPass(name)) return Error(fmt::format("unknown pass '{}' in --print-after", name));
+  if (!o.passes.empty()) {
+    std::vector<const PassInfo*> list;
+    for (const std::string& name : o.passes) {
+      const PassInfo* p = findPass(name);
+      if (!p) return Error(fmt::format("unknown pass '{}'", name));
+      list.push_back(p);
+    }
+    if (Status s = runPasses(m, list, pm); !s) return s.error();
+    return m;
+  }
+  if (o.stage == "ir") return m;
+  if (o.stage == "grad") {
+    if (Status s = runGradPipeline(m, pm); !s) return s.error();
+    return m;
+  }
+  return Error(fmt::format("unknown stage '{}'; expected ast, ir or grad", o.stage));
+}
+
+}  // namespace sinter
