@@ -65,10 +65,9 @@ TEST_CASE("maxpool2d_grad sends each window's gradient to its first maximum") {
 }
 
 TEST_CASE("avgpool2d_grad is the adjoint of avgpool2d") {
-  for (auto [k, s, p] : {std::array<int64_t, 3>{2, 2, 0}, {3, 2, 1}, {3, 1, 1}, {2, 3, 1}}) {
-    CAPTURE(k);
-    CAPTURE(s);
-    CAPTURE(p);
+  for (const std::array<int64_t, 3>& ksp : {std::array<int64_t, 3>{2, 2, 0}, {3, 2, 1}, {3, 1, 1}, {2, 3, 1}}) {
+    CAPTURE(ksp);
+    const int64_t k = ksp[0], s = ksp[1], p = ksp[2];
     const Tensor x = randomTensor({2, 3, 7, 6}, static_cast<uint32_t>(k * 100 + s * 10 + p));
     const Tensor y = mustRun(OpKind::AvgPool2d, {x}, pool(k, s, p));
     const Tensor dy = randomTensor(y.dims, 7);
