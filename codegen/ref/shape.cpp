@@ -80,7 +80,7 @@ Status oneHot(const Call& c, Tensor& out) {
   for (size_t i = 0; i < labels.size(); ++i) {
     const double label = labels[i];
     if (!(label >= 0 && label < static_cast<double>(classes) && label == std::trunc(label)))
-      return Error(fmt::format("one_hot label {} at index {} is outside [0, {})", formatFloat(label), i, classes));
+      return Error(fmt::format("label {} at index {} is outside [0, {})", label, i, classes));
     out.data[static_cast<int64_t>(i) * classes + static_cast<int64_t>(label)] = 1.0;
   }
   return ok();
