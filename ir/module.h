@@ -75,7 +75,8 @@ class Builder {
   ValueId input(const std::string& name, TensorType type);
   ValueId load(const Global& global);
   void store(const std::string& global, ValueId value) { create(OpKind::Store, {value}, {{"global", global}}); }
-  const TensorType& type(ValueId v) const { return fn_.nodes[v].type; }
+  // Copies: creating ops grows the node list, so references into it would dangle.
+  TensorType type(ValueId v) const { return fn_.nodes[v].type; }
   const Node& node(ValueId v) const { return fn_.nodes[v]; }
   Module& module() { return module_; }
   Function& function() { return fn_; }

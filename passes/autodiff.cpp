@@ -14,7 +14,7 @@ namespace sinter {
 namespace {
 
 // Sums g over the axes along which `to` was broadcast to g's shape, then reshapes to `to`.
-ValueId sumToShape(Builder& b, ValueId g, const Dims& to) {
+ValueId sumToShape(Builder& b, ValueId g, Dims to) {
   const Dims from = b.type(g).dims;
   if (from == to) return g;
   size_t lead = from.size() - to.size();

@@ -39,7 +39,7 @@ Status appendOptimizerUpdate(Builder& b, const std::vector<ParamGrad>& params) {
     // 1 on the first step, when PyTorch starts the buffer at g (undamped), else 0.
     ValueId first = dampening != 0 ? b.binary(OpKind::Equal, step, b.constant(0.0)) : kNoValue;
     for (const ParamGrad& p : params) {
-      const TensorType& t = b.type(p.value);
+      TensorType t = b.type(p.value);
       ValueId g = p.grad;
       if (wd != 0) g = b.add(g, b.scale(p.value, wd));
       if (momentum != 0) {
@@ -61,7 +61,7 @@ Status appendOptimizerUpdate(Builder& b, const std::vector<ParamGrad>& params) {
     ValueId stepSize = b.div(lr, correction(b1));
     ValueId rootC2 = b.unary(OpKind::Sqrt, correction(b2));
     for (const ParamGrad& p : params) {
-      const TensorType& type = b.type(p.value);
+      TensorType type = b.type(p.value);
       ValueId g = p.grad, value = p.value;
       if (kind == "adam" && wd != 0) g = b.add(g, b.scale(value, wd));
       if (kind == "adamw" && wd != 0) value = b.mul(value, b.sub(b.constant(1.0), b.scale(lr, wd)));

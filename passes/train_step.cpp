@@ -31,7 +31,7 @@ const Global& ensureGlobal(Module& m, const std::string& name, TensorType type, 
 // y = (x - mean) * rsqrt(var + eps) * weight + bias, with statistics per channel (axis 1).
 ValueId expandBatchNorm(Builder& b, const Node& n, Mode mode) {
   ValueId x = n.operands[0];
-  const Dims& dims = b.type(x).dims;
+  Dims dims = b.type(x).dims;
   int64_t c = dims[1];
   std::vector<int64_t> axes = dims.size() == 4 ? std::vector<int64_t>{0, 2, 3} : std::vector<int64_t>{0};
   Dims perChannel = dims.size() == 4 ? Dims{1, c, 1, 1} : Dims{1, c};

@@ -22,7 +22,8 @@ commands:
   run FILE --weights W --inputs I -o OUT [--grads] [--seed N] [--precision f64|f32]
                              one forward (and with --grads, backward) pass on the reference
                              evaluator; OUT holds every output, `loss` and `p.grad`
-  gradcheck FILE [--seed N]  symbolic gradients vs central finite differences in float64
+  gradcheck FILE [--seed N] [--step H] [--weights W] [--inputs I]
+                             symbolic gradients vs central finite differences in float64
 
 options:
   --help                     this text
@@ -66,6 +67,12 @@ Expected<ToolOptions> parseOptions(int argc, char** argv) {
     else if (a == "--grads") o.grads = true;
     else if (is("--target")) s = value(i, "--target", o.target);
     else if (is("--precision")) s = value(i, "--precision", o.precision);
+    else if (is("--step")) {
+      s = value(i, "--step", v);
+      char* end = nullptr;
+      o.fdStep = std::strtod(v.c_str(), &end);
+      if (s && (v.empty() || *end || !(o.fdStep > 0))) s = Error(fmt::format("--step expects a positive number, found '{}'", v));
+    }
     else if (is("--seed")) {
       s = value(i, "--seed", v);
       char* end = nullptr;

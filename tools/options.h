@@ -25,7 +25,8 @@ struct ToolOptions {
   bool grads = false;
   std::string target = "ref";
   uint64_t seed = 0;
-  std::string precision = "f64";     // gradcheck / run on the reference evaluator
+  std::string precision = "f64";     // run on the reference evaluator
+  double fdStep = 1e-6;              // gradcheck --step: the finite-difference step
 };
 
 // Parses argv[1..]; `--help`/`--version` set command to "help"/"version".

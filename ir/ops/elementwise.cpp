@@ -75,8 +75,6 @@ Grads gradPow(Builder& b, const Node& n, ValueId, ValueId dy) {
   ValueId d = b.scale(b.unary(OpKind::Pow, n.operands[0], {{"exponent", p - 1.0}}), p);
   return {b.mul(dy, d)};
 }
-// Piecewise-constant functions: zero gradient.
-Grads gradNone(Builder&, const Node& n, ValueId, ValueId) { return Grads(n.operands.size(), kNoValue); }
 
 Grads gradAdd(Builder&, const Node&, ValueId, ValueId dy) { return {dy, dy}; }
 Grads gradSub(Builder& b, const Node&, ValueId, ValueId dy) { return {dy, b.neg(dy)}; }
@@ -99,15 +97,15 @@ const OpRules kRules[] = {
     {OpKind::Relu, inferUnary, gradRelu},
     {OpKind::LeakyRelu, inferUnary, gradLeakyRelu},
     {OpKind::Abs, inferUnary, gradAbs},
-    {OpKind::Sign, inferUnary, gradNone},
-    {OpKind::Step, inferUnary, gradNone},
+    {OpKind::Sign, inferUnary, zeroGradient},
+    {OpKind::Step, inferUnary, zeroGradient},
     {OpKind::Pow, inferUnary, gradPow},
-    {OpKind::Cast, inferCast, gradNone},
+    {OpKind::Cast, inferCast, zeroGradient},
     {OpKind::Add, inferBinary, gradAdd},
     {OpKind::Sub, inferBinary, gradSub},
     {OpKind::Mul, inferBinary, gradMul},
     {OpKind::Div, inferBinary, gradDiv},
-    {OpKind::Equal, inferBinary, gradNone},
+    {OpKind::Equal, inferBinary, zeroGradient},
 };
 
 }  // namespace

@@ -108,8 +108,8 @@ std::vector<ValueId> gradConv(Builder& b, const Node& n, ValueId, ValueId dy) {
   ValueId x = n.operands[0], w = n.operands[1];
   Attrs common = {{"stride", n.attrs.ints("stride")}, {"padding", n.attrs.ints("padding")},
                   {"dilation", n.attrs.ints("dilation")}, {"groups", n.attrs.i("groups")}};
-  const Dims& xd = b.type(x).dims;
-  const Dims& wd = b.type(w).dims;
+  Dims xd = b.type(x).dims;
+  Dims wd = b.type(w).dims;
   Attrs in = common, wt = common;
   in.set("input_hw", std::vector<int64_t>{xd[2], xd[3]});
   wt.set("kernel", std::vector<int64_t>{wd[2], wd[3]});

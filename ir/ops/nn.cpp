@@ -68,7 +68,7 @@ std::vector<ValueId> gradMaxPool(Builder& b, const Node& n, ValueId, ValueId dy)
 
 std::vector<ValueId> gradAvgPool(Builder& b, const Node& n, ValueId, ValueId dy) {
   Attrs a = poolAttrsOf(n);
-  const Dims& x = b.type(n.operands[0]).dims;
+  Dims x = b.type(n.operands[0]).dims;
   a.set("input_hw", std::vector<int64_t>{x[2], x[3]});
   return {b.create(OpKind::AvgPool2dGrad, {dy}, a)};
 }
@@ -136,7 +136,7 @@ const OpRules kRules[] = {
     {OpKind::AvgPool2dGrad, inferAvgPoolGrad, nullptr},
     {OpKind::Softmax, inferSoftmax, gradSoftmax},
     {OpKind::LogSoftmax, inferSoftmax, gradLogSoftmax},
-    {OpKind::DropoutMask, inferDropoutMask, nullptr},
+    {OpKind::DropoutMask, inferDropoutMask, zeroGradient},
     {OpKind::Dropout, inferDropout, nullptr},
     {OpKind::BatchNorm, inferBatchNorm, nullptr},
 };

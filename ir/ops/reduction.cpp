@@ -22,7 +22,7 @@ Expected<TensorType> inferNumel(OpKind, std::span<const TensorType> in, const At
 }
 
 std::vector<ValueId> gradSum(Builder& b, const Node& n, ValueId, ValueId dy) {
-  const Dims& dims = b.type(n.operands[0]).dims;
+  Dims dims = b.type(n.operands[0]).dims;
   return {expandReduced(b, dy, dims, n.attrs.ints("axes"), n.attrs.b("keepdims"))};
 }
 
@@ -35,7 +35,7 @@ std::vector<ValueId> gradMean(Builder& b, const Node& n, ValueId, ValueId dy) {
 // The gradient is shared equally by every element that attains the maximum (torch.amax's rule).
 std::vector<ValueId> gradMax(Builder& b, const Node& n, ValueId y, ValueId dy) {
   ValueId x = n.operands[0];
-  const Dims& dims = b.type(x).dims;
+  Dims dims = b.type(x).dims;
   const auto& axes = n.attrs.ints("axes");
   bool keep = n.attrs.b("keepdims");
   ValueId mask = b.binary(OpKind::Equal, x, expandReduced(b, y, dims, axes, keep));
@@ -47,7 +47,7 @@ const OpRules kRules[] = {
     {OpKind::Sum, inferReduce, gradSum},
     {OpKind::Mean, inferReduce, gradMean},
     {OpKind::Max, inferReduce, gradMax},
-    {OpKind::Numel, inferNumel, nullptr},
+    {OpKind::Numel, inferNumel, zeroGradient},
 };
 
 }  // namespace

@@ -59,6 +59,10 @@ ValueId expandReduced(Builder& b, ValueId dy, const Dims& dims, const std::vecto
   return b.broadcast(dy, dims);
 }
 
+std::vector<ValueId> zeroGradient(Builder&, const Node& n, ValueId, ValueId) {
+  return std::vector<ValueId>(n.operands.size(), kNoValue);
+}
+
 int64_t windowOut(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil) {
   int64_t span = in + 2 * pad - dil * (k - 1) - 1;
   if (span < 0 || stride <= 0) return -1;

@@ -33,4 +33,8 @@ ValueId expandReduced(Builder& b, ValueId dy, const Dims& dims, const std::vecto
 // does not fit.
 int64_t windowOut(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil);
 
+// The gradient rule of ops whose value does not vary with their operands' values (step, sign,
+// eq, cast, and ops that read only an operand's shape such as numel and dropout_mask): zero.
+std::vector<ValueId> zeroGradient(Builder& b, const Node& n, ValueId self, ValueId dy);
+
 }  // namespace sinter::rules

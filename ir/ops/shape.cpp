@@ -143,7 +143,7 @@ const OpRules kRules[] = {
     {OpKind::Concat, inferConcat, gradConcat},
     {OpKind::Slice, inferSliceOrPad, gradSlice},
     {OpKind::Pad, inferSliceOrPad, gradPad},
-    {OpKind::OneHot, inferOneHot, nullptr},
+    {OpKind::OneHot, inferOneHot, zeroGradient},
 };
 
 }  // namespace
