@@ -258,7 +258,9 @@ Expected<Module> lowerModel(const ast::Program& program, const std::string& sour
       }
     }
   }
-  if (outputs.empty() && !hasLoss)
+  bool declaresResults = std::any_of(program.model.body.begin(), program.model.body.end(),
+                                     [](const ast::Stmt& s) { return s.as<ast::Output>() || s.as<ast::Loss>(); });
+  if (!declaresResults)
     ctx.fail(program.model.nameLoc, fmt::format("model '{}' has no output and no loss", m.name));
   if (!ctx.errors.diags.empty()) return ctx.errors;
   ctx.fn.results = outputs;

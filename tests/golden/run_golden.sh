@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Golden IR tests: `sinter dump MODEL --stage=S` must print exactly tests/golden/expected/NAME.S.ir.
+# Models: the examples and tests/golden/*.nn; stages: ir (the forward graph) and grad (the whole
+# training step after autodiff and simplification).
+#   run:        tests/golden/run_golden.sh build/tools/sinter
+#   regenerate: tests/golden/run_golden.sh build/tools/sinter --update   (then read the diff)
+set -uo pipefail
+sinter=$(realpath "$1")
+update=${2:-}
+cd "$(dirname "$0")/../.."
+passed=0
+failed=0
+for model in examples/*.nn tests/golden/*.nn; do
+  [ -f "$model" ] || continue
+  name=$(basename "$model" .nn)
+  for stage in ir grad; do
+    expected=tests/golden/expected/$name.$stage.ir
+    actual=$("$sinter" dump "$model" --stage=$stage 2>&1)
+    if [ "$update" = "--update" ]; then
+      printf '%s\n' "$actual" > "$expected"
+      continue
+    fi
+    if [ -f "$expected" ] && [ "$actual" = "$(cat "$expected")" ]; then
+      passed=$((passed + 1))
+    else
+      failed=$((failed + 1))
+      echo "FAIL: sinter dump $model --stage=$stage differs from $expected:"
+      diff <(printf '%s\n' "$actual") "$expected" | head -40
+    fi
+  done
+done
+[ "$update" = "--update" ] && { echo "updated tests/golden/expected"; exit 0; }
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
