@@ -1,0 +1,157 @@
+// Checkpoints: plan buffers <-> safetensors tensors, validated in full before anything is written.
+#include "runtime/checkpoint.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <string_view>
+
+namespace sinter {
+
+namespace {
+
+constexpr std::string_view kRunningMean = ".running_mean";
+constexpr std::string_view kRunningVar = ".running_var";
+constexpr std::string_view kBatchesTracked = ".num_batches_tracked";
+
+bool endsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+bool stored(const PlanBuffer& b) { return b.role == BufferRole::Param || b.role == BufferRole::State; }
+
+std::vector<int64_t> shapeOf(const PlanBuffer& b) { return std::vector<int64_t>(b.dims, b.dims + b.rank); }
+
+ElemType elemTypeOf(const PlanBuffer& b) { return b.type == BufferType::I32 ? ElemType::I32 : ElemType::F32; }
+
+// A scalar may be written [] (PyTorch, safetensors) or [1]; otherwise shapes must be equal.
+bool sameShape(const std::vector<int64_t>& file, const std::vector<int64_t>& model) {
+  const auto scalar = [](const std::vector<int64_t>& s) { return s.empty() || (s.size() == 1 && s[0] == 1); };
+  return file == model || (scalar(file) && scalar(model));
+}
+
+const std::string* findMeta(const TensorFile& file, std::string_view key) {
+  for (const auto& [k, v] : file.metadata)
+    if (k == key) return &v;
+  return nullptr;
+}
+
+template <typename T>
+Status readMetaNumber(const Checkpoint& ckpt, std::string_view key, T& out) {
+  const std::string* text = findMeta(ckpt.file, key);
+  if (!text) return ok();
+  if constexpr (std::is_floating_point_v<T>) {
+    if (*text == "inf") {
+      out = HUGE_VAL;
+      return ok();
+    }
+  }
+  const char* end = text->data() + text->size();
+  auto [ptr, ec] = std::from_chars(text->data(), end, out);
+  if (ec != std::errc() || ptr != end)
+    return Error(fmt::format("{}: metadata '{}' is '{}', not a number", ckpt.path, key, *text));
+  return ok();
+}
+
+std::string listNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < 5; ++i) out += fmt::format("{}'{}'", i ? ", " : "", names[i]);
+  if (names.size() > 5) out += fmt::format(" and {} more", names.size() - 5);
+  return out;
+}
+
+}  // namespace
+
+Status saveCheckpoint(const std::string& path, Program& program, const CheckpointInfo& info) {
+  const PlanTable& table = program.table();
+  TensorFile file;
+  for (int32_t i = 0; i < table.numBuffers; ++i) {
+    const PlanBuffer& b = table.buffers[i];
+    if (!stored(b)) continue;
+    const int64_t n = program.elements(b, 1);
+    const void* data = program.data(b);
+    if (b.type == BufferType::I32) {
+      file.tensors.push_back(NamedTensor::fromInt32s(b.name, shapeOf(b), {static_cast<const int32_t*>(data), size_t(n)}));
+    } else {
+      file.tensors.push_back(NamedTensor::fromFloats(b.name, shapeOf(b), {static_cast<const float*>(data), size_t(n)}));
+    }
+    const std::string_view name = b.name;
+    if (endsWith(name, kRunningMean)) {
+      const int64_t steps[] = {info.step};
+      file.tensors.push_back(NamedTensor::fromInt64s(
+          std::string(name.substr(0, name.size() - kRunningMean.size())) + std::string(kBatchesTracked), {}, steps));
+    }
+  }
+  file.metadata = {
+      {"format", "sinter-checkpoint"},
+      {"model", info.model},
+      {"epoch", std::to_string(info.epoch)},
+      {"step", std::to_string(info.step)},
+      {"seed", std::to_string(info.seed)},
+      {"best_val_loss", std::isfinite(info.bestValLoss) ? fmt::format("{}", info.bestValLoss) : "inf"},
+      {"epochs_since_best", std::to_string(info.epochsSinceBest)},
+  };
+  return writeSafetensors(path, file);
+}
+
+Expected<Checkpoint> readCheckpoint(const std::string& path) {
+  auto file = readSafetensors(path);
+  if (!file) return file.error();
+  Checkpoint ckpt{path, file.take(), {}};
+  if (const std::string* model = findMeta(ckpt.file, "model")) ckpt.info.model = *model;
+  for (Status s : {readMetaNumber(ckpt, "epoch", ckpt.info.epoch), readMetaNumber(ckpt, "step", ckpt.info.step),
+                   readMetaNumber(ckpt, "seed", ckpt.info.seed),
+                   readMetaNumber(ckpt, "best_val_loss", ckpt.info.bestValLoss),
+                   readMetaNumber(ckpt, "epochs_since_best", ckpt.info.epochsSinceBest)})
+    if (!s) return s.error();
+  return ckpt;
+}
+
+Status applyCheckpoint(const Checkpoint& ckpt, Program& program, LoadMode mode) {
+  const PlanTable& table = program.table();
+  const auto fail = [&](std::string msg) { return Error(fmt::format("{}: {}", ckpt.path, msg)); };
+
+  // Pass 1: every tensor in the file must name a stored buffer (or be a batchnorm counter) and fit it.
+  std::vector<std::pair<const NamedTensor*, const PlanBuffer*>> copies;
+  for (const NamedTensor& t : ckpt.file.tensors) {
+    const PlanBuffer* b = program.buffer(t.name);
+    if (endsWith(t.name, kBatchesTracked) && !b) {
+      const std::string bn = t.name.substr(0, t.name.size() - kBatchesTracked.size());
+      if (program.buffer(bn + std::string(kRunningMean))) continue;  // PyTorch's counter; the plan has none
+    }
+    if (!b || !stored(*b))
+      return fail(fmt::format("tensor '{}' is not a parameter or state of model '{}'", t.name, table.model));
+    if (t.type != elemTypeOf(*b))
+      return fail(fmt::format("tensor '{}' is {} but the model's is {}", t.name, elemTypeName(t.type),
+                              elemTypeName(elemTypeOf(*b))));
+    if (!sameShape(t.shape, shapeOf(*b)))
+      return fail(fmt::format("tensor '{}' has shape {} but the model's is {}", t.name, shapeString(t.shape),
+                              shapeString(shapeOf(*b))));
+    copies.emplace_back(&t, b);
+  }
+
+  // Pass 2: nothing the mode needs is missing.
+  std::vector<std::string> missing;
+  for (int32_t i = 0; i < table.numBuffers; ++i) {
+    const PlanBuffer& b = table.buffers[i];
+    if (!stored(b) || ckpt.file.find(b.name)) continue;
+    const bool needed = mode == LoadMode::Resume || b.role == BufferRole::Param || endsWith(b.name, kRunningMean) ||
+                        endsWith(b.name, kRunningVar);
+    if (needed) missing.emplace_back(b.name);
+  }
+  if (!missing.empty())
+    return fail(fmt::format("missing {} {}{}", missing.size() == 1 ? "tensor" : "tensors", listNames(missing),
+                            mode == LoadMode::Resume ? " (a resume needs every parameter and optimizer state)" : ""));
+
+  for (const auto& [t, b] : copies) std::memcpy(program.data(*b), t->bytes.data(), t->bytes.size());
+  return ok();
+}
+
+Expected<CheckpointInfo> loadCheckpoint(const std::string& path, Program& program, LoadMode mode) {
+  auto ckpt = readCheckpoint(path);
+  if (!ckpt) return ckpt.error();
+  if (Status s = applyCheckpoint(*ckpt, program, mode); !s) return s.error();
+  return ckpt->info;
+}
+
+}  // namespace sinter

@@ -1,0 +1,388 @@
+// The epoch loop: batches into the input buffers, Program::run, loss bookkeeping, reports, checkpoints.
+#include "runtime/trainer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <numbers>
+
+#include "runtime/batcher.h"
+#include "runtime/json.h"
+
+namespace sinter {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string dimsString(const PlanBuffer& b, int first) {
+  std::string out = "[";
+  for (int i = first; i < b.rank; ++i)
+    out += fmt::format("{}{}", i > first ? ", " : "", b.dims[i] == kPlanBatch ? std::string("B") : std::to_string(b.dims[i]));
+  return out + "]";
+}
+
+int64_t perSample(const PlanBuffer& b) {
+  int64_t n = 1;
+  for (int i = 1; i < b.rank; ++i) n *= b.dims[i];
+  return n;
+}
+
+bool batched(const PlanBuffer& b) { return b.rank >= 1 && b.dims[0] == kPlanBatch; }
+
+template <typename T>
+T* ptr(Program& program, const PlanBuffer* b) {
+  return static_cast<T*>(program.data(*b));
+}
+
+// The first buffer in plan order that holds a non-finite f32 value at batch size `batch`.
+std::string firstNonFinite(Program& program, int64_t batch) {
+  const PlanTable& table = program.table();
+  for (int32_t i = 0; i < table.numBuffers; ++i) {
+    const PlanBuffer& b = table.buffers[i];
+    if (b.type != BufferType::F32) continue;
+    const float* v = ptr<float>(program, &b);
+    const int64_t n = program.elements(b, batch);
+    for (int64_t j = 0; j < n; ++j)
+      if (!std::isfinite(v[j])) return fmt::format("; first non-finite buffer: '{}' (element {} is {})", b.name, j, v[j]);
+  }
+  return "";
+}
+
+int64_t argmax(const float* row, int64_t n) {
+  int64_t best = 0;
+  for (int64_t k = 1; k < n; ++k)
+    if (row[k] > row[best]) best = k;
+  return best;
+}
+
+// A progress display for one epoch: a `\r` bar on a terminal (at most 10 updates a second), else a
+// plain line every 10 seconds.
+class Progress {
+ public:
+  Progress(std::FILE* out, int64_t epoch, int64_t epochs, int64_t steps)
+      : out_(out), tty_(out && ::isatty(::fileno(out))), epoch_(epoch), epochs_(epochs), steps_(steps) {}
+
+  void update(int64_t step, double runningLoss) {
+    if (!out_) return;
+    const double now = secondsSince(start_);
+    if (now - last_ < (tty_ ? 0.1 : 10.0) && step != steps_) return;
+    last_ = now;
+    const double rate = now > 0 ? static_cast<double>(step) / now : 0;
+    if (tty_) {
+      constexpr int kWidth = 24;
+      const auto filled = static_cast<int>(kWidth * step / std::max<int64_t>(steps_, 1));
+      fmt::print(out_, "\repoch {}/{} [{}{}] {}/{}  {:.1f} steps/s  loss {:.4f}\033[K", epoch_, epochs_,
+                 std::string(static_cast<size_t>(filled), '='), std::string(static_cast<size_t>(kWidth - filled), ' '),
+                 step, steps_, rate, runningLoss);
+      shown_ = true;
+    } else if (step != steps_) {
+      fmt::print(out_, "epoch {}/{}  step {}/{}  {:.1f} steps/s  loss {:.4f}\n", epoch_, epochs_, step, steps_, rate,
+                 runningLoss);
+    }
+    std::fflush(out_);
+  }
+
+  // Clears the bar so the epoch line takes its place.
+  void finish() {
+    if (shown_) fmt::print(out_, "\r\033[K");
+  }
+
+ private:
+  std::FILE* out_;
+  bool tty_;
+  int64_t epoch_, epochs_, steps_;
+  Clock::time_point start_ = Clock::now();
+  double last_ = 0;
+  bool shown_ = false;
+};
+
+Status writeScalar(Program& program, const char* name, BufferType type, double value) {
+  const PlanBuffer* b = program.buffer(name);
+  if (!b) return ok();
+  if (b->type != type || program.elements(*b, 1) != 1)
+    return Error(fmt::format("the plan's '{}' is not a scalar of the expected type", name));
+  if (type == BufferType::F32) {
+    *ptr<float>(program, b) = static_cast<float>(value);
+  } else {
+    *ptr<int32_t>(program, b) = static_cast<int32_t>(value);
+  }
+  return ok();
+}
+
+}  // namespace
+
+Expected<FunctionIo> functionIo(const PlanTable& table, std::string_view name) {
+  FunctionIo io;
+  for (int32_t f = 0; f < table.numFunctions; ++f)
+    if (name == table.functions[f].name) io.function = &table.functions[f];
+  if (!io.function) {
+    if (name == "train_step")
+      return Error(fmt::format("model '{}' has no loss, so it cannot be trained", table.model));
+    return Error(fmt::format("the plan of model '{}' has no function '{}'", table.model, name));
+  }
+  for (int32_t i = 0; i < io.function->numInputs; ++i) {
+    const PlanBuffer& b = table.buffers[io.function->inputs[i]];
+    const PlanBuffer*& slot = b.type == BufferType::F32 ? io.image : io.label;
+    if (slot) return Error(fmt::format("model '{}' has more than one {} input ('{}' and '{}'); the trainer feeds one "
+                                       "image and one label input", table.model, b.type == BufferType::F32 ? "f32" : "i32",
+                                       slot->name, b.name));
+    if (!batched(b) || (b.type == BufferType::I32 && b.rank != 1))
+      return Error(fmt::format("model input '{}' is {}: the trainer feeds inputs of shape [B, ...] (labels [B])",
+                               b.name, dimsString(b, 0)));
+    slot = &b;
+  }
+  if (!io.image) return Error(fmt::format("model '{}' has no f32 image input", table.model));
+  io.imageSize = perSample(*io.image);
+  for (int32_t i = 0; i < io.function->numResults; ++i) {
+    const PlanBuffer& b = table.buffers[io.function->results[i]];
+    const std::string_view result = io.function->resultNames[i];
+    if (result == "loss") {
+      io.loss = &b;
+    } else if (batched(b) && b.type == BufferType::F32 && (!io.output || result == "probs")) {
+      if (!io.output || std::string_view(io.output->name) != "probs") io.output = &b;
+    }
+  }
+  if (io.output) io.outputSize = perSample(*io.output);
+  return io;
+}
+
+std::string imageShapeString(const FunctionIo& io) { return dimsString(*io.image, 1); }
+
+Status checkImageShape(const FunctionIo& io, int64_t channels, int64_t height, int64_t width, std::string_view what) {
+  const PlanBuffer& b = *io.image;
+  const bool fits = b.rank == 4 ? (b.dims[1] == channels && b.dims[2] == height && b.dims[3] == width)
+                                : io.imageSize == channels * height * width;
+  if (fits) return ok();
+  return Error(fmt::format("model input '{}' is [B, {}] but {} are [{}, {}, {}]", b.name,
+                           dimsString(b, 1).substr(1, dimsString(b, 1).size() - 2), what, channels, height, width));
+}
+
+double scheduledLr(const TrainConfig& config, int64_t epoch) {
+  const double lr0 = config.optimizer.lr;
+  switch (config.schedule.kind) {
+    case ScheduleKind::None:
+      return lr0;
+    case ScheduleKind::Step:
+      return lr0 * std::pow(config.schedule.gamma, static_cast<double>(epoch / std::max<int64_t>(config.schedule.every, 1)));
+    case ScheduleKind::Cosine: {
+      const double minLr = config.schedule.minLr;
+      const double t = static_cast<double>(epoch) / static_cast<double>(std::max<int64_t>(config.epochs, 1));
+      return minLr + (lr0 - minLr) * (1 + std::cos(std::numbers::pi * t)) / 2;
+    }
+  }
+  return lr0;
+}
+
+Expected<EvalResult> evaluate(Program& program, const Dataset& data, int64_t begin, int64_t end,
+                              const NormalizeConfig& normalize, int64_t batch) {
+  auto io = functionIo(program.table(), "eval");
+  if (!io) return io.error();
+  if (!io->output && !io->loss) return Error("the eval function returns neither an output nor a loss");
+  if (Status s = checkImageShape(*io, data.channels, data.height, data.width, "the data set's images"); !s)
+    return s.error();
+  Batcher batcher(data, begin, end, {normalize, {}, 0});
+  EvalResult result;
+  result.hasLoss = io->loss && io->label;
+  double lossSum = 0;
+  int64_t correct = 0;
+  for (int64_t i = 0; i < batcher.batches(batch); ++i) {
+    const int64_t first = i * batch;
+    const int64_t n = batcher.fill(i, batch, ptr<float>(program, io->image),
+                                   io->label ? ptr<int32_t>(program, io->label) : nullptr, false);
+    if (Status s = program.run("eval", n); !s) return s.error();
+    if (result.hasLoss) lossSum += static_cast<double>(*ptr<float>(program, io->loss)) * static_cast<double>(n);
+    if (io->output) {
+      const float* out = ptr<float>(program, io->output);
+      for (int64_t j = 0; j < n; ++j)
+        correct += argmax(out + j * io->outputSize, io->outputSize) ==
+                   data.labels[static_cast<size_t>(batcher.order()[static_cast<size_t>(first + j)])];
+    }
+  }
+  result.count = batcher.size();
+  if (result.count > 0) {
+    result.loss = lossSum / static_cast<double>(result.count);
+    result.accuracy = static_cast<double>(correct) / static_cast<double>(result.count);
+  }
+  return result;
+}
+
+std::string formatEpochLine(const EpochReport& r, int64_t epochs) {
+  std::string line = fmt::format("epoch {}/{}  train loss {:.4f}", r.epoch, epochs, r.trainLoss);
+  const auto add = [&](const char* what, const EvalResult& e) {
+    if (e.hasLoss) line += fmt::format("  {} loss {:.4f}", what, e.loss);
+    line += fmt::format("  {} acc {:.2f}%", what, 100 * e.accuracy);
+  };
+  if (r.hasValidation) add("val", r.validation);
+  if (r.hasTest) add("test", r.test);
+  return line + fmt::format("  {:.1f} s", r.seconds);
+}
+
+std::string formatEpochJson(const EpochReport& r, int64_t epochs, int64_t step) {
+  Json j = Json::object();
+  j.set("epoch", r.epoch);
+  j.set("epochs", epochs);
+  j.set("step", step);
+  j.set("lr", r.lr);
+  j.set("train_loss", r.trainLoss);
+  const auto add = [&](const char* what, const EvalResult& e) {
+    if (e.hasLoss) j.set(fmt::format("{}_loss", what), e.loss);
+    j.set(fmt::format("{}_acc", what), e.accuracy);
+  };
+  if (r.hasValidation) add("val", r.validation);
+  if (r.hasTest) add("test", r.test);
+  j.set("seconds", r.seconds);
+  return writeJson(j);
+}
+
+Expected<TrainResult> train(Program& program, const DataSplits& data, const TrainerOptions& options) {
+  const TrainConfig& config = options.config;
+  const PlanTable& table = program.table();
+  std::FILE* out = options.out;
+  auto io = functionIo(table, "train_step");
+  if (!io) return io.error();
+  if (!io->loss) return Error(fmt::format("the plan of model '{}' returns no loss from train_step", table.model));
+  if (!io->label && io->function->numInputs > 1) return Error("train_step takes no label input");
+  const Dataset& set = data.train;
+  if (set.empty()) return Error(fmt::format("{} has no training set", options.dataDir));
+  if (Status s = checkImageShape(*io, set.channels, set.height, set.width, "the training images"); !s) return s.error();
+  if (Status s = checkNormalize(config.normalize, set.channels); !s) return s.error();
+  const int64_t maxBatch = options.maxBatch > 0 ? options.maxBatch : table.maxBatch;
+  const int64_t batch = config.batch;
+  if (batch < 1 || batch > maxBatch)
+    return Error(fmt::format("batch {} is above the plan's maximum batch {}", batch, maxBatch));
+  if (auto evalIo = functionIo(table, "eval"); evalIo && evalIo->output && evalIo->outputSize < set.classes)
+    return Error(fmt::format("model output '{}' has {} values per image but the data has {} classes",
+                             evalIo->output->name, evalIo->outputSize, set.classes));
+  const SplitSizes split = splitSizes(set.count, config.validation);
+  if (split.train == 0) return Error(fmt::format("validation {} leaves no training images", config.validation));
+  if (config.earlyStopping.enabled && split.validation == 0)
+    return Error("early stopping watches the validation loss, but there is no validation split");
+  if (config.schedule.kind != ScheduleKind::None && !program.buffer("train.lr"))
+    return Error("the plan has no 'train.lr' buffer, so the learning rate cannot follow a schedule");
+
+  // Where to start: fresh, or from a checkpoint, whose seed then drives everything.
+  TrainResult result;
+  CheckpointInfo& state = result.state;
+  state.model = table.model;
+  state.seed = config.seed;
+  if (!options.resumePath.empty()) {
+    auto ckpt = readCheckpoint(options.resumePath);
+    if (!ckpt) return ckpt.error();
+    if (options.seedGiven && ckpt->info.seed != config.seed)
+      return Error(fmt::format("--seed {} differs from the seed {} that {} was trained with", config.seed,
+                               ckpt->info.seed, options.resumePath));
+    if (Status s = applyCheckpoint(*ckpt, program, LoadMode::Resume); !s) return s.error();
+    state = ckpt->info;
+    state.model = table.model;
+  } else if (Status s = writeScalar(program, "train.seed", BufferType::I32, static_cast<double>(static_cast<int32_t>(config.seed))); !s) {
+    return s.error();
+  }
+
+  std::FILE* log = nullptr;
+  if (!options.logPath.empty()) {
+    log = std::fopen(options.logPath.c_str(), options.resumePath.empty() ? "w" : "a");
+    if (!log) return Error(fmt::format("cannot open {} for writing: {}", options.logPath, std::strerror(errno)));
+  }
+  struct Closer {
+    std::FILE* f;
+    ~Closer() {
+      if (f) std::fclose(f);
+    }
+  } closeLog{log};
+
+  Batcher trainBatches(set, 0, split.train, {config.normalize, config.augment, state.seed});
+  const int64_t steps = trainBatches.batches(batch);
+  if (out) {
+    fmt::print(out, "training {} on {} train images{}{}; {} steps of batch {} per epoch, {} threads, seed {}\n",
+               table.model, split.train,
+               split.validation ? fmt::format(", {} validation", split.validation) : std::string(),
+               data.test.empty() ? std::string() : fmt::format(", {} test", data.test.count), steps, batch,
+               program.threads(), state.seed);
+    if (state.epoch > 0) fmt::print(out, "resuming after epoch {} (step {})\n", state.epoch, state.step);
+    std::fflush(out);
+  }
+
+  float* image = ptr<float>(program, io->image);
+  int32_t* labels = io->label ? ptr<int32_t>(program, io->label) : nullptr;
+  const float* loss = ptr<float>(program, io->loss);
+  const int64_t evalBatch = maxBatch;
+  for (int64_t e = state.epoch; e < config.epochs; ++e) {
+    const auto start = Clock::now();
+    EpochReport report;
+    report.epoch = e + 1;
+    report.lr = scheduledLr(config, e);
+    if (Status s = writeScalar(program, "train.lr", BufferType::F32, report.lr); !s) return s.error();
+    trainBatches.startEpoch(e, true);
+    Progress progress(out, e + 1, config.epochs, steps);
+    double lossSum = 0;
+    for (int64_t i = 0; i < steps; ++i) {
+      const int64_t n = trainBatches.fill(i, batch, image, labels, true);
+      if (Status s = program.run("train_step", n); !s) return s.error();
+      ++state.step;
+      const float value = *loss;
+      if (!std::isfinite(value)) {
+        if (out) progress.finish();
+        return Error(fmt::format("loss is {} at step {} (epoch {}){}", value, state.step, e + 1,
+                                 firstNonFinite(program, n)));
+      }
+      lossSum += static_cast<double>(value) * static_cast<double>(n);
+      progress.update(i + 1, lossSum / static_cast<double>(std::min((i + 1) * batch, split.train)));
+    }
+    progress.finish();
+    report.trainLoss = lossSum / static_cast<double>(split.train);
+    if (split.validation) {
+      auto v = evaluate(program, set, split.train, set.count, config.normalize, evalBatch);
+      if (!v) return v.error();
+      report.hasValidation = true;
+      report.validation = *v;
+    }
+    if (!data.test.empty()) {
+      auto t = evaluate(program, data.test, 0, data.test.count, config.normalize, evalBatch);
+      if (!t) return t.error();
+      report.hasTest = true;
+      report.test = *t;
+    }
+    report.seconds = secondsSince(start);
+    state.epoch = e + 1;
+
+    bool stop = false;
+    if (split.validation) {
+      if (report.validation.loss < state.bestValLoss - config.earlyStopping.minDelta) {
+        state.bestValLoss = report.validation.loss;
+        state.epochsSinceBest = 0;
+      } else {
+        ++state.epochsSinceBest;
+        stop = config.earlyStopping.enabled && state.epochsSinceBest >= config.earlyStopping.patience;
+      }
+    }
+    if (out) {
+      fmt::print(out, "{}\n", formatEpochLine(report, config.epochs));
+      std::fflush(out);
+    }
+    if (log) {
+      fmt::print(log, "{}\n", formatEpochJson(report, config.epochs, state.step));
+      std::fflush(log);
+    }
+    if (!options.savePath.empty())
+      if (Status s = saveCheckpoint(options.savePath, program, state); !s) return s.error();
+    result.epochs.push_back(report);
+    if (stop) {
+      result.stoppedEarly = true;
+      if (out)
+        fmt::print(out, "early stopping: validation loss has not improved on {:.4f} for {} epochs\n",
+                   state.bestValLoss, state.epochsSinceBest);
+      break;
+    }
+    if (options.stopAfter > 0 && state.epoch >= options.stopAfter) break;
+  }
+  return result;
+}
+
+}  // namespace sinter

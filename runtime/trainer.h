@@ -1,0 +1,95 @@
+// The training loop over a Program: epochs of train_step on shuffled, augmented batches, the LR
+// schedule, evaluation, progress and per-epoch reports, JSON logs, early stopping and checkpoints.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "frontend/train_config.h"
+#include "ir/diagnostic.h"
+#include "runtime/checkpoint.h"
+#include "runtime/dataset.h"
+#include "runtime/program.h"
+
+namespace sinter {
+
+inline constexpr const char* kDefaultDataDir = "/usr/share/datasets/fashion-mnist";
+
+struct TrainerOptions {
+  TrainConfig config;  // the model's train block with the command line's overrides applied
+  std::string dataDir = kDefaultDataDir;
+  int threads = 0;     // 0: all cores
+  bool seedGiven = false;  // --seed was given: a resume from a checkpoint with another seed is an error
+  std::string savePath;    // written after every epoch (atomically), so an interrupted run can resume
+  std::string resumePath;  // continue from this checkpoint: bitwise the run it came from, same threads
+  std::string logPath;     // JSON lines, one per epoch (appended to when resuming)
+  int64_t maxBatch = 0;    // the plan's; 0 takes it from the Program
+  // End the run after this many epochs have completed, as an interruption would (0: run them all).
+  // The schedule still spans config.epochs; for tests of --resume.
+  int64_t stopAfter = 0;
+  std::FILE* out = stdout;  // progress and reports; a terminal gets a `\r` progress bar
+};
+
+// One evaluation: mean loss weighted by batch size, and top-1 accuracy of the first output (or `probs`).
+struct EvalResult {
+  int64_t count = 0;
+  bool hasLoss = false;
+  double loss = 0;
+  double accuracy = 0;  // fraction in [0, 1]
+};
+
+struct EpochReport {
+  int64_t epoch = 0;  // 1-based
+  double lr = 0;
+  double trainLoss = 0;
+  bool hasValidation = false, hasTest = false;
+  EvalResult validation, test;
+  double seconds = 0;
+};
+
+struct TrainResult {
+  std::vector<EpochReport> epochs;  // those this run trained (after the resumed ones)
+  CheckpointInfo state;             // where training stands at the end
+  bool stoppedEarly = false;
+};
+
+// The buffers a plan function reads and writes for the trainer: the image input (the f32 input), the
+// label input (the i32 one), `loss`, and the prediction (`probs`, else the first other result).
+struct FunctionIo {
+  const PlanFunction* function = nullptr;
+  const PlanBuffer* image = nullptr;
+  const PlanBuffer* label = nullptr;   // nullptr when the function takes no labels
+  const PlanBuffer* loss = nullptr;    // nullptr when the function returns no loss
+  const PlanBuffer* output = nullptr;  // nullptr when it returns nothing but the loss
+  int64_t imageSize = 0;               // elements per image
+  int64_t outputSize = 0;              // elements per image of output
+};
+Expected<FunctionIo> functionIo(const PlanTable& table, std::string_view name);
+// The image input's shape without B, "[1, 28, 28]".
+std::string imageShapeString(const FunctionIo& io);
+// Whether images of channels x height x width fit the image input; the error names both shapes.
+Status checkImageShape(const FunctionIo& io, int64_t channels, int64_t height, int64_t width, std::string_view what);
+
+// The learning rate of 0-based epoch e out of `epochs`: constant; step (lr * gamma^floor(e / every));
+// cosine (minLr + (lr - minLr)(1 + cos(pi e / epochs)) / 2).
+double scheduledLr(const TrainConfig& config, int64_t epoch);
+
+// Trains `program` on data.train (minus the validation split) and evaluates on the split and on
+// data.test after every epoch. Writes `train.lr` at each epoch's start and `train.seed` on a fresh
+// start. A non-finite loss stops with "loss is nan at step 1234 (epoch 2)" naming the first buffer in
+// plan order that holds a non-finite value.
+Expected<TrainResult> train(Program& program, const DataSplits& data, const TrainerOptions& options);
+
+// Runs "eval" over data[begin, end) in batches of up to batch images.
+Expected<EvalResult> evaluate(Program& program, const Dataset& data, int64_t begin, int64_t end,
+                              const NormalizeConfig& normalize, int64_t batch);
+
+// "epoch 3/10  train loss 0.4123  test loss 0.3890  test acc 86.21%  12.3 s", validation too when
+// there is a split.
+std::string formatEpochLine(const EpochReport& report, int64_t epochs);
+// The same as one JSON object (accuracies as fractions): {"epoch":3,"epochs":10,"lr":...,"train_loss":...}.
+std::string formatEpochJson(const EpochReport& report, int64_t epochs, int64_t step);
+
+}  // namespace sinter
