@@ -51,6 +51,16 @@ const char* kindName(Kind k) {
   return "?";
 }
 
+// What an argument is, in words, for "expects X, found Y".
+std::string describe(const ast::Expr& e) {
+  if (auto n = ast::literalNumber(e)) return fmt::format("{}", n->value);
+  if (const ast::Bool* b = e.as<ast::Bool>()) return b->value ? "true" : "false";
+  if (const ast::Name* n = e.as<ast::Name>()) return fmt::format("'{}'", n->text);
+  if (const ast::Call* c = e.as<ast::Call>()) return fmt::format("a call to '{}'", c->callee);
+  if (e.as<ast::List>()) return "a list";
+  return "an expression";
+}
+
 // The arguments of one call, bound to the callee's signature.
 struct Args {
   LowerContext& ctx;
@@ -70,7 +80,7 @@ struct Args {
   SourceLoc loc(const char* name) const { return given(name) ? expr(name)->loc : call.calleeLoc; }
 
   bool bad(const ast::Expr& e, const ArgSpec& a, std::string found = {}) {
-    if (found.empty()) found = "something else";
+    if (found.empty()) found = describe(e);
     ctx.fail(e.loc, fmt::format("'{}' argument '{}' expects {}, found {}", spec.name, a.name, kindName(a.kind), found));
     failed = true;
     return false;
@@ -86,7 +96,7 @@ struct Args {
     const ast::Expr* e = expr(name);
     if (!e) return a.presence == ArgSpec::Value ? std::optional<int64_t>(static_cast<int64_t>(a.number)) : std::nullopt;
     auto n = ast::literalNumber(*e);
-    if (!n || !n->isInteger) return bad(*e, a, n ? fmt::format("{}", n->value) : ""), std::nullopt;
+    if (!n || !n->isInteger) return bad(*e, a), std::nullopt;
     return n->intValue;
   }
 
@@ -201,7 +211,8 @@ bool bind(Args& a) {
       continue;
     }
     if (next >= spec.args.size()) {
-      a.ctx.fail(e->loc, fmt::format("'{}' takes at most {} positional arguments", spec.name, spec.args.size()));
+      a.ctx.fail(e->loc, fmt::format("'{}' takes at most {} positional argument{}", spec.name, spec.args.size(),
+                                     spec.args.size() == 1 ? "" : "s"));
       return false;
     }
     a.bound[next++] = e.get();
@@ -383,6 +394,7 @@ ValueId lowerReshape(LowerContext& ctx, const ast::Expr& e, Args& a) {
   for (int64_t d : t->dims) total *= d == kBatch ? 1 : d;
   for (auto& el : l->elements) {
     if (const ast::Name* n = el->as<ast::Name>()) {
+      if (ctx.batchName.empty()) return ctx.fail(el->loc, fmt::format("'{}' is not a dimension: the model has no batch dimension", n->text));
       if (n->text != ctx.batchName) return ctx.fail(el->loc, fmt::format("'{}' is not the batch dimension '{}'", n->text, ctx.batchName));
       dims.push_back(kBatch);
       continue;
@@ -396,7 +408,8 @@ ValueId lowerReshape(LowerContext& ctx, const ast::Expr& e, Args& a) {
       dims.push_back(1);
       continue;
     }
-    known *= num->intValue;
+    // Saturates above `total` instead of overflowing: such a product cannot match anyway.
+    known = num->intValue > total / known ? total + 1 : known * num->intValue;
     dims.push_back(num->intValue);
   }
   if (t->hasBatch() != (std::count(dims.begin(), dims.end(), kBatch) == 1))
@@ -404,6 +417,8 @@ ValueId lowerReshape(LowerContext& ctx, const ast::Expr& e, Args& a) {
   if (infer >= 0) {
     if (total % known) return ctx.fail(list->loc, fmt::format("cannot reshape {} to {}", formatType(*t), formatDims(dims)));
     dims[infer] = total / known;
+  } else if (known != total) {
+    return ctx.fail(list->loc, fmt::format("cannot reshape {} to {}", formatType(*t), formatDims(dims)));
   }
   return ctx.emit(e.loc, OpKind::Reshape, {x}, {{"shape", dims}});
 }
@@ -413,8 +428,16 @@ ValueId lowerTranspose(LowerContext& ctx, const ast::Expr& e, Args& a) {
   std::optional<TensorType> t = typeOf(ctx, x);
   auto perm = a.ints("perm", false);
   if (!t || !perm) return kNoValue;
-  for (int64_t& p : *perm)
+  std::vector<bool> seen(t->rank());
+  bool ok = static_cast<int>(perm->size()) == t->rank();
+  for (int64_t& p : *perm) {
     if (p < 0) p += t->rank();
+    ok = ok && p >= 0 && p < t->rank() && !seen[p];
+    if (ok) seen[p] = true;
+  }
+  if (!ok)
+    return ctx.fail(a.loc("perm"), fmt::format("'transpose' needs a permutation of the {} axes of {}, found {}", t->rank(),
+                                               formatType(*t), formatAttr(*a.ints("perm", false))));
   return ctx.emit(e.loc, OpKind::Transpose, {x}, {{"perm", *perm}});
 }
 
@@ -563,7 +586,14 @@ ValueId lowerCall(LowerContext& ctx, const ast::Expr& e, const ast::Call& call) 
   const CallSpec* spec = nullptr;
   for (const CallSpec& s : callTable())
     if (call.callee == s.name) spec = &s;
-  if (!spec) return ctx.fail(call.calleeLoc, fmt::format("unknown function '{}'", call.callee));
+  if (!spec) {
+    Error err(call.calleeLoc, fmt::format("unknown function '{}'", call.callee));
+    std::vector<std::string> names;
+    for (const CallSpec& s : callTable()) names.push_back(s.name);
+    std::string near = closestName(names, call.callee);
+    if (!near.empty()) err.note(call.calleeLoc, fmt::format("did you mean '{}'?", near));
+    return ctx.fail(std::move(err));
+  }
   if (spec->parametric) {
     if (ctx.binding.empty())
       return ctx.fail(call.calleeLoc, fmt::format("'{}' has parameters, so it must appear in a binding that names them (name = {}(...))",

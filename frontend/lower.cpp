@@ -9,31 +9,6 @@ namespace sinter {
 
 namespace {
 
-std::string closest(const std::map<std::string, Symbol>& symbols, const std::string& name) {
-  // Levenshtein distance, for "did you mean" notes.
-  auto distance = [](const std::string& a, const std::string& b) {
-    std::vector<size_t> row(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-      size_t diag = row[0];
-      row[0] = i;
-      for (size_t j = 1; j <= b.size(); ++j) {
-        size_t up = row[j];
-        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
-        diag = up;
-      }
-    }
-    return row[b.size()];
-  };
-  std::string best;
-  size_t bestD = std::max<size_t>(2, name.size() / 3) + 1;
-  for (auto& [candidate, _] : symbols) {
-    size_t d = distance(candidate, name);
-    if (d < bestD) { best = candidate; bestD = d; }
-  }
-  return best;
-}
-
 Expected<TensorType> lowerType(LowerContext& ctx, const ast::Type& t, bool allowBatch) {
   TensorType out;
   if (t.dtype == "f32") out.dtype = DType::F32;
@@ -80,6 +55,7 @@ Expected<Init> lowerInit(const ast::Expr& e, const Dims& dims) {
   if (!spec) return Error(call ? call->calleeLoc : e.loc, fmt::format("unknown initializer '{}'; expected zeros, ones, normal, uniform, xavier or kaiming", name));
   std::vector<double> values;
   for (auto& [_, v] : spec->args) values.push_back(v);
+  std::vector<SourceLoc> locs(values.size(), e.loc);  // where each value was given, for range errors
   if (call) {
     if (call->args.size() > values.size())
       return Error(call->args[values.size()]->loc, fmt::format("'{}' takes {} arguments", name, values.size()));
@@ -87,6 +63,7 @@ Expected<Init> lowerInit(const ast::Expr& e, const Dims& dims) {
       auto num = ast::literalNumber(*call->args[i]);
       if (!num) return Error(call->args[i]->loc, fmt::format("'{}' expects numbers", name));
       values[i] = num->value;
+      locs[i] = call->args[i]->loc;
     }
     for (const ast::KeywordArg& kw : call->kwargs) {
       size_t k = 0;
@@ -95,16 +72,18 @@ Expected<Init> lowerInit(const ast::Expr& e, const Dims& dims) {
       auto num = ast::literalNumber(*kw.value);
       if (!num) return Error(kw.value->loc, fmt::format("'{}' expects a number", kw.name));
       values[k] = num->value;
+      locs[k] = kw.value->loc;
     }
   }
   Init init;
   if (name == "zeros" || name == "ones") {
     init.kind = name;
   } else if (name == "normal") {
-    if (!(values[1] >= 0)) return Error(e.loc, "std must be non-negative");
+    if (!(values[1] >= 0)) return Error(locs[1], fmt::format("'normal' needs std >= 0, found {}", values[1]));
     init = {"normal", {{"mean", values[0]}, {"std", values[1]}}};
   } else if (name == "uniform") {
-    if (!(values[0] <= values[1])) return Error(e.loc, "uniform needs low <= high");
+    if (!(values[0] <= values[1]))
+      return Error(locs[1], fmt::format("'uniform' needs low <= high, found low = {} and high = {}", values[0], values[1]));
     init = {"uniform", {{"low", values[0]}, {"high", values[1]}}};
   } else {
     if (dims.size() < 2) return Error(e.loc, fmt::format("'{}' needs a parameter with at least 2 dimensions", name));
@@ -137,6 +116,35 @@ ValueId lowerBinding(LowerContext& ctx, const std::string& name, const ast::Expr
 
 }  // namespace
 
+std::string closestName(const std::vector<std::string>& candidates, const std::string& name) {
+  // Levenshtein distance.
+  auto distance = [](const std::string& a, const std::string& b) {
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+      size_t diag = row[0];
+      row[0] = i;
+      for (size_t j = 1; j <= b.size(); ++j) {
+        size_t up = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
+        diag = up;
+      }
+    }
+    return row[b.size()];
+  };
+  // Close means within a third of the name's length and not a complete rewrite: `imgae` suggests
+  // `image`, but `b` does not suggest `x`.
+  if (name.size() < 2) return {};
+  size_t limit = std::min(std::max<size_t>(1, (name.size() + 2) / 3), name.size() - 1);
+  std::string best;
+  size_t bestD = limit + 1;
+  for (const std::string& candidate : candidates) {
+    size_t d = distance(candidate, name);
+    if (d < bestD) { best = candidate; bestD = d; }
+  }
+  return best;
+}
+
 ValueId LowerContext::emit(SourceLoc loc, OpKind op, std::vector<ValueId> operands, Attrs attrs) {
   for (ValueId v : operands)
     if (v == kNoValue) return kNoValue;
@@ -151,7 +159,11 @@ ValueId LowerContext::emit(SourceLoc loc, OpKind op, std::vector<ValueId> operan
 }
 
 ValueId LowerContext::global(SourceLoc loc, const std::string& name, GlobalKind kind, Dims dims, Init init) {
-  if (module.global(name)) return fail(loc, fmt::format("parameter '{}' is already defined", name));
+  if (const Global* g = module.global(name)) {
+    Error e(loc, fmt::format("parameter '{}' is already defined", name));
+    e.note(g->loc, fmt::format("'{}' was defined here", name));
+    return fail(std::move(e));
+  }
   module.globals.push_back(Global{name, kind, {DType::F32, std::move(dims)}, std::move(init), loc});
   b.setLoc(loc);
   ValueId v = b.load(module.globals.back());
@@ -167,8 +179,24 @@ ValueId lowerExpr(LowerContext& ctx, const ast::Expr& e) {
   if (const ast::Name* n = e.as<ast::Name>()) {
     auto it = ctx.symbols.find(n->text);
     if (it != ctx.symbols.end()) return it->second.value;
+    // Defined further down: say so rather than guess at a misspelling.
+    if (auto later = ctx.declared.find(n->text); later != ctx.declared.end()) {
+      Error err(e.loc, fmt::format("'{}' is used before its definition", n->text));
+      err.note(later->second, fmt::format("'{}' is defined here", n->text));
+      return ctx.fail(std::move(err));
+    }
+    std::string layer = n->text.substr(0, n->text.rfind('.'));
+    if (layer != n->text && !ctx.symbols.count(layer)) {
+      if (auto later = ctx.declared.find(layer); later != ctx.declared.end()) {
+        Error err(e.loc, fmt::format("'{}' is used before the layer '{}' that creates it", n->text, layer));
+        err.note(later->second, fmt::format("'{}' is defined here", layer));
+        return ctx.fail(std::move(err));
+      }
+    }
     Error err(e.loc, fmt::format("use of undefined name '{}'", n->text));
-    std::string near = closest(ctx.symbols, n->text);
+    std::vector<std::string> names;
+    for (auto& [name, _] : ctx.symbols) names.push_back(name);
+    std::string near = closestName(names, n->text);
     if (!near.empty()) err.note(ctx.symbols[near].loc, fmt::format("did you mean '{}'?", near));
     return ctx.fail(std::move(err));
   }
@@ -207,6 +235,11 @@ Expected<Module> lowerModel(const ast::Program& program, const std::string& sour
   SourceLoc lossLoc;
   std::vector<std::pair<std::string, ValueId>> outputs;
 
+  for (const ast::Stmt& s : program.model.body) {
+    if (const ast::Param* p = s.as<ast::Param>()) ctx.declared.try_emplace(p->name, p->nameLoc);
+    if (const ast::Binding* bnd = s.as<ast::Binding>()) ctx.declared.try_emplace(bnd->name, bnd->nameLoc);
+    if (const ast::Output* out = s.as<ast::Output>(); out && out->value) ctx.declared.try_emplace(out->name, out->nameLoc);
+  }
   // Inputs first: they are the function's arguments wherever they are declared.
   for (const ast::Stmt& s : program.model.body) {
     const ast::Input* in = s.as<ast::Input>();

@@ -20,6 +20,7 @@ struct LowerContext {
   Function& fn;
   Builder b;
   std::map<std::string, Symbol> symbols;
+  std::map<std::string, SourceLoc> declared;  // every name a statement defines, for "used before" errors
   std::string batchName;            // the model's batch dimension ("B"), once seen
   int dropoutSites = 0;             // salts for dropout masks, in source order
   // The binding being lowered and the parametric layer it already holds, if any.
@@ -43,6 +44,9 @@ struct LowerContext {
   // Adds a global named `<binding>.<suffix>` (or `name` verbatim when suffix is empty).
   ValueId global(SourceLoc loc, const std::string& name, GlobalKind kind, Dims dims, Init init);
 };
+
+// The candidate closest to `name` by edit distance, for "did you mean" notes; empty when none is close.
+std::string closestName(const std::vector<std::string>& candidates, const std::string& name);
 
 // Lowers an expression to a tensor value (numbers become f32 scalars). kNoValue after an error.
 ValueId lowerExpr(LowerContext& ctx, const ast::Expr& e);

@@ -72,6 +72,21 @@ class Parser {
     while (match(Tok::Newline)) {}
   }
 
+  // ---- nesting ----
+  // Every nested expression and every operator applied counts a level; the bound keeps the
+  // recursive parser, lowering and AST destruction within the stack on any input.
+  static constexpr int kMaxDepth = 256;
+  struct DepthScope {
+    int& depth;
+    int saved = depth;
+    ~DepthScope() { depth = saved; }
+  };
+  bool nest() {
+    if (++depth_ <= kMaxDepth) return true;
+    errorAt(cur().loc, fmt::format("expression is nested too deeply (more than {} levels)", kMaxDepth));
+    return false;
+  }
+
   // ---- errors ----
   // Records an error unless the parser is already recovering from one; returns it to attach notes.
   Diag* errorAt(const SourceLoc& loc, std::string message) {
@@ -156,6 +171,7 @@ class Parser {
   std::vector<Diag> diags_;
   bool panic_ = false;
   bool stopped_ = false;
+  int depth_ = 0;  // expression nesting, see nest()
 };
 
 Expected<ast::Program> Parser::program() {
@@ -414,9 +430,12 @@ std::optional<ast::TrainEntry> Parser::trainEntry() {
 }
 
 ExprPtr Parser::expression() {
+  DepthScope scope{depth_};
+  if (!nest()) return nullptr;
   SourceLoc first = cur().loc;
   ExprPtr lhs = term();
   while (lhs && (check(Tok::Plus) || check(Tok::Minus))) {
+    if (!nest()) return nullptr;
     Token op = advance();
     ExprPtr rhs = term();
     if (!rhs) return nullptr;
@@ -426,9 +445,11 @@ ExprPtr Parser::expression() {
 }
 
 ExprPtr Parser::term() {
+  DepthScope scope{depth_};
   SourceLoc first = cur().loc;
   ExprPtr lhs = unary();
   while (lhs && (check(Tok::Star) || check(Tok::Slash) || check(Tok::At))) {
+    if (!nest()) return nullptr;
     Token op = advance();
     ExprPtr rhs = unary();
     if (!rhs) return nullptr;
@@ -439,6 +460,8 @@ ExprPtr Parser::term() {
 
 ExprPtr Parser::unary() {
   if (!check(Tok::Minus)) return primary();
+  DepthScope scope{depth_};
+  if (!nest()) return nullptr;
   SourceLoc first = advance().loc;
   ExprPtr operand = unary();
   if (!operand) return nullptr;
