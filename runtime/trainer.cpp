@@ -41,6 +41,9 @@ T* ptr(Program& program, const PlanBuffer* b) {
   return static_cast<T*>(program.data(*b));
 }
 
+// "nan", "inf" or "-inf" (a NaN's sign means nothing to the user).
+std::string nonFiniteName(float v) { return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
+
 // The first buffer in plan order that holds a non-finite f32 value at batch size `batch`.
 std::string firstNonFinite(Program& program, int64_t batch) {
   const PlanTable& table = program.table();
@@ -50,7 +53,7 @@ std::string firstNonFinite(Program& program, int64_t batch) {
     const float* v = ptr<float>(program, &b);
     const int64_t n = program.elements(b, batch);
     for (int64_t j = 0; j < n; ++j)
-      if (!std::isfinite(v[j])) return fmt::format("; first non-finite buffer: '{}' (element {} is {})", b.name, j, v[j]);
+      if (!std::isfinite(v[j])) return fmt::format("; first non-finite buffer: '{}' (element {} is {})", b.name, j, nonFiniteName(v[j]));
   }
   return "";
 }
@@ -329,7 +332,7 @@ Expected<TrainResult> train(Program& program, const DataSplits& data, const Trai
       const float value = *loss;
       if (!std::isfinite(value)) {
         if (out) progress.finish();
-        return Error(fmt::format("loss is {} at step {} (epoch {}){}", value, state.step, e + 1,
+        return Error(fmt::format("loss is {} at step {} (epoch {}){}", nonFiniteName(value), state.step, e + 1,
                                  firstNonFinite(program, n)));
       }
       lossSum += static_cast<double>(value) * static_cast<double>(n);

@@ -182,6 +182,8 @@ Status runTrain(const PlanTable& table, const TrainConfig& defaults, const Flags
   options.savePath = flags.getOr("--save", "");
   options.resumePath = flags.getOr("--resume", "");
   options.logPath = flags.getOr("--log", "");
+  if (defaults.batch > table.maxBatch && !flags.get("--batch"))
+    return Error(fmt::format("the model's batch {} is above the plan's maximum batch {}", defaults.batch, table.maxBatch));
   auto epochs = parseNumber<int64_t>(flags, "--epochs", defaults.epochs, 1, "a positive integer");
   if (!epochs) return epochs.error();
   auto batch = batchFlag(table, flags, defaults.batch);
@@ -192,8 +194,6 @@ Status runTrain(const PlanTable& table, const TrainConfig& defaults, const Flags
   if (!threads) return threads.error();
   auto seed = parseNumber<uint64_t>(flags, "--seed", defaults.seed, 0, "a non-negative integer");
   if (!seed) return seed.error();
-  if (defaults.batch > table.maxBatch && !flags.get("--batch"))
-    return Error(fmt::format("the model's batch {} is above the plan's maximum batch {}", defaults.batch, table.maxBatch));
   if (flags.get("--lr") && !hasBuffer(table, "train.lr"))
     return Error("--lr needs a plan with a 'train.lr' buffer, and this one has the learning rate built in");
   options.config.epochs = *epochs;
