@@ -190,6 +190,7 @@ Expected<EvalResult> evaluate(Program& program, const Dataset& data, int64_t beg
   if (!io->output && !io->loss) return Error("the eval function returns neither an output nor a loss");
   if (Status s = checkImageShape(*io, data.channels, data.height, data.width, "the data set's images"); !s)
     return s.error();
+  if (Status s = checkNormalize(normalize, data.channels); !s) return s.error();
   Batcher batcher(data, begin, end, {normalize, {}, 0});
   EvalResult result;
   result.hasLoss = io->loss && io->label;
