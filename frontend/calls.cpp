@@ -51,6 +51,10 @@ const char* kindName(Kind k) {
   return "?";
 }
 
+// Integer arguments (units, kernel sizes, padding, slice bounds) stay within this, so the shape
+// arithmetic on them cannot overflow.
+constexpr int64_t kMaxArgument = (int64_t{1} << 31) - 1;
+
 // What an argument is, in words, for "expects X, found Y".
 std::string describe(const ast::Expr& e) {
   if (auto n = ast::literalNumber(e)) return fmt::format("{}", n->value);
@@ -86,6 +90,13 @@ struct Args {
     return false;
   }
 
+  bool inRange(const ast::Expr& e, const ArgSpec& a, int64_t v) {
+    if (v >= -kMaxArgument && v <= kMaxArgument) return true;
+    ctx.fail(e.loc, fmt::format("'{}' argument '{}' is out of range, found {}", spec.name, a.name, v));
+    failed = true;
+    return false;
+  }
+
   ValueId tensor(const char* name) {
     const ast::Expr* e = expr(name);
     return e ? lowerExpr(ctx, *e) : kNoValue;
@@ -97,6 +108,7 @@ struct Args {
     if (!e) return a.presence == ArgSpec::Value ? std::optional<int64_t>(static_cast<int64_t>(a.number)) : std::nullopt;
     auto n = ast::literalNumber(*e);
     if (!n || !n->isInteger) return bad(*e, a), std::nullopt;
+    if (!inRange(*e, a, n->intValue)) return std::nullopt;
     return n->intValue;
   }
 
@@ -136,6 +148,7 @@ struct Args {
     for (const ast::Expr* x : items) {
       auto n = ast::literalNumber(*x);
       if (!n || !n->isInteger) { bad(*x, a); return std::nullopt; }
+      if (!inRange(*x, a, n->intValue)) return std::nullopt;
       out.push_back(n->intValue);
     }
     return out;
@@ -310,7 +323,7 @@ ValueId lowerConv(LowerContext& ctx, const ast::Expr& e, Args& a) {
                                                    padding[i] ? fmt::format(" padded by {}", padding[i]) : ""));
   }
   int64_t cin = t->dims[1] / *groups;
-  double bound = 1.0 / std::sqrt(static_cast<double>(cin * kernel[0] * kernel[1]));
+  double bound = 1.0 / std::sqrt(static_cast<double>(cin) * static_cast<double>(kernel[0]) * static_cast<double>(kernel[1]));
   Init init{"uniform", {{"low", -bound}, {"high", bound}}};
   ValueId w = ctx.global(e.loc, ctx.binding + ".weight", GlobalKind::Param, {*filters, cin, kernel[0], kernel[1]}, init);
   ValueId y = ctx.emit(e.loc, OpKind::Conv2d, {x, w},

@@ -27,6 +27,7 @@ Expected<TensorType> lowerType(LowerContext& ctx, const ast::Type& t, bool allow
     if (out.hasBatch()) return Error(d.loc, fmt::format("'{}' appears twice in one shape", d.name));
     out.dims.push_back(kBatch);
   }
+  if (!withinElementLimit(out.dims)) return Error(t.loc, fmt::format("{} has more than 2^40 elements per batch item", formatType(out)));
   return out;
 }
 
@@ -164,6 +165,8 @@ ValueId LowerContext::global(SourceLoc loc, const std::string& name, GlobalKind 
     e.note(g->loc, fmt::format("'{}' was defined here", name));
     return fail(std::move(e));
   }
+  if (!withinElementLimit(dims))
+    return fail(loc, fmt::format("parameter '{}' would have shape {}, more than 2^40 elements", name, formatDims(dims)));
   module.globals.push_back(Global{name, kind, {DType::F32, std::move(dims)}, std::move(init), loc});
   b.setLoc(loc);
   ValueId v = b.load(module.globals.back());

@@ -53,6 +53,10 @@ ValueId Builder::create(OpKind op, std::vector<ValueId> operands, Attrs attrs, s
     fail(std::move(e));
     return kNoValue;
   }
+  if (!withinElementLimit(type->dims)) {
+    fail(Error(loc_, fmt::format("'{}' would make {}, more than 2^40 elements per batch item", info.mnemonic, formatType(*type))));
+    return kNoValue;
+  }
   fn_.nodes.push_back(Node{op, std::move(operands), std::move(attrs), type.take(), std::move(name), loc_});
   return static_cast<ValueId>(fn_.nodes.size() - 1);
 }

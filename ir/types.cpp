@@ -13,6 +13,17 @@ int64_t TensorType::numel(int64_t batch) const {
   return n;
 }
 
+bool withinElementLimit(const Dims& dims) {
+  if (std::find(dims.begin(), dims.end(), 0) != dims.end()) return true;
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d == kBatch) continue;
+    if (d > kMaxElements / n) return false;
+    n *= d;
+  }
+  return true;
+}
+
 std::string dtypeName(DType t) {
   switch (t) {
     case DType::F32: return "f32";
