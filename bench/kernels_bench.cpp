@@ -1,0 +1,130 @@
+// Times each heavy kernel of the MLP 784-128-64-10 and LeNet-5 training steps at batch 64 on one
+// thread (best of many runs) and prints microseconds and GFLOP/s.
+//   kernels_bench [batch]
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+
+#include "codegen/cpu/heavy_kernels.h"
+#include "codegen/cpu/jit.h"
+#include "runtime/plan.h"
+
+using namespace sinter;
+
+namespace {
+
+struct Bench {
+  const char* name;
+  OpKind op;
+  Attrs attrs;
+  std::vector<TensorType> in;
+};
+
+TensorType f32(Dims d) { return {DType::F32, std::move(d)}; }
+
+Attrs mm(bool ta, bool tb) { return {{"transpose_a", ta}, {"transpose_b", tb}}; }
+
+Attrs conv(int64_t pad, const char* extra = nullptr, std::vector<int64_t> v = {}) {
+  Attrs a = {{"stride", std::vector<int64_t>{1, 1}},
+             {"padding", std::vector<int64_t>{pad, pad}},
+             {"dilation", std::vector<int64_t>{1, 1}},
+             {"groups", int64_t{1}}};
+  if (extra) a.set(extra, std::move(v));
+  return a;
+}
+
+Attrs pool(const char* extra = nullptr, std::vector<int64_t> v = {}) {
+  Attrs a = {{"kernel", std::vector<int64_t>{2, 2}}, {"stride", std::vector<int64_t>{2, 2}}, {"padding", std::vector<int64_t>{0, 0}}};
+  if (extra) a.set(extra, std::move(v));
+  return a;
+}
+
+// A linear layer y = x @ w^T (w [out, in]) and its two gradients.
+void linear(std::vector<Bench>& out, const char* name, int64_t in, int64_t o) {
+  static std::vector<std::string> names;
+  names.push_back(std::string(name) + " fwd");
+  names.push_back(std::string(name) + " dx");
+  names.push_back(std::string(name) + " dw");
+  const char* n0 = names[names.size() - 3].c_str();
+  out.push_back({n0, OpKind::MatMul, mm(false, true), {f32({kBatch, in}), f32({o, in})}});
+  out.push_back({names[names.size() - 2].c_str(), OpKind::MatMul, mm(false, false), {f32({kBatch, o}), f32({o, in})}});
+  out.push_back({names.back().c_str(), OpKind::MatMul, mm(true, false), {f32({kBatch, o}), f32({kBatch, in})}});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int64_t batch = argc > 1 ? std::atoll(argv[1]) : 64;
+  std::vector<Bench> benches;
+  benches.reserve(64);
+  linear(benches, "mlp fc1 784-128", 784, 128);
+  linear(benches, "mlp fc2 128-64", 128, 64);
+  linear(benches, "mlp fc3 64-10", 64, 10);
+  benches.push_back({"lenet conv1 fwd", OpKind::Conv2d, conv(2), {f32({kBatch, 1, 28, 28}), f32({6, 1, 5, 5})}});
+  benches.push_back({"lenet conv1 dw", OpKind::Conv2dGradWeight, conv(2, "kernel", {5, 5}),
+                     {f32({kBatch, 1, 28, 28}), f32({kBatch, 6, 28, 28})}});
+  benches.push_back({"lenet pool1 fwd", OpKind::MaxPool2d, pool(), {f32({kBatch, 6, 28, 28})}});
+  benches.push_back({"lenet pool1 grad", OpKind::MaxPool2dGrad, pool(), {f32({kBatch, 6, 28, 28}), f32({kBatch, 6, 14, 14})}});
+  benches.push_back({"lenet conv2 fwd", OpKind::Conv2d, conv(0), {f32({kBatch, 6, 14, 14}), f32({16, 6, 5, 5})}});
+  benches.push_back({"lenet conv2 dx", OpKind::Conv2dGradInput, conv(0, "input_hw", {14, 14}),
+                     {f32({kBatch, 16, 10, 10}), f32({16, 6, 5, 5})}});
+  benches.push_back({"lenet conv2 dw", OpKind::Conv2dGradWeight, conv(0, "kernel", {5, 5}),
+                     {f32({kBatch, 6, 14, 14}), f32({kBatch, 16, 10, 10})}});
+  benches.push_back({"lenet pool2 fwd", OpKind::MaxPool2d, pool(), {f32({kBatch, 16, 10, 10})}});
+  benches.push_back({"lenet pool2 grad", OpKind::MaxPool2dGrad, pool(), {f32({kBatch, 16, 10, 10}), f32({kBatch, 16, 5, 5})}});
+  linear(benches, "lenet fc1 400-120", 400, 120);
+  linear(benches, "lenet fc2 120-84", 120, 84);
+  linear(benches, "lenet fc3 84-10", 84, 10);
+
+  auto jit = cpu::Jit::create();
+  if (!jit) {
+    std::fprintf(stderr, "error: %s\n", jit.error().message().c_str());
+    return 1;
+  }
+  std::printf("%-22s %10s %10s %8s\n", "kernel (1 thread)", "us", "GFLOP/s", "extent");
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  int id = 0;
+  for (const Bench& bench : benches) {
+    Expected<TensorType> result = opInfo(bench.op).infer(bench.op, bench.in, bench.attrs);
+    if (!result) {
+      std::fprintf(stderr, "%s: %s\n", bench.name, result.error().message().c_str());
+      return 1;
+    }
+    auto ctx = std::make_unique<llvm::LLVMContext>();
+    auto mod = std::make_unique<llvm::Module>("bench", *ctx);
+    const std::string name = "bench" + std::to_string(id++);
+    Expected<cpu::HeavyKernel> k = cpu::emitHeavyKernel(*mod, bench.op, bench.attrs, bench.in, *result, name);
+    if (!k || !(*jit)->add(std::move(mod), std::move(ctx)).ok()) {
+      std::fprintf(stderr, "%s: cannot compile\n", bench.name);
+      return 1;
+    }
+    auto fn = reinterpret_cast<KernelFn>(*(*jit)->lookup(name));
+    std::vector<std::vector<float>> data;
+    data.emplace_back(result->numel(batch));
+    for (const TensorType& t : bench.in) {
+      data.emplace_back(t.numel(batch));
+      for (float& v : data.back()) v = dist(rng);
+    }
+    std::vector<void*> bufs;
+    for (auto& d : data) bufs.push_back(d.data());
+    const int64_t extent = k->extent(batch);
+    double best = 1e30;
+    auto start = std::chrono::steady_clock::now();
+    for (int rep = 0; rep < 2000; ++rep) {
+      auto t0 = std::chrono::steady_clock::now();
+      fn(bufs.data(), batch, 0, extent);
+      auto t1 = std::chrono::steady_clock::now();
+      best = std::min(best, std::chrono::duration<double>(t1 - t0).count());
+      if (rep >= 20 && std::chrono::duration<double>(t1 - start).count() > 0.3) break;
+    }
+    std::printf("%-22s %10.1f %10.1f %8lld\n", bench.name, best * 1e6, k->flops(batch) / best * 1e-9,
+                static_cast<long long>(extent));
+  }
+  return 0;
+}

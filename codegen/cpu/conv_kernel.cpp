@@ -1,0 +1,230 @@
+// The convolution kernels: conv2d, conv2d_grad_input and conv2d_grad_weight (NCHW x OIHW), each
+// an im2col panel in a stack buffer followed by register-tiled matrix products.
+//
+// Algorithm: the panel holds, for a block of output rows, row k = (channel, kh, kw) of the
+// unrolled input: panel[k][r*outW + t] is the source element that tap k meets at output (r, t),
+// or 0 in the padding. A panel row is filled 16 columns at a time with one masked load (unit
+// column stride) or a masked gather (stride, dilation, or the transposed access of a gradient).
+//  - conv2d: y[n][f][p] = sum_k w[f][k] * panel[k][p] -- broadcast tiles over filters x positions;
+//    parallel over the batch.
+//  - conv2d_grad_input: the same with the roles swapped: the panel unrolls dy, whose tap k =
+//    (filter, kh, kw) meets input position (ih, iw) at dy row (ih + pad - kh*dil) / stride when
+//    that divides exactly, and A(c, k) = w[filter][c][kh][kw]. Parallel over the batch.
+//  - conv2d_grad_weight: dw[f][k] = sum over images and positions of dy[n][f][p] * panel_n[k][p],
+//    dot tiles reducing over the positions of up to 8 images per panel; parallel over filters,
+//    since every image contributes to every filter.
+#include <algorithm>
+
+#include "codegen/cpu/heavy_emit.h"
+
+namespace sinter::cpu::heavy {
+
+using llvm::Value;
+
+namespace {
+
+constexpr int kBcastRows = 6, kBcastVecs = 4;
+constexpr int kDotRows = 4, kDotCols = 6;
+constexpr int64_t kPanelFloats = 24 * 1024;     // about 96 KB: the panel stays in L2
+constexpr int64_t kMaxImagesPerPanel = 8;
+constexpr double kGrainFlops = 5e5;
+
+int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// Source coordinate of output coordinate o and tap j: (o*mul + j*kmul + off) / div, valid when
+// the division is exact and the result lies in [0, size).
+struct Axis {
+  int64_t mul, kmul, off, div, size;
+};
+
+struct Pack {
+  Value* src;          // channel 0 of the source image
+  int64_t srcPlane;    // elements per source channel
+  int64_t channels;    // q < channels: panel rows (q, kh, kw)
+  int64_t kh, kw;
+  Axis rows, cols;
+  int64_t outW;        // panel columns per output row
+  Value* panel;
+  int64_t rowStride;   // panel elements between rows k and k + 1
+};
+
+// Fills panel rows for output rows [row0, row0 + rb).
+void emitPack(Emitter& e, const Pack& p, Value* row0, int64_t rb) {
+  auto& b = e.b;
+  Value* zero = e.c(0);
+  e.loop(zero, e.c(p.channels), 1, [&](Value* q) {
+    Value* srcQ = e.at(p.src, e.mul(q, e.c(p.srcPlane)));
+    e.loop(zero, e.c(p.kh), 1, [&](Value* kh) {
+      e.loop(zero, e.c(p.kw), 1, [&](Value* kw) {
+        Value* k = e.add(e.mul(e.add(e.mul(q, e.c(p.kh)), kh), e.c(p.kw)), kw);
+        Value* dstK = e.at(p.panel, e.mul(k, e.c(p.rowStride)));
+        Value* colBase = e.add(e.mul(kw, e.c(p.cols.kmul)), e.c(p.cols.off));
+        e.loop(zero, e.c(rb), 1, [&](Value* r) {
+          Value* dst = e.at(dstK, e.mul(r, e.c(p.outW)));
+          Value* num = e.add(e.add(e.mul(e.add(row0, r), e.c(p.rows.mul)), e.mul(kh, e.c(p.rows.kmul))), e.c(p.rows.off));
+          Value* ok = b.CreateICmpSGE(num, zero);
+          if (p.rows.div > 1) ok = b.CreateAnd(ok, b.CreateICmpEQ(b.CreateSRem(num, e.c(p.rows.div)), zero));
+          Value* srcRow = b.CreateSDiv(num, e.c(p.rows.div));
+          ok = b.CreateAnd(ok, b.CreateICmpSLT(srcRow, e.c(p.rows.size)));
+          e.ifThenElse(
+              ok,
+              [&] {
+                Value* rowPtr = e.at(srcQ, e.mul(srcRow, e.c(p.cols.size)));
+                for (int64_t c0 = 0; c0 < p.outW; c0 += kLanes) {
+                  Value* outMask = p.outW - c0 < kLanes ? e.laneMask(e.c(p.outW - c0)) : nullptr;
+                  Value* lanes = e.b.CreateAdd(e.laneIds(), e.splat(e.c(c0)));
+                  Value* cnum = b.CreateAdd(b.CreateMul(lanes, e.splat(e.c(p.cols.mul))), e.splat(colBase));
+                  Value* cok = b.CreateICmpSGE(cnum, e.splat(zero));
+                  if (p.cols.div > 1)
+                    cok = b.CreateAnd(cok, b.CreateICmpEQ(b.CreateSRem(cnum, e.splat(e.c(p.cols.div))), e.splat(zero)));
+                  Value* col = p.cols.div > 1 ? b.CreateSDiv(cnum, e.splat(e.c(p.cols.div))) : cnum;
+                  cok = b.CreateAnd(cok, b.CreateICmpSLT(col, e.splat(e.c(p.cols.size))));
+                  if (outMask) cok = b.CreateAnd(cok, outMask);
+                  Value* v;
+                  if (p.cols.mul == 1 && p.cols.div == 1)
+                    v = e.loadVec(e.at(rowPtr, e.add(colBase, e.c(c0))), cok);
+                  else
+                    v = e.gatherVec(rowPtr, b.CreateSelect(cok, col, e.splat(zero)), cok);
+                  e.storeVec(v, e.at(dst, e.c(c0)), outMask);
+                }
+              },
+              [&] {
+                for (int64_t c0 = 0; c0 < p.outW; c0 += kLanes)
+                  e.storeVec(e.zeroVec(), e.at(dst, e.c(c0)),
+                             p.outW - c0 < kLanes ? e.laneMask(e.c(p.outW - c0)) : nullptr);
+              });
+        });
+      });
+    });
+  });
+}
+
+// Output rows per panel: as many as fit kPanelFloats (at least one).
+int64_t rowsPerPanel(int64_t k, int64_t outW, int64_t outH) {
+  return std::clamp<int64_t>(kPanelFloats / std::max<int64_t>(k * roundUp(outW, kLanes), 1), 1, outH);
+}
+
+// Calls block(row0, rb) over [0, outH) in blocks of `rows` (the last one shorter).
+void forRowBlocks(Emitter& e, int64_t outH, int64_t rows, const std::function<void(Value*, int64_t)>& block) {
+  if (outH / rows > 0) e.loop(e.c(0), e.c(outH / rows), 1, [&](Value* i) { block(e.mul(i, e.c(rows)), rows); });
+  if (outH % rows) block(e.c(outH / rows * rows), outH % rows);
+}
+
+}  // namespace
+
+Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, const std::vector<TensorType>& in,
+                               const TensorType& out, const std::string& name) {
+  if (in.size() != 2 || in[0].rank() != 4 || in[1].rank() != 4 || out.rank() != 4)
+    return Error(fmt::format("{} kernel needs rank-4 operands", mnemonic(op)));
+  // x [N,C,H,W], w [F,Cg,KH,KW], y [N,F,OH,OW], whichever of them is the result.
+  const Dims& x = op == OpKind::Conv2d ? in[0].dims : op == OpKind::Conv2dGradInput ? out.dims : in[0].dims;
+  const Dims& w = op == OpKind::Conv2dGradWeight ? out.dims : in[1].dims;
+  const Dims& y = op == OpKind::Conv2d ? out.dims : op == OpKind::Conv2dGradInput ? in[0].dims : in[1].dims;
+  for (const Dims* d : {&x, &w, &y})
+    for (size_t i = (d == &w ? 0 : 1); i < d->size(); ++i)
+      if ((*d)[i] == kBatch) return Error(fmt::format("{} kernel: B only as the batch dimension", mnemonic(op)));
+  const int64_t N = x[0], C = x[1], H = x[2], W = x[3], F = w[0], Cg = w[1], KH = w[2], KW = w[3];
+  const int64_t OH = y[2], OW = y[3], groups = attrs.i("groups"), Fg = F / groups;
+  const auto &s = attrs.ints("stride"), &pad = attrs.ints("padding"), &dil = attrs.ints("dilation");
+  const int64_t taps = KH * KW, Kc = Cg * taps;
+
+  Emitter e(m, name, 3);
+  Value* zero = e.c(0);
+  HeavyKernel k;
+  const double imageFlops = 2.0 * static_cast<double>(F * Kc * OH * OW);
+  (N == kBatch ? k.flopsPerBatch : k.flopsConst) = imageFlops * (N == kBatch ? 1 : static_cast<double>(N));
+
+  if (op == OpKind::Conv2d || op == OpKind::Conv2dGradInput) {
+    const bool fwd = op == OpKind::Conv2d;
+    Value *dst = e.bufs[0], *src = e.bufs[1], *wt = e.bufs[2];
+    // Forward: rows f of Fg, columns (oh, ow), reduction (c, kh, kw) with A = w[f][c][kh][kw].
+    // Grad input: rows c of Cg, columns (ih, iw), reduction (f, kh, kw) with A = w[f][c][kh][kw].
+    const int64_t rowsOut = fwd ? Fg : Cg, outH = fwd ? OH : H, outW = fwd ? OW : W;
+    const int64_t red = fwd ? Kc : Fg * taps;
+    const int64_t rb = rowsPerPanel(red, outW, outH), ps = roundUp(rb * outW, kLanes);
+    Value* panel = e.stackArray(e.f32, red * ps);
+    e.loop(e.begin, e.end, 1, [&](Value* n) {
+      for (int64_t g = 0; g < groups; ++g) {
+        Pack p;
+        if (fwd)
+          p = {e.at(src, e.mul(e.add(e.mul(n, e.c(C)), e.c(g * Cg)), e.c(H * W))), H * W, Cg, KH, KW,
+               Axis{s[0], dil[0], -pad[0], 1, H}, Axis{s[1], dil[1], -pad[1], 1, W}, OW, panel, ps};
+        else
+          p = {e.at(src, e.mul(e.add(e.mul(n, e.c(F)), e.c(g * Fg)), e.c(OH * OW))), OH * OW, Fg, KH, KW,
+               Axis{1, -dil[0], pad[0], s[0], OH}, Axis{1, -dil[1], pad[1], s[1], OW}, W, panel, ps};
+        forRowBlocks(e, outH, rb, [&](Value* row0, int64_t rows) {
+          emitPack(e, p, row0, rows);
+          const int64_t cols = rows * outW;
+          forRowTiles(e, zero, e.c(rowsOut), kBcastRows, [&](Value* i0, int mr) {
+            forColumnBlocks(e, cols, kBcastVecs, [&](Value* j0, int nv, const std::vector<Value*>& masks) {
+              BcastTile t;
+              t.mr = mr, t.nv = nv;
+              if (fwd) {
+                t.a = e.at(wt, e.mul(e.add(e.c(g * Fg), i0), e.c(Kc))), t.sai = e.c(Kc);
+                t.sa1 = zero, t.sa2 = e.c(1), t.k1n = e.c(1), t.k2n = e.c(Kc);
+                t.sb1 = zero, t.sb2 = e.c(ps);
+              } else {
+                t.a = e.at(wt, e.add(e.c(g * Fg * Kc), e.mul(i0, e.c(taps)))), t.sai = e.c(taps);
+                t.sa1 = e.c(Kc), t.sa2 = e.c(1), t.k1n = e.c(Fg), t.k2n = e.c(taps);
+                t.sb1 = e.c(taps * ps), t.sb2 = e.c(ps);
+              }
+              t.bp = e.at(panel, j0);
+              Value* plane = e.add(e.mul(n, e.c(fwd ? F : C)), e.add(e.c(g * rowsOut), i0));
+              t.cp = e.at(dst, e.add(e.mul(e.add(e.mul(plane, e.c(outH)), row0), e.c(outW)), j0));
+              t.sci = e.c(outH * outW);
+              t.masks = masks;
+              emitBcastTile(e, t);
+            });
+          });
+        });
+      }
+    });
+    k.extentPerBatch = N == kBatch ? 1 : 0;
+    k.extentConst = N == kBatch ? 0 : N;
+    k.grain = std::max<int64_t>(1, static_cast<int64_t>(kGrainFlops / imageFlops));
+  } else {
+    Value *dw = e.bufs[0], *xs = e.bufs[1], *dy = e.bufs[2];
+    const int64_t rb = rowsPerPanel(Kc, OW, OH), ps = roundUp(rb * OW, kLanes);
+    const int64_t nbMax = rb < OH ? 1 : std::clamp<int64_t>(kPanelFloats * 2 / (Kc * ps), 1, kMaxImagesPerPanel);
+    Value* panel = e.stackArray(e.f32, Kc * nbMax * ps);
+    Value* Nv = e.dim(N);
+    e.loop(zero, Nv, nbMax, [&](Value* n0) {
+      Value* nb = e.min(e.c(nbMax), e.sub(Nv, n0));
+      for (int64_t g = 0; g < groups; ++g) {
+        Value* flo = e.max(e.begin, e.c(g * Fg));
+        Value* fhi = e.min(e.end, e.c((g + 1) * Fg));
+        e.ifThen(e.b.CreateICmpSLT(flo, fhi), [&] {
+          forRowBlocks(e, OH, rb, [&](Value* row0, int64_t rows) {
+            e.loop(zero, nb, 1, [&](Value* nl) {
+              Value* img = e.at(xs, e.mul(e.add(e.mul(e.add(n0, nl), e.c(C)), e.c(g * Cg)), e.c(H * W)));
+              emitPack(e,
+                       {img, H * W, Cg, KH, KW, Axis{s[0], dil[0], -pad[0], 1, H}, Axis{s[1], dil[1], -pad[1], 1, W}, OW,
+                        e.at(panel, e.mul(nl, e.c(ps))), nbMax * ps},
+                       row0, rows);
+            });
+            Value* accumulate = e.b.CreateOr(e.b.CreateICmpSGT(n0, zero), e.b.CreateICmpSGT(row0, zero));
+            forRowTiles(e, flo, fhi, kDotRows, [&](Value* f0, int mi) {
+              forRowTiles(e, zero, e.c(Kc), kDotCols, [&](Value* j0, int mj) {
+                DotTile t;
+                t.mi = mi, t.mj = mj;
+                t.a = e.at(dy, e.mul(e.add(e.mul(e.add(e.mul(n0, e.c(F)), f0), e.c(OH)), row0), e.c(OW)));
+                t.sai = e.c(OH * OW), t.sa1 = e.c(F * OH * OW);
+                t.bp = e.at(panel, e.mul(j0, e.c(nbMax * ps))), t.sbj = e.c(nbMax * ps), t.sb1 = e.c(ps);
+                t.cp = e.at(dw, e.add(e.mul(f0, e.c(Kc)), j0)), t.sci = e.c(Kc), t.scj = e.c(1);
+                t.r1n = nb, t.rn = e.c(rows * OW);
+                t.accumulate = accumulate;
+                emitDotTile(e, t);
+              });
+            });
+          });
+        });
+      }
+    });
+    k.extentConst = F;
+    k.grain = 1;
+  }
+  k.fn = e.finish();
+  return k;
+}
+
+}  // namespace sinter::cpu::heavy

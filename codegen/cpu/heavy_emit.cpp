@@ -1,0 +1,295 @@
+// The heavy-kernel skeleton, loops and vector memory helpers, the two micro-kernels (broadcast-FMA
+// and dot-product tiles) and the dispatch by op kind.
+//
+// Algorithm: every matmul and convolution is a sequence of register tiles. The broadcast tile keeps
+// mr x nv <16 x float> accumulators (6 x 4 = 24 of the 32 zmm registers) and, per reduction step,
+// loads nv vectors of B's row, broadcasts mr scalars of A and issues mr*nv FMAs; the dot tile
+// vectorizes the reduction itself (for operands that are both contiguous along it) and sums
+// across lanes once at the end. Both emit llvm.fma on <16 x float> directly instead of relying on
+// the loop vectorizer, so the schedule is fixed by construction.
+#include "codegen/cpu/heavy_emit.h"
+
+#include <llvm/IR/Intrinsics.h>
+
+namespace sinter::cpu {
+
+namespace heavy {
+
+using llvm::Value;
+
+Emitter::Emitter(llvm::Module& m, const std::string& name, int numBufs) : ctx(m.getContext()), b(ctx), m_(m) {
+  f32 = b.getFloatTy();
+  i64 = b.getInt64Ty();
+  vf = llvm::FixedVectorType::get(f32, kLanes);
+  llvm::Type* ptr = b.getPtrTy();
+  auto* outerTy = llvm::FunctionType::get(b.getVoidTy(), {ptr, i64, i64, i64}, false);
+  outer_ = llvm::Function::Create(outerTy, llvm::Function::ExternalLinkage, name, m);
+  outer_->addParamAttr(0, llvm::Attribute::NoAlias);
+  outer_->addParamAttr(0, llvm::Attribute::ReadOnly);
+  std::vector<llvm::Type*> params(numBufs, ptr);
+  params.insert(params.end(), {i64, i64, i64});
+  body_ = llvm::Function::Create(llvm::FunctionType::get(b.getVoidTy(), params, false), llvm::Function::InternalLinkage,
+                                 name + ".body", m);
+  body_->addFnAttr(llvm::Attribute::AlwaysInline);
+  body_->addFnAttr(llvm::Attribute::NoUnwind);
+  outer_->addFnAttr(llvm::Attribute::NoUnwind);
+  for (int i = 0; i < numBufs; ++i) body_->addParamAttr(i, llvm::Attribute::NoAlias);
+
+  b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", outer_));
+  std::vector<Value*> args;
+  auto argIt = outer_->arg_begin();
+  Value* bufArray = argIt;
+  for (int i = 0; i < numBufs; ++i) args.push_back(b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, bufArray, i)));
+  for (int i = 1; i <= 3; ++i) args.push_back(outer_->getArg(i));
+  b.CreateCall(body_, args);
+  b.CreateRetVoid();
+
+  entry_ = llvm::BasicBlock::Create(ctx, "entry", body_);
+  b.SetInsertPoint(entry_);
+  for (int i = 0; i < numBufs; ++i) bufs.push_back(body_->getArg(i));
+  batch = body_->getArg(numBufs);
+  begin = body_->getArg(numBufs + 1);
+  end = body_->getArg(numBufs + 2);
+  llvm::FastMathFlags fmf;
+  fmf.setAllowContract();
+  b.setFastMathFlags(fmf);
+}
+
+llvm::Function* Emitter::finish() {
+  b.CreateRetVoid();
+  return outer_;
+}
+
+void Emitter::loop(Value* lo, Value* hi, int64_t step, const std::function<void(Value*)>& body) {
+  llvm::BasicBlock* pre = b.GetInsertBlock();
+  auto* head = llvm::BasicBlock::Create(ctx, "loop", body_);
+  auto* inner = llvm::BasicBlock::Create(ctx, "body", body_);
+  auto* exit = llvm::BasicBlock::Create(ctx, "exit", body_);
+  b.CreateBr(head);
+  b.SetInsertPoint(head);
+  llvm::PHINode* iv = b.CreatePHI(i64, 2);
+  iv->addIncoming(lo, pre);
+  b.CreateCondBr(b.CreateICmpSLT(iv, hi), inner, exit);
+  b.SetInsertPoint(inner);
+  body(iv);
+  iv->addIncoming(b.CreateAdd(iv, c(step), "", false, true), b.GetInsertBlock());
+  b.CreateBr(head);
+  b.SetInsertPoint(exit);
+}
+
+void Emitter::ifThen(Value* cond, const std::function<void()>& then) {
+  if (auto* k = llvm::dyn_cast<llvm::ConstantInt>(cond)) {
+    if (!k->isZero()) then();
+    return;
+  }
+  auto* thenBB = llvm::BasicBlock::Create(ctx, "then", body_);
+  auto* join = llvm::BasicBlock::Create(ctx, "join", body_);
+  b.CreateCondBr(cond, thenBB, join);
+  b.SetInsertPoint(thenBB);
+  then();
+  b.CreateBr(join);
+  b.SetInsertPoint(join);
+}
+
+void Emitter::ifThenElse(Value* cond, const std::function<void()>& then, const std::function<void()>& otherwise) {
+  if (auto* k = llvm::dyn_cast<llvm::ConstantInt>(cond)) {
+    k->isZero() ? otherwise() : then();
+    return;
+  }
+  auto* thenBB = llvm::BasicBlock::Create(ctx, "then", body_);
+  auto* elseBB = llvm::BasicBlock::Create(ctx, "else", body_);
+  auto* join = llvm::BasicBlock::Create(ctx, "join", body_);
+  b.CreateCondBr(cond, thenBB, elseBB);
+  b.SetInsertPoint(thenBB);
+  then();
+  b.CreateBr(join);
+  b.SetInsertPoint(elseBB);
+  otherwise();
+  b.CreateBr(join);
+  b.SetInsertPoint(join);
+}
+
+Value* Emitter::stackArray(llvm::Type* elem, int64_t count) {
+  llvm::IRBuilder<> at(entry_, entry_->begin());
+  llvm::AllocaInst* a = at.CreateAlloca(elem, c(count));
+  a->setAlignment(llvm::Align(64));
+  return a;
+}
+
+Value* Emitter::zeroVec() { return llvm::Constant::getNullValue(vf); }
+
+Value* Emitter::fma(Value* x, Value* y, Value* acc) {
+  return b.CreateIntrinsic(llvm::Intrinsic::fma, {x->getType()}, {x, y, acc});
+}
+
+Value* Emitter::laneIds() {
+  std::vector<uint64_t> ids(kLanes);
+  for (int l = 0; l < kLanes; ++l) ids[l] = static_cast<uint64_t>(l);
+  return llvm::ConstantDataVector::get(ctx, ids);
+}
+
+Value* Emitter::laneMask(Value* n) { return b.CreateICmpSLT(laneIds(), splat(n)); }
+
+Value* Emitter::loadVec(Value* p, Value* mask) {
+  if (!mask) return b.CreateAlignedLoad(vf, p, llvm::Align(4));
+  return b.CreateMaskedLoad(vf, p, llvm::Align(4), mask, zeroVec());
+}
+
+void Emitter::storeVec(Value* v, Value* p, Value* mask) {
+  if (!mask)
+    b.CreateAlignedStore(v, p, llvm::Align(4));
+  else
+    b.CreateMaskedStore(v, p, llvm::Align(4), mask);
+}
+
+Value* Emitter::gatherVec(Value* base, Value* idx, Value* mask) {
+  Value* ptrs = b.CreateGEP(f32, base, idx);
+  return b.CreateMaskedGather(vf, ptrs, llvm::Align(4), mask, zeroVec());
+}
+
+Value* Emitter::hsum(Value* v) {
+  Value* r = b.CreateFAddReduce(llvm::ConstantFP::get(f32, -0.0), v);
+  llvm::FastMathFlags fmf;
+  fmf.setAllowContract();
+  fmf.setAllowReassoc();  // a tree across the 16 lanes: only the rounding of the sum changes
+  llvm::cast<llvm::Instruction>(r)->setFastMathFlags(fmf);
+  return r;
+}
+
+void emitBcastTile(Emitter& e, const BcastTile& t) {
+  const int n = t.mr * t.nv;
+  std::vector<Value*> acc(n);
+  for (Value*& a : acc) {
+    a = e.stackArray(e.vf, 1);
+    e.b.CreateStore(e.zeroVec(), a);
+  }
+  e.loop(e.c(0), t.k1n, 1, [&](Value* k1) {
+    Value* a1 = e.at(t.a, e.mul(k1, t.sa1));
+    Value* b1 = e.at(t.bp, e.mul(k1, t.sb1));
+    e.loop(e.c(0), t.k2n, 1, [&](Value* k2) {
+      Value* bk = e.at(b1, e.mul(k2, t.sb2));
+      Value* ak = e.at(a1, e.mul(k2, t.sa2));
+      std::vector<Value*> bv(t.nv);
+      for (int v = 0; v < t.nv; ++v) bv[v] = e.loadVec(e.at(bk, e.c(v * kLanes)), t.masks[v]);
+      for (int r = 0; r < t.mr; ++r) {
+        Value* s = e.splat(e.loadF(r == 0 ? ak : e.at(ak, e.mul(e.c(r), t.sai))));
+        for (int v = 0; v < t.nv; ++v) {
+          Value* slot = acc[r * t.nv + v];
+          e.b.CreateStore(e.fma(s, bv[v], e.b.CreateLoad(e.vf, slot)), slot);
+        }
+      }
+    });
+  });
+  auto cAddr = [&](int r, int v) { return e.at(t.cp, e.add(e.mul(e.c(r), t.sci), e.c(v * kLanes))); };
+  if (t.accumulate)
+    e.ifThen(t.accumulate, [&] {
+      for (int r = 0; r < t.mr; ++r)
+        for (int v = 0; v < t.nv; ++v) {
+          Value* slot = acc[r * t.nv + v];
+          e.b.CreateStore(e.b.CreateFAdd(e.b.CreateLoad(e.vf, slot), e.loadVec(cAddr(r, v), t.masks[v])), slot);
+        }
+    });
+  for (int r = 0; r < t.mr; ++r)
+    for (int v = 0; v < t.nv; ++v) e.storeVec(e.b.CreateLoad(e.vf, acc[r * t.nv + v]), cAddr(r, v), t.masks[v]);
+}
+
+void emitDotTile(Emitter& e, const DotTile& t) {
+  const int n = t.mi * t.mj;
+  std::vector<Value*> acc(n);
+  for (Value*& a : acc) {
+    a = e.stackArray(e.vf, 1);
+    e.b.CreateStore(e.zeroVec(), a);
+  }
+  Value* full = e.b.CreateSDiv(t.rn, e.c(kLanes));
+  Value* rem = e.sub(t.rn, e.mul(full, e.c(kLanes)));
+  e.loop(e.c(0), t.r1n, 1, [&](Value* r1) {
+    Value* ar = e.at(t.a, e.mul(r1, t.sa1));
+    Value* br = e.at(t.bp, e.mul(r1, t.sb1));
+    auto chunk = [&](Value* off, Value* mask) {
+      std::vector<Value*> av(t.mi), bv(t.mj);
+      for (int i = 0; i < t.mi; ++i) av[i] = e.loadVec(e.at(ar, e.add(e.mul(e.c(i), t.sai), off)), mask);
+      for (int j = 0; j < t.mj; ++j) bv[j] = e.loadVec(e.at(br, e.add(e.mul(e.c(j), t.sbj), off)), mask);
+      for (int i = 0; i < t.mi; ++i)
+        for (int j = 0; j < t.mj; ++j) {
+          Value* slot = acc[i * t.mj + j];
+          e.b.CreateStore(e.fma(av[i], bv[j], e.b.CreateLoad(e.vf, slot)), slot);
+        }
+    };
+    e.loop(e.c(0), full, 1, [&](Value* q) { chunk(e.mul(q, e.c(kLanes)), nullptr); });
+    e.ifThen(e.b.CreateICmpSGT(rem, e.c(0)), [&] { chunk(e.mul(full, e.c(kLanes)), e.laneMask(rem)); });
+  });
+  for (int i = 0; i < t.mi; ++i)
+    for (int j = 0; j < t.mj; ++j) {
+      Value* p = e.at(t.cp, e.add(e.mul(e.c(i), t.sci), e.mul(e.c(j), t.scj)));
+      Value* s = e.hsum(e.b.CreateLoad(e.vf, acc[i * t.mj + j]));
+      if (t.accumulate) {
+        Value* old = e.loadF(p);
+        s = e.b.CreateSelect(t.accumulate, e.b.CreateFAdd(old, s), s);
+      }
+      e.storeF(s, p);
+    }
+}
+
+void forRowTiles(Emitter& e, Value* lo, Value* hi, int mr, const std::function<void(Value*, int)>& tile) {
+  Value* n = e.sub(hi, lo);
+  Value* nt = e.b.CreateSDiv(n, e.c(mr));
+  e.loop(e.c(0), nt, 1, [&](Value* t) { tile(e.add(lo, e.mul(t, e.c(mr))), mr); });
+  Value* rem = e.sub(n, e.mul(nt, e.c(mr)));
+  Value* i0 = e.add(lo, e.mul(nt, e.c(mr)));
+  for (int r = 1; r < mr; ++r) e.ifThen(e.b.CreateICmpEQ(rem, e.c(r)), [&] { tile(i0, r); });
+}
+
+void forColumnBlocks(Emitter& e, int64_t n, int nvMax,
+                     const std::function<void(Value*, int, const std::vector<Value*>&)>& tile) {
+  const int64_t block = int64_t{nvMax} * kLanes;
+  if (n == kBatch) {
+    Value* nfull = e.b.CreateSDiv(e.batch, e.c(block));
+    e.loop(e.c(0), nfull, 1, [&](Value* jb) { tile(e.mul(jb, e.c(block)), nvMax, std::vector<Value*>(nvMax)); });
+    e.loop(e.mul(nfull, e.c(block)), e.batch, kLanes,
+           [&](Value* j) { tile(j, 1, {e.laneMask(e.sub(e.batch, j))}); });
+    return;
+  }
+  const int64_t nfull = n / block, tail = n % block;
+  if (nfull > 0)
+    e.loop(e.c(0), e.c(nfull), 1, [&](Value* jb) { tile(e.mul(jb, e.c(block)), nvMax, std::vector<Value*>(nvMax)); });
+  if (tail == 0) return;
+  const int nv = static_cast<int>((tail + kLanes - 1) / kLanes);
+  std::vector<Value*> masks(nv);
+  if (tail % kLanes) masks.back() = e.laneMask(e.c(tail % kLanes));
+  tile(e.c(nfull * block), nv, masks);
+}
+
+}  // namespace heavy
+
+bool isHeavyOp(OpKind op) {
+  switch (op) {
+    case OpKind::MatMul:
+    case OpKind::Conv2d:
+    case OpKind::Conv2dGradInput:
+    case OpKind::Conv2dGradWeight:
+    case OpKind::MaxPool2d:
+    case OpKind::MaxPool2dGrad:
+    case OpKind::AvgPool2d:
+    case OpKind::AvgPool2dGrad: return true;
+    default: return false;
+  }
+}
+
+Expected<HeavyKernel> emitHeavyKernel(llvm::Module& m, OpKind op, const Attrs& attrs, const std::vector<TensorType>& operands,
+                                      const TensorType& result, const std::string& name) {
+  for (const TensorType& t : operands)
+    if (t.dtype != DType::F32) return Error(fmt::format("{} kernel needs f32 operands, found {}", mnemonic(op), formatType(t)));
+  switch (op) {
+    case OpKind::MatMul: return heavy::emitMatMul(m, attrs, operands, result, name);
+    case OpKind::Conv2d:
+    case OpKind::Conv2dGradInput:
+    case OpKind::Conv2dGradWeight: return heavy::emitConv(m, op, attrs, operands, result, name);
+    case OpKind::MaxPool2d:
+    case OpKind::MaxPool2dGrad:
+    case OpKind::AvgPool2d:
+    case OpKind::AvgPool2dGrad: return heavy::emitPool(m, op, attrs, operands, result, name);
+    default: return Error(fmt::format("{} is not a heavy op", mnemonic(op)));
+  }
+}
+
+}  // namespace sinter::cpu

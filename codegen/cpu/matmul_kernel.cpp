@@ -1,0 +1,113 @@
+// The matmul kernel: C[M,N] = op(A)[M,K] op(B)[K,N] over a slice of C's rows.
+//
+// Algorithm: the transpose flags pick the tile. With B untransposed its rows are contiguous along
+// N, so 6-row x 64-column broadcast tiles read A's scalars in place whatever ta says (op(A)(i,k)
+// is a[i*K + k] or a[k*M + i]) and keep the whole K reduction in registers. A @ B^T (a linear
+// layer's forward pass) has both operands contiguous along K, so 4 x 6 dot tiles reduce over K in
+// vector lanes. Only A^T @ B^T packs: B^T in K blocks of 256 into a 256 x 64 stack panel, adding
+// each block into C. The parallel extent is C's rows; a slice may start anywhere and its last
+// rows form one smaller tile.
+#include <algorithm>
+#include <cmath>
+
+#include "codegen/cpu/heavy_emit.h"
+
+namespace sinter::cpu::heavy {
+
+using llvm::Value;
+
+namespace {
+
+constexpr int kBcastRows = 6, kBcastVecs = 4;   // 24 zmm accumulators
+constexpr int kDotRows = 4, kDotCols = 6;       // 24 zmm accumulators
+constexpr int64_t kPackK = 256;
+constexpr double kGrainFlops = 1e6;             // about 10 us of work: less is not worth a thread
+constexpr int64_t kAssumedBatch = 64;           // for sizing the grain when B is a dimension
+
+}  // namespace
+
+Expected<HeavyKernel> emitMatMul(llvm::Module& m, const Attrs& attrs, const std::vector<TensorType>& in,
+                                 const TensorType& out, const std::string& name) {
+  if (in.size() != 2 || in[0].rank() != 2 || in[1].rank() != 2 || out.rank() != 2)
+    return Error("matmul kernel needs two matrices");
+  const bool ta = attrs.b("transpose_a"), tb = attrs.b("transpose_b");
+  const int64_t M = out.dims[0], N = out.dims[1], K = ta ? in[0].dims[0] : in[0].dims[1];
+
+  Emitter e(m, name, 3);
+  Value *C = e.bufs[0], *A = e.bufs[1], *B = e.bufs[2];
+  Value *Mv = e.dim(M), *Nv = e.dim(N), *Kv = e.dim(K);
+  Value* sai = ta ? e.c(1) : Kv;  // op(A)(i, k) = A[i*sai + k*sak]
+  Value* sak = ta ? Mv : e.c(1);
+  Value* zero = e.c(0);
+
+  if (!ta && tb) {
+    forRowTiles(e, e.begin, e.end, kDotRows, [&](Value* i0, int mi) {
+      forRowTiles(e, zero, Nv, kDotCols, [&](Value* j0, int mj) {
+        DotTile t;
+        t.mi = mi, t.mj = mj;
+        t.a = e.at(A, e.mul(i0, Kv)), t.sai = Kv, t.sa1 = zero;
+        t.bp = e.at(B, e.mul(j0, Kv)), t.sbj = Kv, t.sb1 = zero;
+        t.cp = e.at(C, e.add(e.mul(i0, Nv), j0)), t.sci = Nv, t.scj = e.c(1);
+        t.r1n = e.c(1), t.rn = Kv;
+        emitDotTile(e, t);
+      });
+    });
+  } else if (!tb) {
+    forRowTiles(e, e.begin, e.end, kBcastRows, [&](Value* i0, int mr) {
+      forColumnBlocks(e, N, kBcastVecs, [&](Value* j0, int nv, const std::vector<Value*>& masks) {
+        BcastTile t;
+        t.mr = mr, t.nv = nv;
+        t.a = e.at(A, e.mul(i0, sai)), t.sai = sai, t.sa1 = zero, t.sa2 = sak;
+        t.bp = e.at(B, j0), t.sb1 = zero, t.sb2 = Nv;
+        t.cp = e.at(C, e.add(e.mul(i0, Nv), j0)), t.sci = Nv;
+        t.k1n = e.c(1), t.k2n = Kv;
+        t.masks = masks;
+        emitBcastTile(e, t);
+      });
+    });
+  } else {
+    const int64_t width = int64_t{kBcastVecs} * kLanes;
+    Value* panel = e.stackArray(e.f32, kPackK * width);
+    e.loop(zero, Kv, kPackK, [&](Value* k0) {
+      Value* kc = e.min(e.c(kPackK), e.sub(Kv, k0));
+      forColumnBlocks(e, N, kBcastVecs, [&](Value* j0, int nv, const std::vector<Value*>& masks) {
+        // panel[kk][jj] = op(B)(k0 + kk, j0 + jj) = B[(j0 + jj)*K + k0 + kk]
+        Value* cols = e.min(e.c(int64_t{nv} * kLanes), e.sub(Nv, j0));
+        e.loop(zero, cols, 1, [&](Value* jj) {
+          Value* src = e.at(B, e.add(e.mul(e.add(j0, jj), Kv), k0));
+          e.loop(zero, kc, 1, [&](Value* kk) {
+            e.storeF(e.loadF(e.at(src, kk)), e.at(panel, e.add(e.mul(kk, e.c(width)), jj)));
+          });
+        });
+        forRowTiles(e, e.begin, e.end, kBcastRows, [&](Value* i0, int mr) {
+          BcastTile t;
+          t.mr = mr, t.nv = nv;
+          t.a = e.at(A, e.add(e.mul(i0, sai), e.mul(k0, sak))), t.sai = sai, t.sa1 = zero, t.sa2 = sak;
+          t.bp = panel, t.sb1 = zero, t.sb2 = e.c(width);
+          t.cp = e.at(C, e.add(e.mul(i0, Nv), j0)), t.sci = Nv;
+          t.k1n = e.c(1), t.k2n = kc;
+          t.accumulate = e.b.CreateICmpSGT(k0, zero);
+          t.masks = masks;
+          emitBcastTile(e, t);
+        });
+      });
+    });
+  }
+
+  HeavyKernel k;
+  k.fn = e.finish();
+  k.extentPerBatch = M == kBatch ? 1 : 0;
+  k.extentConst = M == kBatch ? 0 : M;
+  int batchDims = 0;
+  double flops = 2;
+  for (int64_t d : {M, N, K}) d == kBatch ? ++batchDims : flops *= static_cast<double>(d);
+  (batchDims == 0 ? k.flopsConst : batchDims == 1 ? k.flopsPerBatch : k.flopsPerBatch2) = flops;
+  const double rowFlops = 2.0 * static_cast<double>(N == kBatch ? kAssumedBatch : N) *
+                          static_cast<double>(K == kBatch ? kAssumedBatch : K);
+  const int tile = !ta && tb ? kDotRows : kBcastRows;
+  const auto rows = static_cast<int64_t>(std::ceil(kGrainFlops / std::max(rowFlops, 1.0)));
+  k.grain = std::max<int64_t>(tile, (rows + tile - 1) / tile * tile);
+  return k;
+}
+
+}  // namespace sinter::cpu::heavy
