@@ -1,0 +1,135 @@
+// Checkpoints: a save/load round trip, PyTorch's num_batches_tracked, metadata, and every validation error.
+#include "runtime/checkpoint.h"
+
+#include <doctest/doctest.h>
+
+#include "tests/runtime/test_util.h"
+#include "tests/trainer/softmax_plan.h"
+#include "tests/trainer/trainer_util.h"
+
+using namespace sinter;
+using sinter::test::persistentBytes;
+using sinter::test::SoftmaxPlan;
+using sinter::test::TempDir;
+
+namespace {
+
+// Every persistent float gets a distinct value so a misplaced copy shows.
+void scribble(Program& program, float base) {
+  const PlanTable& t = program.table();
+  for (int32_t i = 0; i < t.numBuffers; ++i) {
+    const PlanBuffer& b = t.buffers[i];
+    if (!b.persistent) continue;
+    for (int64_t j = 0; j < program.elements(b, 1); ++j) {
+      if (b.type == BufferType::F32) static_cast<float*>(program.data(b))[j] = base + static_cast<float>(i * 1000 + j);
+      else static_cast<int32_t*>(program.data(b))[j] = static_cast<int32_t>(base) + i;
+    }
+  }
+}
+
+std::string loadError(const std::string& path, Program& program, LoadMode mode) {
+  auto r = loadCheckpoint(path, program, mode);
+  REQUIRE_FALSE(r.ok());
+  return r.error().message();
+}
+
+// The checkpoint at path with `edit` applied to its tensors, written to path2.
+template <typename F>
+std::string edited(const TempDir& dir, const std::string& path, F edit) {
+  auto file = readSafetensors(path);
+  REQUIRE(file.ok());
+  edit(file->tensors);
+  const std::string out = dir.file("edited.safetensors");
+  REQUIRE(writeSafetensors(out, *file).ok());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("checkpoint: save and load round-trip every parameter and state buffer") {
+  TempDir dir;
+  SoftmaxPlan plan;
+  Program a(plan.table, 1, 1);
+  scribble(a, 0.5f);
+  const std::string path = dir.file("ckpt.safetensors");
+  CheckpointInfo info{"softmax", 3, 120, 0x1234567890ull, 0.25, 1};
+  REQUIRE(saveCheckpoint(path, a, info).ok());
+
+  Program b(plan.table, 1, 2);
+  CHECK(persistentBytes(b) != persistentBytes(a));
+  auto loaded = loadCheckpoint(path, b, LoadMode::Resume);
+  REQUIRE_MESSAGE(loaded.ok(), loaded.error().message());
+  CHECK(persistentBytes(b) == persistentBytes(a));
+  CHECK(loaded->model == "softmax");
+  CHECK(loaded->epoch == 3);
+  CHECK(loaded->step == 120);
+  CHECK(loaded->seed == 0x1234567890ull);
+  CHECK(loaded->bestValLoss == 0.25);
+  CHECK(loaded->epochsSinceBest == 1);
+
+  // What PyTorch sees: state-dict names, F32 params, I32 train.seed, I64 num_batches_tracked = steps.
+  auto file = readSafetensors(path);
+  REQUIRE(file.ok());
+  REQUIRE(file->find("fc.weight"));
+  CHECK(file->find("fc.weight")->type == ElemType::F32);
+  CHECK(file->find("fc.weight")->shape == std::vector<int64_t>{10, 784});
+  CHECK(file->find("train.seed")->type == ElemType::I32);
+  CHECK(file->find("train.step")->shape.empty());
+  const NamedTensor* tracked = file->find("bn.num_batches_tracked");
+  REQUIRE(tracked);
+  CHECK(tracked->type == ElemType::I64);
+  CHECK(tracked->shape.empty());
+  CHECK(tracked->at(0) == 120);
+  CHECK(file->tensors.size() == 10);  // 9 persistent buffers + the counter
+  CHECK(file->find("logits") == nullptr);
+}
+
+TEST_CASE("checkpoint: load errors name the file, the tensor and both shapes") {
+  TempDir dir;
+  SoftmaxPlan plan;
+  Program a(plan.table, 1, 1);
+  const std::string path = dir.file("ckpt.safetensors");
+  REQUIRE(saveCheckpoint(path, a, {"softmax", 1, 40, 1}).ok());
+  Program b(plan.table, 1, 1);
+  scribble(b, 9.0f);
+  const auto before = persistentBytes(b);
+
+  const std::string shape = edited(dir, path, [](std::vector<NamedTensor>& ts) {
+    for (NamedTensor& t : ts)
+      if (t.name == "fc.weight") t = NamedTensor::fromFloats("fc.weight", {5, 784}, std::vector<float>(5 * 784));
+  });
+  CHECK(loadError(shape, b, LoadMode::Resume) ==
+        shape + ": tensor 'fc.weight' has shape [5, 784] but the model's is [10, 784]");
+
+  const std::string unknown = edited(dir, path, [](std::vector<NamedTensor>& ts) {
+    ts.push_back(NamedTensor::fromFloats("fc2.weight", {1}, std::vector<float>{1}));
+  });
+  CHECK(loadError(unknown, b, LoadMode::Weights) ==
+        unknown + ": tensor 'fc2.weight' is not a parameter or state of model 'softmax'");
+
+  const std::string dtype = edited(dir, path, [](std::vector<NamedTensor>& ts) {
+    for (NamedTensor& t : ts)
+      if (t.name == "fc.bias") t = NamedTensor::fromDoubles("fc.bias", {10}, std::vector<double>(10));
+  });
+  CHECK(loadError(dtype, b, LoadMode::Resume) == dtype + ": tensor 'fc.bias' is F64 but the model's is F32");
+
+  // Only parameters and running statistics: enough for eval and predict, not for a resume.
+  const std::string weightsOnly = edited(dir, path, [](std::vector<NamedTensor>& ts) {
+    std::erase_if(ts, [](const NamedTensor& t) {
+      return t.name.find("momentum") != std::string::npos || t.name.starts_with("train.");
+    });
+  });
+  CHECK(loadError(weightsOnly, b, LoadMode::Resume) ==
+        weightsOnly + ": missing tensors 'fc.weight.momentum_buffer', 'fc.bias.momentum_buffer', 'train.step', "
+                      "'train.lr', 'train.seed' (a resume needs every parameter and optimizer state)");
+  CHECK(persistentBytes(b) == before);  // a failed load changes nothing
+  CHECK(loadCheckpoint(weightsOnly, b, LoadMode::Weights).ok());
+
+  const std::string noParam = edited(dir, path, [](std::vector<NamedTensor>& ts) {
+    std::erase_if(ts, [](const NamedTensor& t) { return t.name == "fc.bias" || t.name == "bn.running_var"; });
+  });
+  CHECK(loadError(noParam, b, LoadMode::Weights) == noParam + ": missing tensors 'fc.bias', 'bn.running_var'");
+
+  const std::string missingFile = dir.file("nope.safetensors");
+  CHECK(loadError(missingFile, b, LoadMode::Weights).starts_with(missingFile + ": "));
+}
