@@ -1,14 +1,16 @@
 // Times each heavy kernel of the MLP 784-128-64-10 and LeNet-5 training steps at batch 64 on one
 // thread (best of many runs) and prints microseconds and GFLOP/s.
-//   kernels_bench [batch]
+//   kernels_bench [batch] [--asm NAME-SUBSTRING]   (--asm prints the matching kernels' assembly)
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
+#include <llvm/Target/TargetMachine.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string>
 
 #include "codegen/cpu/heavy_kernels.h"
 #include "codegen/cpu/jit.h"
@@ -59,7 +61,14 @@ void linear(std::vector<Bench>& out, const char* name, int64_t in, int64_t o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int64_t batch = argc > 1 ? std::atoll(argv[1]) : 64;
+  int64_t batch = 64;
+  std::string asmOf;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--asm" && i + 1 < argc)
+      asmOf = argv[++i];
+    else
+      batch = std::atoll(argv[i]);
+  }
   std::vector<Bench> benches;
   benches.reserve(64);
   linear(benches, "mlp fc1 784-128", 784, 128);
@@ -100,6 +109,11 @@ int main(int argc, char** argv) {
     auto mod = std::make_unique<llvm::Module>("bench", *ctx);
     const std::string name = "bench" + std::to_string(id++);
     Expected<cpu::HeavyKernel> k = cpu::emitHeavyKernel(*mod, bench.op, bench.attrs, bench.in, *result, name);
+    if (k && !asmOf.empty() && std::string(bench.name).find(asmOf) != std::string::npos) {
+      auto tm = cpu::makeTargetMachine({});
+      cpu::optimizeModule(*mod, **tm, {});
+      if (auto text = cpu::emitMachineCode(*mod, **tm, true)) std::printf("%s\n", text->c_str());
+    }
     if (!k || !(*jit)->add(std::move(mod), std::move(ctx)).ok()) {
       std::fprintf(stderr, "%s: cannot compile\n", bench.name);
       return 1;

@@ -3,7 +3,7 @@
 //
 // Algorithm: the panel holds, for a block of output rows, row k = (channel, kh, kw) of the
 // unrolled input: panel[k][r*outW + t] is the source element that tap k meets at output (r, t),
-// or 0 in the padding. A panel row is filled 16 columns at a time with one masked load (unit
+// or 0 in the padding. A panel row is filled a vector of columns at a time with one masked load (unit
 // column stride) or a masked gather (stride, dilation, or the transposed access of a gradient).
 //  - conv2d: y[n][f][p] = sum_k w[f][k] * panel[k][p] -- broadcast tiles over filters x positions;
 //    parallel over the batch.
@@ -23,8 +23,6 @@ using llvm::Value;
 
 namespace {
 
-constexpr int kBcastRows = 6, kBcastVecs = 4;
-constexpr int kDotRows = 4, kDotCols = 6;
 constexpr int64_t kPanelFloats = 24 * 1024;     // about 96 KB: the panel stays in L2
 constexpr int64_t kMaxImagesPerPanel = 8;
 constexpr double kGrainFlops = 5e5;
@@ -70,8 +68,8 @@ void emitPack(Emitter& e, const Pack& p, Value* row0, int64_t rb) {
               ok,
               [&] {
                 Value* rowPtr = e.at(srcQ, e.mul(srcRow, e.c(p.cols.size)));
-                for (int64_t c0 = 0; c0 < p.outW; c0 += kLanes) {
-                  Value* outMask = p.outW - c0 < kLanes ? e.laneMask(e.c(p.outW - c0)) : nullptr;
+                for (int64_t c0 = 0; c0 < p.outW; c0 += e.lanes) {
+                  Value* outMask = p.outW - c0 < e.lanes ? e.laneMask(e.c(p.outW - c0)) : nullptr;
                   Value* lanes = e.b.CreateAdd(e.laneIds(), e.splat(e.c(c0)));
                   Value* cnum = b.CreateAdd(b.CreateMul(lanes, e.splat(e.c(p.cols.mul))), e.splat(colBase));
                   Value* cok = b.CreateICmpSGE(cnum, e.splat(zero));
@@ -89,9 +87,9 @@ void emitPack(Emitter& e, const Pack& p, Value* row0, int64_t rb) {
                 }
               },
               [&] {
-                for (int64_t c0 = 0; c0 < p.outW; c0 += kLanes)
+                for (int64_t c0 = 0; c0 < p.outW; c0 += e.lanes)
                   e.storeVec(e.zeroVec(), e.at(dst, e.c(c0)),
-                             p.outW - c0 < kLanes ? e.laneMask(e.c(p.outW - c0)) : nullptr);
+                             p.outW - c0 < e.lanes ? e.laneMask(e.c(p.outW - c0)) : nullptr);
               });
         });
       });
@@ -100,8 +98,8 @@ void emitPack(Emitter& e, const Pack& p, Value* row0, int64_t rb) {
 }
 
 // Output rows per panel: as many as fit kPanelFloats (at least one).
-int64_t rowsPerPanel(int64_t k, int64_t outW, int64_t outH) {
-  return std::clamp<int64_t>(kPanelFloats / std::max<int64_t>(k * roundUp(outW, kLanes), 1), 1, outH);
+int64_t rowsPerPanel(int64_t k, int64_t outW, int64_t outH, int64_t lanes) {
+  return std::clamp<int64_t>(kPanelFloats / std::max<int64_t>(k * roundUp(outW, lanes), 1), 1, outH);
 }
 
 // Calls block(row0, rb) over [0, outH) in blocks of `rows` (the last one shorter).
@@ -113,7 +111,7 @@ void forRowBlocks(Emitter& e, int64_t outH, int64_t rows, const std::function<vo
 }  // namespace
 
 Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, const std::vector<TensorType>& in,
-                               const TensorType& out, const std::string& name) {
+                               const TensorType& out, const std::string& name, const HeavyTarget& target) {
   if (in.size() != 2 || in[0].rank() != 4 || in[1].rank() != 4 || out.rank() != 4)
     return Error(fmt::format("{} kernel needs rank-4 operands", mnemonic(op)));
   // x [N,C,H,W], w [F,Cg,KH,KW], y [N,F,OH,OW], whichever of them is the result.
@@ -128,7 +126,8 @@ Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, c
   const auto &s = attrs.ints("stride"), &pad = attrs.ints("padding"), &dil = attrs.ints("dilation");
   const int64_t taps = KH * KW, Kc = Cg * taps;
 
-  Emitter e(m, name, 3);
+  Emitter e(m, name, 3, target);
+  const int kBcastRows = e.bcastRows, kBcastVecs = e.bcastVecs, kDotRows = e.dotRows, kDotCols = e.dotCols;
   Value* zero = e.c(0);
   HeavyKernel k;
   const double imageFlops = 2.0 * static_cast<double>(F * Kc * OH * OW);
@@ -141,7 +140,7 @@ Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, c
     // Grad input: rows c of Cg, columns (ih, iw), reduction (f, kh, kw) with A = w[f][c][kh][kw].
     const int64_t rowsOut = fwd ? Fg : Cg, outH = fwd ? OH : H, outW = fwd ? OW : W;
     const int64_t red = fwd ? Kc : Fg * taps;
-    const int64_t rb = rowsPerPanel(red, outW, outH), ps = roundUp(rb * outW, kLanes);
+    const int64_t rb = rowsPerPanel(red, outW, outH, e.lanes), ps = roundUp(rb * outW, e.lanes);
     Value* panel = e.stackArray(e.f32, red * ps);
     e.loop(e.begin, e.end, 1, [&](Value* n) {
       for (int64_t g = 0; g < groups; ++g) {
@@ -184,7 +183,7 @@ Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, c
     k.grain = std::max<int64_t>(1, static_cast<int64_t>(kGrainFlops / imageFlops));
   } else {
     Value *dw = e.bufs[0], *xs = e.bufs[1], *dy = e.bufs[2];
-    const int64_t rb = rowsPerPanel(Kc, OW, OH), ps = roundUp(rb * OW, kLanes);
+    const int64_t rb = rowsPerPanel(Kc, OW, OH, e.lanes), ps = roundUp(rb * OW, e.lanes);
     const int64_t nbMax = rb < OH ? 1 : std::clamp<int64_t>(kPanelFloats * 2 / (Kc * ps), 1, kMaxImagesPerPanel);
     Value* panel = e.stackArray(e.f32, Kc * nbMax * ps);
     Value* Nv = e.dim(N);

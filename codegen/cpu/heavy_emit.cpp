@@ -2,14 +2,18 @@
 // and dot-product tiles) and the dispatch by op kind.
 //
 // Algorithm: every matmul and convolution is a sequence of register tiles. The broadcast tile keeps
-// mr x nv <16 x float> accumulators (6 x 4 = 24 of the 32 zmm registers) and, per reduction step,
+// mr x nv vector accumulators (6 x 4 = 24 of AVX-512's 32 registers, 6 x 2 of AVX2's 16) and, per reduction step,
 // loads nv vectors of B's row, broadcasts mr scalars of A and issues mr*nv FMAs; the dot tile
 // vectorizes the reduction itself (for operands that are both contiguous along it) and sums
-// across lanes once at the end. Both emit llvm.fma on <16 x float> directly instead of relying on
+// across lanes once at the end. Both emit llvm.fmuladd on whole vectors directly instead of relying on
 // the loop vectorizer, so the schedule is fixed by construction.
 #include "codegen/cpu/heavy_emit.h"
 
+#include <algorithm>
+
+#include <llvm/ADT/StringMap.h>
 #include <llvm/IR/Intrinsics.h>
+#include <llvm/TargetParser/Host.h>
 
 namespace sinter::cpu {
 
@@ -17,10 +21,16 @@ namespace heavy {
 
 using llvm::Value;
 
-Emitter::Emitter(llvm::Module& m, const std::string& name, int numBufs) : ctx(m.getContext()), b(ctx), m_(m) {
+Emitter::Emitter(llvm::Module& m, const std::string& name, int numBufs, const HeavyTarget& target)
+    : ctx(m.getContext()), b(ctx), m_(m) {
   f32 = b.getFloatTy();
   i64 = b.getInt64Ty();
-  vf = llvm::FixedVectorType::get(f32, kLanes);
+  lanes = std::max(4, target.vectorBits / 32);
+  vf = llvm::FixedVectorType::get(f32, lanes);
+  // Accumulators plus the operand registers of one reduction step: 24 + 5 of 32, or 12 + 3 of 16.
+  const bool wide = target.registers >= 32;
+  bcastRows = 6, bcastVecs = wide ? 4 : 2;
+  dotRows = wide ? 4 : 3, dotCols = wide ? 6 : 4;
   llvm::Type* ptr = b.getPtrTy();
   auto* outerTy = llvm::FunctionType::get(b.getVoidTy(), {ptr, i64, i64, i64}, false);
   outer_ = llvm::Function::Create(outerTy, llvm::Function::ExternalLinkage, name, m);
@@ -33,6 +43,8 @@ Emitter::Emitter(llvm::Module& m, const std::string& name, int numBufs) : ctx(m.
   body_->addFnAttr(llvm::Attribute::AlwaysInline);
   body_->addFnAttr(llvm::Attribute::NoUnwind);
   outer_->addFnAttr(llvm::Attribute::NoUnwind);
+  // The tiles are written in <16 x float>: without this X86 splits them into ymm halves.
+  for (llvm::Function* f : {outer_, body_}) f->addFnAttr("min-legal-vector-width", std::to_string(lanes * 32));
   for (int i = 0; i < numBufs; ++i) body_->addParamAttr(i, llvm::Attribute::NoAlias);
 
   b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", outer_));
@@ -119,12 +131,12 @@ Value* Emitter::stackArray(llvm::Type* elem, int64_t count) {
 Value* Emitter::zeroVec() { return llvm::Constant::getNullValue(vf); }
 
 Value* Emitter::fma(Value* x, Value* y, Value* acc) {
-  return b.CreateIntrinsic(llvm::Intrinsic::fma, {x->getType()}, {x, y, acc});
+  return b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {x->getType()}, {x, y, acc});
 }
 
 Value* Emitter::laneIds() {
-  std::vector<uint64_t> ids(kLanes);
-  for (int l = 0; l < kLanes; ++l) ids[l] = static_cast<uint64_t>(l);
+  std::vector<uint64_t> ids(lanes);
+  for (int l = 0; l < lanes; ++l) ids[l] = static_cast<uint64_t>(l);
   return llvm::ConstantDataVector::get(ctx, ids);
 }
 
@@ -170,7 +182,7 @@ void emitBcastTile(Emitter& e, const BcastTile& t) {
       Value* bk = e.at(b1, e.mul(k2, t.sb2));
       Value* ak = e.at(a1, e.mul(k2, t.sa2));
       std::vector<Value*> bv(t.nv);
-      for (int v = 0; v < t.nv; ++v) bv[v] = e.loadVec(e.at(bk, e.c(v * kLanes)), t.masks[v]);
+      for (int v = 0; v < t.nv; ++v) bv[v] = e.loadVec(e.at(bk, e.c(v * e.lanes)), t.masks[v]);
       for (int r = 0; r < t.mr; ++r) {
         Value* s = e.splat(e.loadF(r == 0 ? ak : e.at(ak, e.mul(e.c(r), t.sai))));
         for (int v = 0; v < t.nv; ++v) {
@@ -180,7 +192,7 @@ void emitBcastTile(Emitter& e, const BcastTile& t) {
       }
     });
   });
-  auto cAddr = [&](int r, int v) { return e.at(t.cp, e.add(e.mul(e.c(r), t.sci), e.c(v * kLanes))); };
+  auto cAddr = [&](int r, int v) { return e.at(t.cp, e.add(e.mul(e.c(r), t.sci), e.c(v * e.lanes))); };
   if (t.accumulate)
     e.ifThen(t.accumulate, [&] {
       for (int r = 0; r < t.mr; ++r)
@@ -200,8 +212,8 @@ void emitDotTile(Emitter& e, const DotTile& t) {
     a = e.stackArray(e.vf, 1);
     e.b.CreateStore(e.zeroVec(), a);
   }
-  Value* full = e.b.CreateSDiv(t.rn, e.c(kLanes));
-  Value* rem = e.sub(t.rn, e.mul(full, e.c(kLanes)));
+  Value* full = e.b.CreateSDiv(t.rn, e.c(e.lanes));
+  Value* rem = e.sub(t.rn, e.mul(full, e.c(e.lanes)));
   e.loop(e.c(0), t.r1n, 1, [&](Value* r1) {
     Value* ar = e.at(t.a, e.mul(r1, t.sa1));
     Value* br = e.at(t.bp, e.mul(r1, t.sb1));
@@ -215,8 +227,8 @@ void emitDotTile(Emitter& e, const DotTile& t) {
           e.b.CreateStore(e.fma(av[i], bv[j], e.b.CreateLoad(e.vf, slot)), slot);
         }
     };
-    e.loop(e.c(0), full, 1, [&](Value* q) { chunk(e.mul(q, e.c(kLanes)), nullptr); });
-    e.ifThen(e.b.CreateICmpSGT(rem, e.c(0)), [&] { chunk(e.mul(full, e.c(kLanes)), e.laneMask(rem)); });
+    e.loop(e.c(0), full, 1, [&](Value* q) { chunk(e.mul(q, e.c(e.lanes)), nullptr); });
+    e.ifThen(e.b.CreateICmpSGT(rem, e.c(0)), [&] { chunk(e.mul(full, e.c(e.lanes)), e.laneMask(rem)); });
   });
   for (int i = 0; i < t.mi; ++i)
     for (int j = 0; j < t.mj; ++j) {
@@ -241,11 +253,11 @@ void forRowTiles(Emitter& e, Value* lo, Value* hi, int mr, const std::function<v
 
 void forColumnBlocks(Emitter& e, int64_t n, int nvMax,
                      const std::function<void(Value*, int, const std::vector<Value*>&)>& tile) {
-  const int64_t block = int64_t{nvMax} * kLanes;
+  const int64_t block = int64_t{nvMax} * e.lanes, L = e.lanes;
   if (n == kBatch) {
     Value* nfull = e.b.CreateSDiv(e.batch, e.c(block));
     e.loop(e.c(0), nfull, 1, [&](Value* jb) { tile(e.mul(jb, e.c(block)), nvMax, std::vector<Value*>(nvMax)); });
-    e.loop(e.mul(nfull, e.c(block)), e.batch, kLanes,
+    e.loop(e.mul(nfull, e.c(block)), e.batch, L,
            [&](Value* j) { tile(j, 1, {e.laneMask(e.sub(e.batch, j))}); });
     return;
   }
@@ -253,13 +265,27 @@ void forColumnBlocks(Emitter& e, int64_t n, int nvMax,
   if (nfull > 0)
     e.loop(e.c(0), e.c(nfull), 1, [&](Value* jb) { tile(e.mul(jb, e.c(block)), nvMax, std::vector<Value*>(nvMax)); });
   if (tail == 0) return;
-  const int nv = static_cast<int>((tail + kLanes - 1) / kLanes);
+  const int nv = static_cast<int>((tail + L - 1) / L);
   std::vector<Value*> masks(nv);
-  if (tail % kLanes) masks.back() = e.laneMask(e.c(tail % kLanes));
+  if (tail % L) masks.back() = e.laneMask(e.c(tail % L));
   tile(e.c(nfull * block), nv, masks);
 }
 
 }  // namespace heavy
+
+HeavyTarget HeavyTarget::host() {
+  const llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  auto has = [&](const char* f) { auto it = features.find(f); return it != features.end() && it->second; };
+  if (has("avx512f")) return {512, 32};
+  if (has("avx2")) return {256, 16};
+  return {128, 16};
+}
+
+HeavyTarget HeavyTarget::fromFeatures(const std::string& features) {
+  if (features.find("+avx512f") != std::string::npos) return {512, 32};
+  if (features.find("+avx2") != std::string::npos || features.find("+avx") != std::string::npos) return {256, 16};
+  return {128, 16};
+}
 
 bool isHeavyOp(OpKind op) {
   switch (op) {
@@ -276,18 +302,18 @@ bool isHeavyOp(OpKind op) {
 }
 
 Expected<HeavyKernel> emitHeavyKernel(llvm::Module& m, OpKind op, const Attrs& attrs, const std::vector<TensorType>& operands,
-                                      const TensorType& result, const std::string& name) {
+                                      const TensorType& result, const std::string& name, const HeavyTarget& target) {
   for (const TensorType& t : operands)
     if (t.dtype != DType::F32) return Error(fmt::format("{} kernel needs f32 operands, found {}", mnemonic(op), formatType(t)));
   switch (op) {
-    case OpKind::MatMul: return heavy::emitMatMul(m, attrs, operands, result, name);
+    case OpKind::MatMul: return heavy::emitMatMul(m, attrs, operands, result, name, target);
     case OpKind::Conv2d:
     case OpKind::Conv2dGradInput:
-    case OpKind::Conv2dGradWeight: return heavy::emitConv(m, op, attrs, operands, result, name);
+    case OpKind::Conv2dGradWeight: return heavy::emitConv(m, op, attrs, operands, result, name, target);
     case OpKind::MaxPool2d:
     case OpKind::MaxPool2dGrad:
     case OpKind::AvgPool2d:
-    case OpKind::AvgPool2dGrad: return heavy::emitPool(m, op, attrs, operands, result, name);
+    case OpKind::AvgPool2dGrad: return heavy::emitPool(m, op, attrs, operands, result, name, target);
     default: return Error(fmt::format("{} is not a heavy op", mnemonic(op)));
   }
 }

@@ -14,14 +14,13 @@
 
 namespace sinter::cpu::heavy {
 
-constexpr int kLanes = 16;  // f32 lanes of a zmm register
 
 // Builds `void NAME(void* const* bufs, i64 batch, i64 begin, i64 end)`, which loads the buffer
 // pointers and calls an always-inlined NAME.body whose pointer parameters are noalias (the result
 // never overlaps an operand), so LLVM may keep loads and stores apart.
 class Emitter {
  public:
-  Emitter(llvm::Module& m, const std::string& name, int numBufs);
+  Emitter(llvm::Module& m, const std::string& name, int numBufs, const HeavyTarget& target);
   llvm::Function* finish();  // closes the body; returns the public function
 
   llvm::LLVMContext& ctx;
@@ -32,7 +31,11 @@ class Emitter {
   llvm::Value* end;
   llvm::Type* f32;
   llvm::Type* i64;
-  llvm::FixedVectorType* vf;  // <16 x float>
+  int lanes;                  // f32 lanes of a vector register
+  llvm::FixedVectorType* vf;  // <lanes x float>
+  // Register tiles that fit the register file: broadcast tiles of bcastRows x bcastVecs vectors,
+  // dot tiles of dotRows x dotCols.
+  int bcastRows, bcastVecs, dotRows, dotCols;
 
   llvm::Value* c(int64_t v) { return b.getInt64(static_cast<uint64_t>(v)); }
   llvm::Value* dim(int64_t d) { return d == kBatch ? batch : c(d); }
@@ -50,14 +53,14 @@ class Emitter {
   // A 64-byte aligned array in the entry block (SROA promotes small scalar ones to registers).
   llvm::Value* stackArray(llvm::Type* elem, int64_t count);
 
-  llvm::Value* splat(llvm::Value* s) { return b.CreateVectorSplat(kLanes, s); }
+  llvm::Value* splat(llvm::Value* s) { return b.CreateVectorSplat(lanes, s); }
   llvm::Value* zeroVec();
   llvm::Value* fma(llvm::Value* x, llvm::Value* y, llvm::Value* acc);
-  // <0, 1, ..., 15> as i64.
+  // <0, 1, ..., lanes-1> as i64.
   llvm::Value* laneIds();
   // Lanes l with l < n (n an i64 value).
   llvm::Value* laneMask(llvm::Value* n);
-  // Loads 16 floats at p; with a mask, masked-off lanes read as 0 and are not accessed.
+  // Loads a vector at p; with a mask, masked-off lanes read as 0 and are not accessed.
   llvm::Value* loadVec(llvm::Value* p, llvm::Value* mask);
   void storeVec(llvm::Value* v, llvm::Value* p, llvm::Value* mask);
   llvm::Value* gatherVec(llvm::Value* base, llvm::Value* idx, llvm::Value* mask);
@@ -72,7 +75,7 @@ class Emitter {
   llvm::BasicBlock* entry_;
 };
 
-// C[i, j..j+16nv) (+)= sum over k1 < k1n, k2 < k2n of A(i, k1, k2) * B(k1, k2, j..j+16nv), with
+// C[i, j..j+lanes*nv) (+)= sum over k1 < k1n, k2 < k2n of A(i, k1, k2) * B(k1, k2, j..j+lanes*nv), with
 // A(i,k1,k2) = a[i*sai + k1*sa1 + k2*sa2] broadcast and B rows contiguous in j:
 // B(k1,k2,j) = bp[k1*sb1 + k2*sb2 + j], C(i,j) = cp[i*sci + j]. masks[v] (nullptr = all lanes)
 // limits vector v's loads of B and stores of C. With `accumulate` (an i1, or nullptr for false)
@@ -114,10 +117,10 @@ void forColumnBlocks(Emitter& e, int64_t n, int nvMax,
 
 // The family generators (matmul_kernel.cpp, conv_kernel.cpp, pool_kernel.cpp).
 Expected<HeavyKernel> emitMatMul(llvm::Module& m, const Attrs& attrs, const std::vector<TensorType>& in,
-                                 const TensorType& out, const std::string& name);
+                                 const TensorType& out, const std::string& name, const HeavyTarget& target);
 Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, const std::vector<TensorType>& in,
-                               const TensorType& out, const std::string& name);
+                               const TensorType& out, const std::string& name, const HeavyTarget& target);
 Expected<HeavyKernel> emitPool(llvm::Module& m, OpKind op, const Attrs& attrs, const std::vector<TensorType>& in,
-                               const TensorType& out, const std::string& name);
+                               const TensorType& out, const std::string& name, const HeavyTarget& target);
 
 }  // namespace sinter::cpu::heavy

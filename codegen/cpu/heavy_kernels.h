@@ -41,6 +41,17 @@ struct HeavyKernel {
   }
 };
 
+// The vector registers the kernels are tiled for: AVX-512 (16 f32 lanes, 32 registers) or AVX2
+// (8 lanes, 16 registers). A tile sized for 32 registers spills on a 16-register machine, so the
+// kernels must be generated for the machine that runs them.
+struct HeavyTarget {
+  int vectorBits = 512;
+  int registers = 32;
+  static HeavyTarget host();
+  // From an LLVM feature string ("+avx512f,+fma,..."), as CodegenOptions::features holds.
+  static HeavyTarget fromFeatures(const std::string& features);
+};
+
 // matmul, conv2d, conv2d_grad_input, conv2d_grad_weight, maxpool2d, maxpool2d_grad, avgpool2d,
 // avgpool2d_grad.
 bool isHeavyOp(OpKind op);
@@ -50,6 +61,6 @@ bool isHeavyOp(OpKind op);
 // do not handle (a convolution or pool with B anywhere but the first dimension).
 Expected<HeavyKernel> emitHeavyKernel(llvm::Module& m, OpKind op, const Attrs& attrs,
                                       const std::vector<TensorType>& operands, const TensorType& result,
-                                      const std::string& name);
+                                      const std::string& name, const HeavyTarget& target = HeavyTarget::host());
 
 }  // namespace sinter::cpu

@@ -1,10 +1,10 @@
 // The matmul kernel: C[M,N] = op(A)[M,K] op(B)[K,N] over a slice of C's rows.
 //
 // Algorithm: the transpose flags pick the tile. With B untransposed its rows are contiguous along
-// N, so 6-row x 64-column broadcast tiles read A's scalars in place whatever ta says (op(A)(i,k)
+// N, so 6-row x 4- (AVX2: 2-) vector broadcast tiles read A's scalars in place whatever ta says (op(A)(i,k)
 // is a[i*K + k] or a[k*M + i]) and keep the whole K reduction in registers. A @ B^T (a linear
-// layer's forward pass) has both operands contiguous along K, so 4 x 6 dot tiles reduce over K in
-// vector lanes. Only A^T @ B^T packs: B^T in K blocks of 256 into a 256 x 64 stack panel, adding
+// layer's forward pass) has both operands contiguous along K, so 4 x 6 (AVX2: 3 x 4) dot tiles reduce over K in
+// vector lanes. Only A^T @ B^T packs: B^T in K blocks of 256 into a 256-deep stack panel, adding
 // each block into C. The parallel extent is C's rows; a slice may start anywhere and its last
 // rows form one smaller tile.
 #include <algorithm>
@@ -18,8 +18,6 @@ using llvm::Value;
 
 namespace {
 
-constexpr int kBcastRows = 6, kBcastVecs = 4;   // 24 zmm accumulators
-constexpr int kDotRows = 4, kDotCols = 6;       // 24 zmm accumulators
 constexpr int64_t kPackK = 256;
 constexpr double kGrainFlops = 1e6;             // about 10 us of work: less is not worth a thread
 constexpr int64_t kAssumedBatch = 64;           // for sizing the grain when B is a dimension
@@ -27,13 +25,14 @@ constexpr int64_t kAssumedBatch = 64;           // for sizing the grain when B i
 }  // namespace
 
 Expected<HeavyKernel> emitMatMul(llvm::Module& m, const Attrs& attrs, const std::vector<TensorType>& in,
-                                 const TensorType& out, const std::string& name) {
+                                 const TensorType& out, const std::string& name, const HeavyTarget& target) {
   if (in.size() != 2 || in[0].rank() != 2 || in[1].rank() != 2 || out.rank() != 2)
     return Error("matmul kernel needs two matrices");
   const bool ta = attrs.b("transpose_a"), tb = attrs.b("transpose_b");
   const int64_t M = out.dims[0], N = out.dims[1], K = ta ? in[0].dims[0] : in[0].dims[1];
 
-  Emitter e(m, name, 3);
+  Emitter e(m, name, 3, target);
+  const int kBcastRows = e.bcastRows, kBcastVecs = e.bcastVecs, kDotRows = e.dotRows, kDotCols = e.dotCols;
   Value *C = e.bufs[0], *A = e.bufs[1], *B = e.bufs[2];
   Value *Mv = e.dim(M), *Nv = e.dim(N), *Kv = e.dim(K);
   Value* sai = ta ? e.c(1) : Kv;  // op(A)(i, k) = A[i*sai + k*sak]
@@ -66,13 +65,13 @@ Expected<HeavyKernel> emitMatMul(llvm::Module& m, const Attrs& attrs, const std:
       });
     });
   } else {
-    const int64_t width = int64_t{kBcastVecs} * kLanes;
+    const int64_t width = int64_t{kBcastVecs} * e.lanes;
     Value* panel = e.stackArray(e.f32, kPackK * width);
     e.loop(zero, Kv, kPackK, [&](Value* k0) {
       Value* kc = e.min(e.c(kPackK), e.sub(Kv, k0));
       forColumnBlocks(e, N, kBcastVecs, [&](Value* j0, int nv, const std::vector<Value*>& masks) {
         // panel[kk][jj] = op(B)(k0 + kk, j0 + jj) = B[(j0 + jj)*K + k0 + kk]
-        Value* cols = e.min(e.c(int64_t{nv} * kLanes), e.sub(Nv, j0));
+        Value* cols = e.min(e.c(int64_t{nv} * e.lanes), e.sub(Nv, j0));
         e.loop(zero, cols, 1, [&](Value* jj) {
           Value* src = e.at(B, e.add(e.mul(e.add(j0, jj), Kv), k0));
           e.loop(zero, kc, 1, [&](Value* kk) {

@@ -15,7 +15,7 @@ namespace sinter::cpu::heavy {
 using llvm::Value;
 
 Expected<HeavyKernel> emitPool(llvm::Module& m, OpKind op, const Attrs& attrs, const std::vector<TensorType>& in,
-                               const TensorType& out, const std::string& name) {
+                               const TensorType& out, const std::string& name, const HeavyTarget& target) {
   const bool grad = op == OpKind::MaxPool2dGrad || op == OpKind::AvgPool2dGrad;
   const bool isMax = op == OpKind::MaxPool2d || op == OpKind::MaxPool2dGrad;
   const Dims& x = op == OpKind::AvgPool2dGrad ? out.dims : in[0].dims;
@@ -28,7 +28,7 @@ Expected<HeavyKernel> emitPool(llvm::Module& m, OpKind op, const Attrs& attrs, c
   const auto &kernel = attrs.ints("kernel"), &s = attrs.ints("stride"), &p = attrs.ints("padding");
   const int64_t KH = kernel[0], KW = kernel[1];
 
-  Emitter e(m, name, 1 + static_cast<int>(in.size()));
+  Emitter e(m, name, 1 + static_cast<int>(in.size()), target);
   auto& b = e.b;
   Value* zero = e.c(0);
   Value* inv = llvm::ConstantFP::get(e.f32, 1.0 / static_cast<double>(KH * KW));
