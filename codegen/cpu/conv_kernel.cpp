@@ -23,7 +23,7 @@ using llvm::Value;
 
 namespace {
 
-constexpr int64_t kPanelFloats = 24 * 1024;     // about 96 KB: the panel stays in L2
+constexpr int64_t kPanelFloats = 48 * 1024;     // about 192 KB: the panel stays in L2
 constexpr int64_t kMaxImagesPerPanel = 8;
 constexpr double kGrainFlops = 5e5;
 
@@ -46,7 +46,9 @@ struct Pack {
   int64_t rowStride;   // panel elements between rows k and k + 1
 };
 
-// Fills panel rows for output rows [row0, row0 + rb).
+// Fills panel rows for output rows [row0, row0 + rb). Stores are whole vectors (masked stores are
+// slow on AVX2): a row's last vector spills into the next row, which is written after it, and the
+// last row's into the panel row's `lanes` floats of slack.
 void emitPack(Emitter& e, const Pack& p, Value* row0, int64_t rb) {
   auto& b = e.b;
   Value* zero = e.c(0);
@@ -83,13 +85,12 @@ void emitPack(Emitter& e, const Pack& p, Value* row0, int64_t rb) {
                     v = e.loadVec(e.at(rowPtr, e.add(colBase, e.c(c0))), cok);
                   else
                     v = e.gatherVec(rowPtr, b.CreateSelect(cok, col, e.splat(zero)), cok);
-                  e.storeVec(v, e.at(dst, e.c(c0)), outMask);
+                  e.storeVec(v, e.at(dst, e.c(c0)), nullptr);
                 }
               },
               [&] {
                 for (int64_t c0 = 0; c0 < p.outW; c0 += e.lanes)
-                  e.storeVec(e.zeroVec(), e.at(dst, e.c(c0)),
-                             p.outW - c0 < e.lanes ? e.laneMask(e.c(p.outW - c0)) : nullptr);
+                  e.storeVec(e.zeroVec(), e.at(dst, e.c(c0)), nullptr);
               });
         });
       });
@@ -140,7 +141,7 @@ Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, c
     // Grad input: rows c of Cg, columns (ih, iw), reduction (f, kh, kw) with A = w[f][c][kh][kw].
     const int64_t rowsOut = fwd ? Fg : Cg, outH = fwd ? OH : H, outW = fwd ? OW : W;
     const int64_t red = fwd ? Kc : Fg * taps;
-    const int64_t rb = rowsPerPanel(red, outW, outH, e.lanes), ps = roundUp(rb * outW, e.lanes);
+    const int64_t rb = rowsPerPanel(red, outW, outH, e.lanes), ps = roundUp(rb * outW, e.lanes) + e.lanes;
     Value* panel = e.stackArray(e.f32, red * ps);
     e.loop(e.begin, e.end, 1, [&](Value* n) {
       for (int64_t g = 0; g < groups; ++g) {
@@ -183,7 +184,7 @@ Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, c
     k.grain = std::max<int64_t>(1, static_cast<int64_t>(kGrainFlops / imageFlops));
   } else {
     Value *dw = e.bufs[0], *xs = e.bufs[1], *dy = e.bufs[2];
-    const int64_t rb = rowsPerPanel(Kc, OW, OH, e.lanes), ps = roundUp(rb * OW, e.lanes);
+    const int64_t rb = rowsPerPanel(Kc, OW, OH, e.lanes), ps = roundUp(rb * OW, e.lanes) + e.lanes;
     const int64_t nbMax = rb < OH ? 1 : std::clamp<int64_t>(kPanelFloats * 2 / (Kc * ps), 1, kMaxImagesPerPanel);
     Value* panel = e.stackArray(e.f32, Kc * nbMax * ps);
     Value* Nv = e.dim(N);

@@ -1,11 +1,11 @@
 // The matmul kernel: C[M,N] = op(A)[M,K] op(B)[K,N] over a slice of C's rows.
 //
-// Algorithm: the transpose flags pick the tile. With B untransposed its rows are contiguous along
-// N, so 6-row x 4- (AVX2: 2-) vector broadcast tiles read A's scalars in place whatever ta says (op(A)(i,k)
-// is a[i*K + k] or a[k*M + i]) and keep the whole K reduction in registers. A @ B^T (a linear
-// layer's forward pass) has both operands contiguous along K, so 4 x 6 (AVX2: 3 x 4) dot tiles reduce over K in
-// vector lanes. Only A^T @ B^T packs: B^T in K blocks of 256 into a 256-deep stack panel, adding
-// each block into C. The parallel extent is C's rows; a slice may start anywhere and its last
+// Algorithm: 6-row x 4-vector (AVX2: 2-vector) broadcast tiles, which read A's scalars in place
+// whatever transpose_a says (op(A)(i,k) is a[i*K + k] or a[k*M + i]). With B untransposed its rows
+// are contiguous along N and the tile keeps the whole K reduction in registers. A transposed B (a
+// linear layer's forward pass) is packed, one column block at a time, in K blocks of 256 into a
+// stack panel whose rows are contiguous, each K block adding into C. (Dot tiles that reduce in
+// vector lanes need no packing but ran at half the speed: W^T's 4-6 rows stream from L2.) The parallel extent is C's rows; a slice may start anywhere and its last
 // rows form one smaller tile.
 #include <algorithm>
 #include <cmath>
@@ -32,26 +32,14 @@ Expected<HeavyKernel> emitMatMul(llvm::Module& m, const Attrs& attrs, const std:
   const int64_t M = out.dims[0], N = out.dims[1], K = ta ? in[0].dims[0] : in[0].dims[1];
 
   Emitter e(m, name, 3, target);
-  const int kBcastRows = e.bcastRows, kBcastVecs = e.bcastVecs, kDotRows = e.dotRows, kDotCols = e.dotCols;
+  const int kBcastRows = e.bcastRows, kBcastVecs = e.bcastVecs;
   Value *C = e.bufs[0], *A = e.bufs[1], *B = e.bufs[2];
   Value *Mv = e.dim(M), *Nv = e.dim(N), *Kv = e.dim(K);
   Value* sai = ta ? e.c(1) : Kv;  // op(A)(i, k) = A[i*sai + k*sak]
   Value* sak = ta ? Mv : e.c(1);
   Value* zero = e.c(0);
 
-  if (!ta && tb) {
-    forRowTiles(e, e.begin, e.end, kDotRows, [&](Value* i0, int mi) {
-      forRowTiles(e, zero, Nv, kDotCols, [&](Value* j0, int mj) {
-        DotTile t;
-        t.mi = mi, t.mj = mj;
-        t.a = e.at(A, e.mul(i0, Kv)), t.sai = Kv, t.sa1 = zero;
-        t.bp = e.at(B, e.mul(j0, Kv)), t.sbj = Kv, t.sb1 = zero;
-        t.cp = e.at(C, e.add(e.mul(i0, Nv), j0)), t.sci = Nv, t.scj = e.c(1);
-        t.r1n = e.c(1), t.rn = Kv;
-        emitDotTile(e, t);
-      });
-    });
-  } else if (!tb) {
+  if (!tb) {
     forRowTiles(e, e.begin, e.end, kBcastRows, [&](Value* i0, int mr) {
       forColumnBlocks(e, N, kBcastVecs, [&](Value* j0, int nv, const std::vector<Value*>& masks) {
         BcastTile t;
@@ -103,9 +91,8 @@ Expected<HeavyKernel> emitMatMul(llvm::Module& m, const Attrs& attrs, const std:
   (batchDims == 0 ? k.flopsConst : batchDims == 1 ? k.flopsPerBatch : k.flopsPerBatch2) = flops;
   const double rowFlops = 2.0 * static_cast<double>(N == kBatch ? kAssumedBatch : N) *
                           static_cast<double>(K == kBatch ? kAssumedBatch : K);
-  const int tile = !ta && tb ? kDotRows : kBcastRows;
   const auto rows = static_cast<int64_t>(std::ceil(kGrainFlops / std::max(rowFlops, 1.0)));
-  k.grain = std::max<int64_t>(tile, (rows + tile - 1) / tile * tile);
+  k.grain = std::max<int64_t>(kBcastRows, (rows + kBcastRows - 1) / kBcastRows * kBcastRows);
   return k;
 }
 
