@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ir/diagnostic.h"
 #include "runtime/plan.h"
@@ -40,6 +41,11 @@ class Program {
   std::unique_ptr<ThreadPool> pool_;
   void* state_ = nullptr;
   void* work_ = nullptr;
+  // Buffer addresses of every call's arguments, resolved once (arenas never move): call c of
+  // function f reads argPtrs_[argStart_[callBase_[f] + c] ...].
+  std::vector<void*> argPtrs_;
+  std::vector<size_t> argStart_;
+  std::vector<size_t> callBase_;
 };
 
 // Writes every Param and State buffer's initial value (see PlanBuffer::init) into `program`.

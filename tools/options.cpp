@@ -13,15 +13,19 @@ Sinter compiles neural networks written in the .nn model language.
 
 commands:
   check FILE                 parse and type/shape-check a model; exit 1 on error
-  dump FILE --stage=S        print a stage: ast, ir, grad
+  dump FILE --stage=S        print a stage: ast, ir, grad, kernels (kernel IR and memory plan),
+                             llvm (optimized LLVM IR of the CPU kernels)
+        --max-batch=N        the largest batch the plan is sized for (default 64)
         --format=text|dot    text (default) or Graphviz
         --print-after-all    print the IR after every pass
         --print-after=PASS   print the IR after PASS (repeatable)
         --print-changed      print the IR after each pass that changed it
         --passes=P1,P2       run exactly these passes on the forward IR
   run FILE --weights W --inputs I -o OUT [--grads] [--seed N] [--precision f64|f32]
+        [--target ref|cpu] [--threads N]
                              one forward (and with --grads, backward) pass on the reference
-                             evaluator; OUT holds every output, `loss` and `p.grad`
+                             evaluator or the LLVM CPU backend (f32, JIT); OUT holds every
+                             output, `loss` and `p.grad`
   gradcheck FILE [--seed N] [--step H] [--weights W] [--inputs I]
                              symbolic gradients vs central finite differences in float64
 
@@ -72,6 +76,16 @@ Expected<ToolOptions> parseOptions(int argc, char** argv) {
       char* end = nullptr;
       o.fdStep = std::strtod(v.c_str(), &end);
       if (s && (v.empty() || *end || !(o.fdStep > 0))) s = Error(fmt::format("--step expects a positive number, found '{}'", v));
+    }
+    else if (is("--max-batch") || is("--threads")) {
+      const bool batch = is("--max-batch");
+      s = value(i, batch ? "--max-batch" : "--threads", v);
+      char* end = nullptr;
+      const long long n = std::strtoll(v.c_str(), &end, 10);
+      if (s && (v.empty() || *end || n < (batch ? 1 : 0)))
+        s = Error(fmt::format("{} expects {} integer, found '{}'", batch ? "--max-batch" : "--threads",
+                              batch ? "a positive" : "a non-negative", v));
+      if (batch) o.maxBatch = n; else o.threads = static_cast<int>(n);
     }
     else if (is("--seed")) {
       s = value(i, "--seed", v);

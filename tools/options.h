@@ -27,6 +27,8 @@ struct ToolOptions {
   uint64_t seed = 0;
   std::string precision = "f64";     // run on the reference evaluator
   double fdStep = 1e-6;              // gradcheck --step: the finite-difference step
+  int64_t maxBatch = 64;             // --max-batch: the largest batch a compiled plan runs
+  int threads = 0;                   // --threads: kernel threads for --target cpu (0 = all cores)
 };
 
 // Parses argv[1..]; `--help`/`--version` set command to "help"/"version".

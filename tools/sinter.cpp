@@ -3,6 +3,8 @@
 
 #include <cstdio>
 
+#include "codegen/cpu/compile.h"
+#include "codegen/kernel_ir.h"
 #include "frontend/ast_dump.h"
 #include "frontend/compile.h"
 #include "frontend/render.h"
@@ -32,6 +34,18 @@ int dumpCommand(const ToolOptions& o) {
   }
   Expected<Module> m = runStage(*r.module, o);
   if (!m) return reportError(m.error(), r);
+  if (o.stage == "kernels") {
+    Expected<kir::KProgram> k = kir::buildKernels(*m, {o.maxBatch});
+    if (!k) return reportError(k.error(), r);
+    std::fputs(kir::printKernels(*k).c_str(), stdout);
+    return 0;
+  }
+  if (o.stage == "llvm") {
+    Expected<std::string> text = cpu::printLlvm(*m, {o.maxBatch, {}});
+    if (!text) return reportError(text.error(), r);
+    std::fputs(text->c_str(), stdout);
+    return 0;
+  }
   std::fputs((o.format == "dot" ? printDot(*m) : printModule(*m)).c_str(), stdout);
   return 0;
 }

@@ -24,11 +24,11 @@ Expected<Module> runStage(Module m, const ToolOptions& o) {
     return m;
   }
   if (o.stage == "ir") return m;
-  if (o.stage == "grad") {
+  if (o.stage == "grad" || o.stage == "kernels" || o.stage == "llvm") {
     if (Status s = runGradPipeline(m, pm); !s) return s.error();
     return m;
   }
-  return Error(fmt::format("unknown stage '{}'; expected ast, ir or grad", o.stage));
+  return Error(fmt::format("unknown stage '{}'; expected ast, ir, grad, kernels or llvm", o.stage));
 }
 
 }  // namespace sinter

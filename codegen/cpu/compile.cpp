@@ -1,0 +1,147 @@
+// The CPU target end to end: kernel IR, LLVM lowering, the JIT, and the in-memory PlanTable.
+#include "codegen/cpu/compile.h"
+
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Target/TargetMachine.h>
+
+#include "codegen/cpu/lower.h"
+
+namespace sinter::cpu {
+
+namespace {
+
+BufferType bufferType(DType d) { return d == DType::I32 ? BufferType::I32 : BufferType::F32; }
+
+// Init arguments the IR text may omit default as in the reference evaluator (codegen/ref/init.cpp).
+double initArg(const Init& init, const std::string& key, double fallback) {
+  const Attr* a = init.args.find(key);
+  if (a && std::holds_alternative<double>(*a)) return std::get<double>(*a);
+  if (a && std::holds_alternative<int64_t>(*a)) return static_cast<double>(std::get<int64_t>(*a));
+  return fallback;
+}
+
+struct Lowered {
+  std::unique_ptr<llvm::LLVMContext> ctx;
+  std::unique_ptr<llvm::Module> module;
+  kir::KProgram kernels;
+  std::vector<std::vector<LoweredKernel>> lowered;
+};
+
+Expected<Lowered> lower(const Module& m, const CpuOptions& o) {
+  Lowered l;
+  Expected<kir::KProgram> k = kir::buildKernels(m, {o.maxBatch});
+  if (!k) return k.error();
+  l.kernels = k.take();
+  l.ctx = std::make_unique<llvm::LLVMContext>();
+  l.module = std::make_unique<llvm::Module>(m.name, *l.ctx);
+  auto lowered = lowerKernels(l.kernels, *l.module);
+  if (!lowered) return lowered.error();
+  l.lowered = lowered.take();
+  return l;
+}
+
+}  // namespace
+
+Expected<CompiledProgram> compileForJit(const Module& m, const CpuOptions& o) {
+  Expected<Lowered> l = lower(m, o);
+  if (!l) return l.error();
+  CompiledProgram c;
+  auto jit = Jit::create(o.codegen);
+  if (!jit) return jit.error();
+  c.jit = jit.take();
+  if (Status s = c.jit->add(std::move(l->module), std::move(l->ctx)); !s) return s.error();
+  c.kernels = std::move(l->kernels);
+  const kir::KProgram& k = c.kernels;
+  auto str = [&](const std::string& s) { return c.strings.emplace_back(s).c_str(); };
+  for (const kir::Buffer& b : k.buffers) {
+    PlanBuffer pb{};
+    pb.name = str(b.name);
+    pb.role = b.role;
+    pb.type = bufferType(b.type.dtype);
+    pb.rank = b.type.rank();
+    if (pb.rank > kMaxRank) return Error(fmt::format("buffer '{}' has rank {} > {}", b.name, pb.rank, kMaxRank));
+    for (int d = 0; d < pb.rank; ++d) pb.dims[d] = b.type.dims[d] == kBatch ? kPlanBatch : b.type.dims[d];
+    pb.persistent = b.persistent;
+    pb.offset = b.offset;
+    pb.bytesAtMaxBatch = b.bytesAtMax;
+    pb.init = "";
+    pb.initStream = -1;
+    if (b.global >= 0 && b.storage == static_cast<int32_t>(&b - k.buffers.data())) {
+      const Init& init = m.globals[b.global].init;
+      pb.init = str(init.kind);
+      pb.initStream = b.global;
+      if (init.kind == "constant") pb.initA = initArg(init, "value", 0);
+      if (init.kind == "normal") { pb.initA = initArg(init, "mean", 0); pb.initB = initArg(init, "std", 1); }
+      if (init.kind == "uniform") { pb.initA = initArg(init, "low", 0); pb.initB = initArg(init, "high", 1); }
+    }
+    c.buffers.push_back(pb);
+  }
+  double flops = 0;
+  for (size_t f = 0; f < k.functions.size(); ++f) {
+    const kir::KFunction& fn = k.functions[f];
+    c.calls.emplace_back();
+    for (size_t i = 0; i < fn.kernels.size(); ++i) {
+      const LoweredKernel& lk = l->lowered[f][i];
+      Expected<void*> addr = c.jit->lookup(lk.symbol);
+      if (!addr) return addr.error();
+      c.args.emplace_back(fn.kernels[i].args);
+      PlanCall call{};
+      call.name = str(lk.symbol);
+      call.fn = reinterpret_cast<KernelFn>(*addr);
+      call.args = c.args.back().data();
+      call.numArgs = static_cast<int32_t>(c.args.back().size());
+      call.extentPerBatch = lk.extentPerBatch;
+      call.extentConst = lk.extentConst;
+      call.grain = std::max<int64_t>(1, lk.grain);
+      c.calls.back().push_back(call);
+      if (fn.name == "train_step") flops += lk.flops;
+    }
+    c.inputs.emplace_back(fn.inputs);
+    c.results.emplace_back();
+    c.resultNames.emplace_back();
+    for (const auto& [name, b] : fn.results) {
+      c.results.back().push_back(b);
+      c.resultNames.back().push_back(str(name));
+    }
+  }
+  for (size_t f = 0; f < k.functions.size(); ++f) {
+    PlanFunction pf{};
+    pf.name = str(k.functions[f].name);
+    pf.calls = c.calls[f].data();
+    pf.numCalls = static_cast<int32_t>(c.calls[f].size());
+    pf.inputs = c.inputs[f].data();
+    pf.numInputs = static_cast<int32_t>(c.inputs[f].size());
+    pf.results = c.results[f].data();
+    pf.resultNames = c.resultNames[f].data();
+    pf.numResults = static_cast<int32_t>(c.results[f].size());
+    c.functions.push_back(pf);
+  }
+  c.table.model = str(m.name);
+  c.table.target = "cpu";
+  c.table.maxBatch = k.maxBatch;
+  c.table.stateBytes = k.stateBytes;
+  c.table.workBytes = k.workBytes;
+  c.table.unplannedBytes = k.unplannedBytes;
+  c.table.buffers = c.buffers.data();
+  c.table.numBuffers = static_cast<int32_t>(c.buffers.size());
+  c.table.functions = c.functions.data();
+  c.table.numFunctions = static_cast<int32_t>(c.functions.size());
+  c.table.flopsPerStep = flops;
+  return c;
+}
+
+Expected<std::string> printLlvm(const Module& m, const CpuOptions& o) {
+  Expected<Lowered> l = lower(m, o);
+  if (!l) return l.error();
+  auto tm = makeTargetMachine(o.codegen);
+  if (!tm) return tm.error();
+  optimizeModule(*l->module, **tm, o.codegen);
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  l->module->print(os, nullptr);
+  return os.str();
+}
+
+}  // namespace sinter::cpu

@@ -1,0 +1,43 @@
+// The CPU target end to end: graph IR -> kernel IR -> LLVM -> ORC JIT, and the PlanTable that
+// points the runtime at the JIT'd kernels.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "codegen/cpu/jit.h"
+#include "codegen/kernel_ir.h"
+#include "ir/module.h"
+#include "runtime/plan.h"
+
+namespace sinter::cpu {
+
+struct CpuOptions {
+  int64_t maxBatch = 64;
+  CodegenOptions codegen;
+};
+
+// A JIT-compiled program: the Jit keeps the code alive; `table` points into the storage below
+// (stable across moves: every pointer targets heap storage that a move does not relocate).
+struct CompiledProgram {
+  std::unique_ptr<Jit> jit;
+  kir::KProgram kernels;
+  std::deque<std::string> strings;
+  std::vector<PlanBuffer> buffers;
+  std::vector<std::vector<int32_t>> args;
+  std::vector<std::vector<PlanCall>> calls;
+  std::vector<std::vector<int32_t>> inputs, results;
+  std::vector<std::vector<const char*>> resultNames;
+  std::vector<PlanFunction> functions;
+  PlanTable table{};
+};
+
+// `m` is the module after the grad pipeline (@eval, @grad, @train_step).
+Expected<CompiledProgram> compileForJit(const Module& m, const CpuOptions& options);
+
+// The optimized LLVM IR of every kernel, as text (`sinter dump --stage=llvm`).
+Expected<std::string> printLlvm(const Module& m, const CpuOptions& options);
+
+}  // namespace sinter::cpu

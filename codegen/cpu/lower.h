@@ -1,0 +1,38 @@
+// Kernel IR -> LLVM IR for the host CPU: one function per kernel with the runtime's KernelFn
+// signature, `void NAME(void* const* bufs, i64 batch, i64 begin, i64 end)`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "codegen/kernel_ir.h"
+#include "ir/diagnostic.h"
+
+namespace llvm {
+class Module;
+}
+
+namespace sinter::cpu {
+
+// What the runtime needs to call a lowered kernel.
+struct LoweredKernel {
+  std::string symbol;
+  int64_t extentPerBatch = 0, extentConst = 1, grain = 1;
+  double flops = 0;  // at the program's maximum batch
+};
+
+// Adds every kernel of `p` to `m`; result[f][k] describes function f's kernel k.
+Expected<std::vector<std::vector<LoweredKernel>>> lowerKernels(const kir::KProgram& p, llvm::Module& m);
+
+// How the CPU backend lowers an op: an inline pointwise emitter, the reduction loop, a view (index
+// map), function plumbing, a kernel of its own, the heavy-kernel generators, or unsupported (with
+// the reason). Every op of ops.def has exactly one entry (tests/cpu_backend checks).
+enum class LoweringKind { Pointwise, Reduction, View, Structural, Kernel, Heavy, Unsupported };
+struct LoweringInfo {
+  LoweringKind kind;
+  const char* note;  // the reason for Unsupported
+};
+LoweringInfo loweringFor(OpKind op);
+
+}  // namespace sinter::cpu

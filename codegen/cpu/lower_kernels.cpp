@@ -1,0 +1,559 @@
+// Kernel IR -> LLVM IR: loop kernels (fused pointwise chains with an optional reduction), the
+// single-op kernels (softmax, log_softmax, one_hot, dropout_mask, concat, slice, pad), and the
+// heavy ops through codegen/cpu/heavy_kernels.h. Each kernel is a public function that loads its
+// buffer pointers and calls an always-inlined body whose pointer parameters are noalias (except an
+// output that shares storage with an operand), so the inliner turns them into alias scopes.
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include <array>
+#include <functional>
+
+#include "codegen/cpu/lower.h"
+#include "runtime/philox.h"
+
+#if __has_include("codegen/cpu/heavy_kernels.h")
+#include "codegen/cpu/heavy_kernels.h"
+#define SINTER_HAVE_HEAVY_KERNELS 1
+#endif
+
+namespace sinter::cpu {
+
+namespace {
+
+using kir::Expr;
+using kir::ExprKind;
+using kir::Kernel;
+using kir::Lin;
+using llvm::Value;
+
+// One kernel function under construction.
+struct Gen {
+  Gen(llvm::Module& mod, const std::string& name, int numArgs, const std::vector<bool>& noalias)
+      : m(mod), ctx(mod.getContext()), b(ctx) {
+    auto* ptr = llvm::PointerType::getUnqual(ctx);
+    i64 = b.getInt64Ty();
+    i32 = b.getInt32Ty();
+    f32 = b.getFloatTy();
+    f64 = b.getDoubleTy();
+    auto* outerTy = llvm::FunctionType::get(b.getVoidTy(), {ptr, i64, i64, i64}, false);
+    outer = llvm::Function::Create(outerTy, llvm::Function::ExternalLinkage, name, m);
+    outer->addFnAttr(llvm::Attribute::NoUnwind);
+    std::vector<llvm::Type*> params(numArgs, ptr);
+    params.insert(params.end(), {i64, i64, i64});
+    body = llvm::Function::Create(llvm::FunctionType::get(b.getVoidTy(), params, false), llvm::Function::InternalLinkage,
+                                  name + ".body", m);
+    body->addFnAttr(llvm::Attribute::AlwaysInline);
+    body->addFnAttr(llvm::Attribute::NoUnwind);
+    for (int i = 0; i < numArgs; ++i)
+      if (noalias[i]) body->addParamAttr(i, llvm::Attribute::NoAlias);
+    // The outer function: load bufs[i] and call the body.
+    b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", outer));
+    std::vector<Value*> callArgs;
+    auto ai = outer->arg_begin();
+    Value* bufs = &*ai;
+    for (int i = 0; i < numArgs; ++i)
+      callArgs.push_back(b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, bufs, static_cast<uint64_t>(i))));
+    for (int i = 1; i <= 3; ++i) callArgs.push_back(&*(ai + i));
+    b.CreateCall(body, callArgs);
+    b.CreateRetVoid();
+    entry = llvm::BasicBlock::Create(ctx, "entry", body);
+    b.SetInsertPoint(entry);
+    llvm::FastMathFlags fmf;
+    fmf.setAllowContract(true);
+    b.setFastMathFlags(fmf);
+    for (int i = 0; i < numArgs; ++i) args.push_back(body->getArg(i));
+    batch = body->getArg(numArgs);
+    begin = body->getArg(numArgs + 1);
+    end = body->getArg(numArgs + 2);
+  }
+
+  void finish() { b.CreateRetVoid(); }
+
+  Value* c(int64_t v) { return b.getInt64(static_cast<uint64_t>(v)); }
+  Value* lin(Lin l) {
+    if (l.perBatch == 0) return c(l.constant);
+    return b.CreateAdd(b.CreateMul(batch, c(l.perBatch), "", true, true), c(l.constant), "", true, true);
+  }
+  Value* mul(Value* x, Value* y) { return b.CreateMul(x, y, "", true, true); }
+  Value* add(Value* x, Value* y) { return b.CreateAdd(x, y, "", true, true); }
+  llvm::Type* type(DType d) { return d == DType::I32 ? i32 : f32; }
+  Value* gep(DType d, Value* base, Value* index) { return b.CreateInBoundsGEP(type(d), base, index); }
+  Value* alloca(llvm::Type* t) {
+    llvm::IRBuilder<> e(entry, entry->begin());
+    return e.CreateAlloca(t);
+  }
+
+  // for (i = lo; i < hi; ++i) body(i)
+  void loop(Value* lo, Value* hi, const std::function<void(Value*)>& fn) {
+    llvm::Function* f = b.GetInsertBlock()->getParent();
+    llvm::BasicBlock* pre = b.GetInsertBlock();
+    auto* header = llvm::BasicBlock::Create(ctx, "loop", f);
+    auto* bodyBB = llvm::BasicBlock::Create(ctx, "body", f);
+    auto* exit = llvm::BasicBlock::Create(ctx, "exit", f);
+    b.CreateBr(header);
+    b.SetInsertPoint(header);
+    llvm::PHINode* i = b.CreatePHI(i64, 2);
+    i->addIncoming(lo, pre);
+    b.CreateCondBr(b.CreateICmpSLT(i, hi), bodyBB, exit);
+    b.SetInsertPoint(bodyBB);
+    fn(i);
+    i->addIncoming(b.CreateAdd(i, c(1), "", true, true), b.GetInsertBlock());
+    b.CreateBr(header);
+    b.SetInsertPoint(exit);
+  }
+  void ifThen(Value* cond, const std::function<void()>& fn) {
+    llvm::Function* f = b.GetInsertBlock()->getParent();
+    auto* then = llvm::BasicBlock::Create(ctx, "then", f);
+    auto* join = llvm::BasicBlock::Create(ctx, "join", f);
+    b.CreateCondBr(cond, then, join);
+    b.SetInsertPoint(then);
+    fn();
+    b.CreateBr(join);
+    b.SetInsertPoint(join);
+  }
+  Value* intrinsic(llvm::Intrinsic::ID id, std::vector<Value*> xs) {
+    return b.CreateIntrinsic(id, {xs[0]->getType()}, xs);
+  }
+  Value* libm(const char* name, std::vector<Value*> xs) {
+    std::vector<llvm::Type*> tys;
+    for (Value* x : xs) tys.push_back(x->getType());
+    llvm::FunctionCallee fn = m.getOrInsertFunction(name, llvm::FunctionType::get(xs[0]->getType(), tys, false));
+    return b.CreateCall(fn, xs);
+  }
+
+  llvm::Module& m;
+  llvm::LLVMContext& ctx;
+  llvm::IRBuilder<> b;
+  llvm::Type *i64, *i32, *f32, *f64;
+  llvm::Function* outer;
+  llvm::Function* body;
+  llvm::BasicBlock* entry;
+  std::vector<Value*> args;
+  Value *batch, *begin, *end;
+};
+
+// ----- Pointwise ops: the lowering table -----
+
+using Pointwise = Value* (*)(Gen&, const std::vector<Value*>&, const Expr&);
+
+Value* fconst(Gen& g, double v) { return llvm::ConstantFP::get(g.f32, v); }
+bool isInt(Value* v) { return v->getType()->isIntegerTy(); }
+
+Value* pwNeg(Gen& g, const std::vector<Value*>& x, const Expr&) { return isInt(x[0]) ? g.b.CreateNeg(x[0]) : g.b.CreateFNeg(x[0]); }
+Value* pwExp(Gen& g, const std::vector<Value*>& x, const Expr&) { return g.intrinsic(llvm::Intrinsic::exp, {x[0]}); }
+Value* pwLog(Gen& g, const std::vector<Value*>& x, const Expr&) { return g.intrinsic(llvm::Intrinsic::log, {x[0]}); }
+Value* pwSqrt(Gen& g, const std::vector<Value*>& x, const Expr&) { return g.intrinsic(llvm::Intrinsic::sqrt, {x[0]}); }
+Value* pwRsqrt(Gen& g, const std::vector<Value*>& x, const Expr&) {
+  return g.b.CreateFDiv(fconst(g, 1.0), g.intrinsic(llvm::Intrinsic::sqrt, {x[0]}));
+}
+Value* pwTanh(Gen& g, const std::vector<Value*>& x, const Expr&) { return g.libm("tanhf", {x[0]}); }
+Value* pwSigmoid(Gen& g, const std::vector<Value*>& x, const Expr&) {
+  Value* e = g.intrinsic(llvm::Intrinsic::exp, {g.b.CreateFNeg(x[0])});
+  return g.b.CreateFDiv(fconst(g, 1.0), g.b.CreateFAdd(fconst(g, 1.0), e));
+}
+// NaN propagates (ugt is true for NaN); relu(-0) is +0.
+Value* pwRelu(Gen& g, const std::vector<Value*>& x, const Expr&) {
+  return g.b.CreateSelect(g.b.CreateFCmpUGT(x[0], fconst(g, 0.0)), x[0], fconst(g, 0.0));
+}
+Value* pwLeakyRelu(Gen& g, const std::vector<Value*>& x, const Expr& e) {
+  Value* scaled = g.b.CreateFMul(x[0], fconst(g, e.attrs.f("slope")));
+  return g.b.CreateSelect(g.b.CreateFCmpOGT(x[0], fconst(g, 0.0)), x[0], scaled);
+}
+Value* pwAbs(Gen& g, const std::vector<Value*>& x, const Expr&) { return g.intrinsic(llvm::Intrinsic::fabs, {x[0]}); }
+// 1, -1, 0 (for either zero), NaN stays NaN.
+Value* pwSign(Gen& g, const std::vector<Value*>& x, const Expr&) {
+  auto& b = g.b;
+  Value* r = b.CreateSelect(b.CreateFCmpOEQ(x[0], fconst(g, 0.0)), fconst(g, 0.0), x[0]);
+  r = b.CreateSelect(b.CreateFCmpOLT(x[0], fconst(g, 0.0)), fconst(g, -1.0), r);
+  return b.CreateSelect(b.CreateFCmpOGT(x[0], fconst(g, 0.0)), fconst(g, 1.0), r);
+}
+Value* pwStep(Gen& g, const std::vector<Value*>& x, const Expr&) {
+  return g.b.CreateSelect(g.b.CreateFCmpOGT(x[0], fconst(g, 0.0)), fconst(g, 1.0), fconst(g, 0.0));
+}
+Value* pwPow(Gen& g, const std::vector<Value*>& x, const Expr& e) {
+  const double p = e.attrs.f("exponent");
+  if (p == 1.0) return x[0];
+  if (p == 2.0) return g.b.CreateFMul(x[0], x[0]);
+  return g.libm("powf", {x[0], fconst(g, p)});
+}
+// f32 -> i32 truncates toward zero; i32 -> f32 rounds to nearest.
+Value* pwCast(Gen& g, const std::vector<Value*>& x, const Expr& e) {
+  if (e.dtype == DType::I32) return isInt(x[0]) ? x[0] : g.b.CreateFPToSI(x[0], g.i32);
+  return isInt(x[0]) ? g.b.CreateSIToFP(x[0], g.f32) : x[0];
+}
+Value* pwAdd(Gen& g, const std::vector<Value*>& x, const Expr&) { return isInt(x[0]) ? g.b.CreateAdd(x[0], x[1]) : g.b.CreateFAdd(x[0], x[1]); }
+Value* pwSub(Gen& g, const std::vector<Value*>& x, const Expr&) { return isInt(x[0]) ? g.b.CreateSub(x[0], x[1]) : g.b.CreateFSub(x[0], x[1]); }
+Value* pwMul(Gen& g, const std::vector<Value*>& x, const Expr&) { return isInt(x[0]) ? g.b.CreateMul(x[0], x[1]) : g.b.CreateFMul(x[0], x[1]); }
+Value* pwDiv(Gen& g, const std::vector<Value*>& x, const Expr&) { return isInt(x[0]) ? g.b.CreateSDiv(x[0], x[1]) : g.b.CreateFDiv(x[0], x[1]); }
+Value* pwEqual(Gen& g, const std::vector<Value*>& x, const Expr& e) {
+  Value* eq = isInt(x[0]) ? g.b.CreateICmpEQ(x[0], x[1]) : g.b.CreateFCmpOEQ(x[0], x[1]);
+  return e.dtype == DType::I32 ? g.b.CreateZExt(eq, g.i32) : g.b.CreateSelect(eq, fconst(g, 1.0), fconst(g, 0.0));
+}
+
+struct Entry {
+  OpKind op;
+  LoweringKind kind;
+  Pointwise pointwise = nullptr;
+  const char* note = nullptr;
+};
+
+const Entry kTable[] = {
+    {OpKind::Input, LoweringKind::Structural},
+    {OpKind::Load, LoweringKind::Structural},
+    {OpKind::Store, LoweringKind::Structural},
+    {OpKind::Constant, LoweringKind::Structural},
+    {OpKind::Numel, LoweringKind::Structural},
+    {OpKind::Neg, LoweringKind::Pointwise, pwNeg},
+    {OpKind::Exp, LoweringKind::Pointwise, pwExp},
+    {OpKind::Log, LoweringKind::Pointwise, pwLog},
+    {OpKind::Sqrt, LoweringKind::Pointwise, pwSqrt},
+    {OpKind::Rsqrt, LoweringKind::Pointwise, pwRsqrt},
+    {OpKind::Tanh, LoweringKind::Pointwise, pwTanh},
+    {OpKind::Sigmoid, LoweringKind::Pointwise, pwSigmoid},
+    {OpKind::Relu, LoweringKind::Pointwise, pwRelu},
+    {OpKind::LeakyRelu, LoweringKind::Pointwise, pwLeakyRelu},
+    {OpKind::Abs, LoweringKind::Pointwise, pwAbs},
+    {OpKind::Sign, LoweringKind::Pointwise, pwSign},
+    {OpKind::Step, LoweringKind::Pointwise, pwStep},
+    {OpKind::Pow, LoweringKind::Pointwise, pwPow},
+    {OpKind::Cast, LoweringKind::Pointwise, pwCast},
+    {OpKind::Add, LoweringKind::Pointwise, pwAdd},
+    {OpKind::Sub, LoweringKind::Pointwise, pwSub},
+    {OpKind::Mul, LoweringKind::Pointwise, pwMul},
+    {OpKind::Div, LoweringKind::Pointwise, pwDiv},
+    {OpKind::Equal, LoweringKind::Pointwise, pwEqual},
+    {OpKind::Sum, LoweringKind::Reduction},
+    {OpKind::Mean, LoweringKind::Reduction},
+    {OpKind::Max, LoweringKind::Reduction},
+    {OpKind::Reshape, LoweringKind::View},
+    {OpKind::Transpose, LoweringKind::View},
+    {OpKind::Broadcast, LoweringKind::View},
+    {OpKind::Concat, LoweringKind::Kernel},
+    {OpKind::Slice, LoweringKind::Kernel},
+    {OpKind::Pad, LoweringKind::Kernel},
+    {OpKind::OneHot, LoweringKind::Kernel},
+    {OpKind::MatMul, LoweringKind::Heavy},
+    {OpKind::Conv2d, LoweringKind::Heavy},
+    {OpKind::Conv2dGradInput, LoweringKind::Heavy},
+    {OpKind::Conv2dGradWeight, LoweringKind::Heavy},
+    {OpKind::MaxPool2d, LoweringKind::Heavy},
+    {OpKind::MaxPool2dGrad, LoweringKind::Heavy},
+    {OpKind::AvgPool2d, LoweringKind::Heavy},
+    {OpKind::AvgPool2dGrad, LoweringKind::Heavy},
+    {OpKind::Softmax, LoweringKind::Kernel},
+    {OpKind::LogSoftmax, LoweringKind::Kernel},
+    {OpKind::DropoutMask, LoweringKind::Kernel},
+    {OpKind::Dropout, LoweringKind::Unsupported, nullptr, "expanded into dropout_mask by build-train-step"},
+    {OpKind::BatchNorm, LoweringKind::Unsupported, nullptr, "expanded into primitives by build-train-step"},
+};
+
+const Entry* entryFor(OpKind op) {
+  for (const Entry& e : kTable)
+    if (e.op == op) return &e;
+  return nullptr;
+}
+
+// ----- Loop kernels -----
+
+// Evaluates expression `e` with the iteration-space indices `idx` (nullptr where not bound).
+Value* emitExpr(Gen& g, const Kernel& k, int32_t ei, const std::vector<Value*>& idx, Value* acc) {
+  const Expr& e = k.exprs[ei];
+  switch (e.kind) {
+    case ExprKind::Const:
+      return e.dtype == DType::I32 ? static_cast<Value*>(g.b.getInt32(static_cast<uint32_t>(static_cast<int64_t>(e.value))))
+                                   : fconst(g, static_cast<float>(e.value));
+    case ExprKind::Count: return g.b.CreateSIToFP(g.lin(e.count), g.f32);
+    case ExprKind::Acc: return acc;
+    case ExprKind::Read: {
+      Value* off = g.c(0);
+      for (size_t d = 0; d < e.strides.size(); ++d)
+        if (e.strides[d] != Lin{} && idx[d]) off = g.add(off, g.mul(idx[d], g.lin(e.strides[d])));
+      return g.b.CreateLoad(g.type(e.dtype), g.gep(e.dtype, g.args[e.arg], off));
+    }
+    case ExprKind::Op: {
+      std::vector<Value*> xs;
+      for (int32_t o : e.operands) xs.push_back(emitExpr(g, k, o, idx, acc));
+      return entryFor(e.op)->pointwise(g, xs, e);
+    }
+  }
+  return nullptr;
+}
+
+int64_t maxAt(Lin l, int64_t maxBatch) { return std::max<int64_t>(l.at(maxBatch), 1); }
+
+void emitLoopKernel(Gen& g, const Kernel& k, const kir::KProgram& p, LoweredKernel& out) {
+  const int rank = static_cast<int>(k.space.size());
+  std::vector<Value*> idx(rank, nullptr);
+  const DType outType = p.buffers[k.args[0]].type.dtype;
+  auto body = [&] {
+    Value* acc = nullptr;
+    if (k.reduceRoot >= 0) {
+      const bool isMax = k.reduceOp == OpKind::Max;
+      llvm::Type* accTy = isMax ? g.f32 : g.f64;
+      Value* slot = g.alloca(accTy);
+      g.b.CreateStore(isMax ? llvm::ConstantFP::getInfinity(g.f32, true) : llvm::ConstantFP::get(g.f64, 0.0), slot);
+      std::function<void(int)> nest = [&](int d) {
+        if (d == rank) {
+          Value* v = emitExpr(g, k, k.reduceRoot, idx, nullptr);
+          Value* a = g.b.CreateLoad(accTy, slot);
+          g.b.CreateStore(isMax ? g.intrinsic(llvm::Intrinsic::maximum, {a, v}) : g.b.CreateFAdd(a, g.b.CreateFPExt(v, g.f64)), slot);
+          return;
+        }
+        g.loop(g.c(0), g.lin(k.space[d]), [&](Value* i) { idx[d] = i; nest(d + 1); });
+        idx[d] = nullptr;
+      };
+      nest(k.numKept);
+      acc = g.b.CreateLoad(accTy, slot);
+      if (k.reduceOp == OpKind::Mean) {
+        Value* n = g.c(1);
+        for (int d = k.numKept; d < rank; ++d) n = g.mul(n, g.lin(k.space[d]));
+        acc = g.b.CreateFDiv(acc, g.b.CreateSIToFP(n, g.f64));
+      }
+      if (!isMax) acc = g.b.CreateFPTrunc(acc, g.f32);
+    }
+    Value* v = emitExpr(g, k, k.root, idx, acc);
+    Value* off = g.c(0);
+    for (int d = 0; d < k.numKept; ++d)
+      if (k.outStrides[d] != Lin{}) off = g.add(off, g.mul(idx[d], g.lin(k.outStrides[d])));
+    g.b.CreateStore(v, g.gep(outType, g.args[0], off));
+  };
+  // The parallel extent is the outermost kept dim (or one call for a full reduction).
+  std::function<void(int)> kept = [&](int d) {
+    if (d == k.numKept) return body();
+    g.loop(d == 0 ? g.begin : g.c(0), d == 0 ? g.end : g.lin(k.space[d]), [&](Value* i) { idx[d] = i; kept(d + 1); });
+  };
+  if (k.numKept == 0) {
+    g.loop(g.begin, g.end, [&](Value*) { body(); });
+    out.extentPerBatch = 0;
+    out.extentConst = 1;
+  } else {
+    kept(0);
+    out.extentPerBatch = k.space[0].perBatch;
+    out.extentConst = k.space[0].constant;
+  }
+  int64_t inner = 1;
+  for (int d = 1; d < rank; ++d) inner *= maxAt(k.space[d], p.maxBatch);
+  out.grain = std::max<int64_t>(1, 16384 / inner);
+  out.flops = static_cast<double>(inner) * static_cast<double>(maxAt(k.numKept ? k.space[0] : Lin{0, 1}, p.maxBatch)) *
+              static_cast<double>(k.ops.size());
+}
+
+// ----- Single-op kernels -----
+
+int normAxis(int64_t axis, int rank) { return static_cast<int>(axis < 0 ? axis + rank : axis); }
+Lin prodLin(const Dims& d, int from, int to) {
+  Lin r{0, 1};
+  for (int k = from; k < to; ++k) {
+    const Lin x = kir::dimLin(d[k]);
+    r = {r.perBatch * x.constant + r.constant * x.perBatch, r.constant * x.constant};
+  }
+  return r;
+}
+
+// Softmax and log_softmax along `axis`, in double like the reference: max, sum of exp, write.
+void emitSoftmax(Gen& g, const Kernel& k, bool log, LoweredKernel& out) {
+  const Dims& d = k.resultType.dims;
+  const int axis = normAxis(k.attrs.i("axis"), static_cast<int>(d.size()));
+  const Lin outerL = prodLin(d, 0, axis), innerL = prodLin(d, axis + 1, static_cast<int>(d.size()));
+  Value *n = g.lin(kir::dimLin(d[axis])), *inner = g.lin(innerL);
+  auto& b = g.b;
+  g.loop(g.begin, g.end, [&](Value* o) {
+    g.loop(g.c(0), inner, [&](Value* i) {
+      Value* base = g.add(g.mul(g.mul(o, n), inner), i);
+      auto at = [&](Value* j) { return g.add(base, g.mul(j, inner)); };
+      auto x = [&](Value* j) { return b.CreateFPExt(b.CreateLoad(g.f32, g.gep(DType::F32, g.args[1], at(j))), g.f64); };
+      Value* mslot = g.alloca(g.f64);
+      Value* sslot = g.alloca(g.f64);
+      b.CreateStore(llvm::ConstantFP::getInfinity(g.f64, true), mslot);
+      b.CreateStore(llvm::ConstantFP::get(g.f64, 0.0), sslot);
+      g.loop(g.c(0), n, [&](Value* j) {
+        Value *m = b.CreateLoad(g.f64, mslot), *v = x(j);
+        b.CreateStore(b.CreateSelect(b.CreateFCmpOLT(m, v), v, m), mslot);
+      });
+      Value* m = b.CreateLoad(g.f64, mslot);
+      g.loop(g.c(0), n, [&](Value* j) {
+        Value* e = g.intrinsic(llvm::Intrinsic::exp, {b.CreateFSub(x(j), m)});
+        b.CreateStore(b.CreateFAdd(b.CreateLoad(g.f64, sslot), e), sslot);
+      });
+      Value* total = b.CreateLoad(g.f64, sslot);
+      Value* logTotal = log ? b.CreateFAdd(m, g.intrinsic(llvm::Intrinsic::log, {total})) : nullptr;
+      g.loop(g.c(0), n, [&](Value* j) {
+        Value* r = log ? b.CreateFSub(x(j), logTotal)
+                       : b.CreateFDiv(g.intrinsic(llvm::Intrinsic::exp, {b.CreateFSub(x(j), m)}), total);
+        b.CreateStore(b.CreateFPTrunc(r, g.f32), g.gep(DType::F32, g.args[0], at(j)));
+      });
+    });
+  });
+  out.extentPerBatch = outerL.perBatch;
+  out.extentConst = outerL.constant;
+  out.grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, maxAt(kir::dimLin(d[axis]), 64) * maxAt(innerL, 64)));
+}
+
+// Row i of the result is zero except a 1 at column label[i] (an out-of-range label gives a zero row).
+void emitOneHot(Gen& g, const Kernel& k, LoweredKernel& out) {
+  const int64_t classes = k.attrs.i("classes");
+  auto& b = g.b;
+  g.loop(g.begin, g.end, [&](Value* i) {
+    Value* row = g.mul(i, g.c(classes));
+    g.loop(g.c(0), g.c(classes), [&](Value* j) {
+      b.CreateStore(fconst(g, 0.0), g.gep(DType::F32, g.args[0], g.add(row, j)));
+    });
+    Value* label = b.CreateSExt(b.CreateLoad(g.i32, g.gep(DType::I32, g.args[1], i)), g.i64);
+    Value* inRange = b.CreateAnd(b.CreateICmpSGE(label, g.c(0)), b.CreateICmpSLT(label, g.c(classes)));
+    g.ifThen(inRange, [&] { b.CreateStore(fconst(g, 1.0), g.gep(DType::F32, g.args[0], g.add(row, label))); });
+  });
+  const Lin n = prodLin(k.operandTypes[0].dims, 0, k.operandTypes[0].rank());
+  out.extentPerBatch = n.perBatch;
+  out.extentConst = n.constant;
+  out.grain = std::max<int64_t>(1, 16384 / classes);
+}
+
+// Element i keeps iff uniformFromBits(Philox4x32-10((i, step, 0, 0), (seed, salt))[0]) >= p
+// (codegen/ref/nn.cpp); operands (x, seed, step).
+void emitDropoutMask(Gen& g, const Kernel& k, LoweredKernel& out) {
+  auto& b = g.b;
+  const double p = k.attrs.f("p");
+  const auto salt = static_cast<uint32_t>(k.attrs.i("salt"));
+  Value* seed = b.CreateLoad(g.i32, g.args[2]);
+  Value* step = b.CreateLoad(g.i32, g.args[3]);
+  const float keep = static_cast<float>(1.0 / (1.0 - p));
+  g.loop(g.begin, g.end, [&](Value* i) {
+    std::array<Value*, 4> c = {b.CreateTrunc(i, g.i32), step, b.getInt32(0), b.getInt32(0)};
+    Value* k0 = seed;
+    uint32_t k1 = salt;
+    for (int round = 0; round < 10; ++round) {
+      if (round > 0) {
+        k0 = b.CreateAdd(k0, b.getInt32(kPhiloxW0));
+        k1 += kPhiloxW1;
+      }
+      Value* p0 = b.CreateMul(b.CreateZExt(c[0], g.i64), g.c(kPhiloxM0));
+      Value* p1 = b.CreateMul(b.CreateZExt(c[2], g.i64), g.c(kPhiloxM1));
+      Value *hi0 = b.CreateTrunc(b.CreateLShr(p0, 32), g.i32), *lo0 = b.CreateTrunc(p0, g.i32);
+      Value *hi1 = b.CreateTrunc(b.CreateLShr(p1, 32), g.i32), *lo1 = b.CreateTrunc(p1, g.i32);
+      c = {b.CreateXor(b.CreateXor(hi1, c[1]), k0), lo1, b.CreateXor(b.CreateXor(hi0, c[3]), b.getInt32(k1)), lo0};
+    }
+    Value* u = b.CreateFMul(b.CreateUIToFP(b.CreateLShr(c[0], 8), g.f32), fconst(g, 1.0 / 16777216.0));
+    Value* kept = b.CreateFCmpOGE(b.CreateFPExt(u, g.f64), llvm::ConstantFP::get(g.f64, p));
+    b.CreateStore(b.CreateSelect(kept, fconst(g, keep), fconst(g, 0.0)), g.gep(DType::F32, g.args[0], i));
+  });
+  const Lin n = prodLin(k.resultType.dims, 0, k.resultType.rank());
+  out.extentPerBatch = n.perBatch;
+  out.extentConst = n.constant;
+  out.grain = 4096;
+}
+
+// Concat, slice and pad move rows of [outer, extent along axis * inner]; the extent is outer.
+void emitRows(Gen& g, const Kernel& k, const kir::KProgram& p, LoweredKernel& out) {
+  auto& b = g.b;
+  const Dims& od = k.resultType.dims;
+  const int rank = static_cast<int>(od.size());
+  const int axis = normAxis(k.attrs.i("axis"), rank);
+  const Lin outerL = prodLin(od, 0, axis);
+  Value* inner = g.lin(prodLin(od, axis + 1, rank));
+  Value* outRow = g.mul(g.lin(kir::dimLin(od[axis])), inner);
+  const DType dt = p.buffers[k.args[0]].type.dtype;
+  auto copy = [&](Value* o, int arg, Value* srcRow, Value* srcStart, Value* dstStart, Value* len) {
+    g.loop(g.c(0), len, [&](Value* j) {
+      Value* v = b.CreateLoad(g.type(dt), g.gep(dt, g.args[arg], g.add(g.add(g.mul(o, srcRow), srcStart), j)));
+      b.CreateStore(v, g.gep(dt, g.args[0], g.add(g.add(g.mul(o, outRow), dstStart), j)));
+    });
+  };
+  g.loop(g.begin, g.end, [&](Value* o) {
+    if (k.op == OpKind::Concat) {
+      Value* offset = g.c(0);
+      for (size_t t = 0; t < k.operandTypes.size(); ++t) {
+        Value* row = g.mul(g.lin(kir::dimLin(k.operandTypes[t].dims[axis])), inner);
+        copy(o, static_cast<int>(t) + 1, row, g.c(0), offset, row);
+        offset = g.add(offset, row);
+      }
+    } else if (k.op == OpKind::Slice) {
+      Value* inRow = g.mul(g.lin(kir::dimLin(k.operandTypes[0].dims[axis])), inner);
+      int64_t start = k.attrs.i("start");
+      if (start < 0) start += k.operandTypes[0].dims[axis];
+      copy(o, 1, inRow, g.mul(g.c(start), inner), g.c(0), outRow);
+    } else {  // Pad: zeros, then the operand's row after `before` slots.
+      g.loop(g.c(0), outRow, [&](Value* j) {
+        b.CreateStore(dt == DType::I32 ? static_cast<Value*>(b.getInt32(0)) : fconst(g, 0.0),
+                      g.gep(dt, g.args[0], g.add(g.mul(o, outRow), j)));
+      });
+      Value* inRow = g.mul(g.lin(kir::dimLin(k.operandTypes[0].dims[axis])), inner);
+      copy(o, 1, inRow, g.c(0), g.mul(g.c(k.attrs.i("before")), inner), inRow);
+    }
+  });
+  out.extentPerBatch = outerL.perBatch;
+  out.extentConst = outerL.constant;
+  out.grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, prodLin(od, axis, rank).at(p.maxBatch)));
+}
+
+Status emitKernel(llvm::Module& m, const kir::KProgram& p, const Kernel& k, LoweredKernel& out) {
+  out.symbol = k.name;
+  const Entry* entry = k.kind == kir::KernelKind::Op ? entryFor(k.op) : nullptr;
+  if (entry && entry->kind == LoweringKind::Heavy) {
+#ifdef SINTER_HAVE_HEAVY_KERNELS
+    Expected<HeavyKernel> h = emitHeavyKernel(m, k.op, k.attrs, k.operandTypes, k.resultType, k.name);
+    if (!h) return h.error();
+    out.extentPerBatch = h->extentPerBatch;
+    out.extentConst = h->extentConst;
+    out.grain = h->grain;
+    out.flops = h->flops(p.maxBatch);
+    return ok();
+#else
+    return Error(fmt::format("the CPU backend has no kernel for '{}' yet (codegen/cpu/heavy_kernels.h)", mnemonic(k.op)));
+#endif
+  }
+  if (entry && entry->kind != LoweringKind::Kernel)
+    return Error(fmt::format("the CPU backend cannot lower '{}' as a kernel: {}", mnemonic(k.op),
+                             entry->note ? entry->note : "not a kernel op"));
+  // Noalias everywhere except between the output and operands sharing its storage.
+  std::vector<bool> noalias(k.args.size(), true);
+  const int32_t outStorage = p.buffers[k.args[0]].storage;
+  for (size_t a = 1; a < k.args.size(); ++a)
+    if (p.buffers[k.args[a]].storage == outStorage) noalias[a] = noalias[0] = false;
+  Gen g(m, k.name, static_cast<int>(k.args.size()), noalias);
+  if (k.kind == kir::KernelKind::Loop) {
+    for (const Expr& e : k.exprs)
+      if (e.kind == ExprKind::Op && (!entryFor(e.op) || !entryFor(e.op)->pointwise))
+        return Error(fmt::format("'{}' is not a pointwise op", mnemonic(e.op)));
+    emitLoopKernel(g, k, p, out);
+  } else {
+    switch (k.op) {
+      case OpKind::Softmax: emitSoftmax(g, k, false, out); break;
+      case OpKind::LogSoftmax: emitSoftmax(g, k, true, out); break;
+      case OpKind::OneHot: emitOneHot(g, k, out); break;
+      case OpKind::DropoutMask: emitDropoutMask(g, k, out); break;
+      default: emitRows(g, k, p, out); break;
+    }
+  }
+  g.finish();
+  return ok();
+}
+
+}  // namespace
+
+LoweringInfo loweringFor(OpKind op) {
+  const Entry* e = entryFor(op);
+  if (!e) return {LoweringKind::Unsupported, nullptr};
+  return {e->kind, e->note};
+}
+
+Expected<std::vector<std::vector<LoweredKernel>>> lowerKernels(const kir::KProgram& p, llvm::Module& m) {
+  std::vector<std::vector<LoweredKernel>> out;
+  for (const kir::KFunction& f : p.functions) {
+    out.emplace_back();
+    for (const Kernel& k : f.kernels) {
+      LoweredKernel lk;
+      if (Status s = emitKernel(m, p, k, lk); !s) return s.error();
+      out.back().push_back(lk);
+    }
+  }
+  std::string err;
+  llvm::raw_string_ostream os(err);
+  if (llvm::verifyModule(m, &os)) return Error("internal error: invalid LLVM IR for the CPU kernels: " + os.str());
+  return out;
+}
+
+}  // namespace sinter::cpu

@@ -1,0 +1,663 @@
+// The kernel-level IR: fusion into loop kernels, stores, and the memory plan (see kernel_ir.h).
+#include "codegen/kernel_ir.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "ir/verifier.h"
+
+namespace sinter::kir {
+
+namespace {
+
+constexpr int64_t kAlign = 64;
+int64_t alignUp(int64_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
+
+Lin mul(Lin a, Lin b) { return {a.perBatch * b.constant + a.constant * b.perBatch, a.constant * b.constant}; }
+
+std::vector<Lin> contiguousStrides(const Dims& dims) {
+  std::vector<Lin> s(dims.size(), Lin{0, 1});
+  for (size_t k = dims.size(); k-- > 1;) s[k - 1] = mul(s[k], dimLin(dims[k]));
+  return s;
+}
+
+int64_t bytesAt(const TensorType& t, int64_t batch) { return std::max<int64_t>(t.numel(batch), 1) * 4; }
+
+// How a node takes part in a kernel.
+enum class Role { Input, Load, Const, Count, View, Pointwise, Reduction, Single, Store };
+
+Role roleOf(const Node& n) {
+  switch (opInfo(n.op).fusion) {
+    case FusionClass::Elementwise:
+    case FusionClass::Broadcast: return Role::Pointwise;
+    case FusionClass::Reduction: return Role::Reduction;
+    case FusionClass::Injective: return viewKind(n.op) == ViewKind::None ? Role::Single : Role::View;
+    case FusionClass::OutFusable:
+    case FusionClass::Opaque:
+    case FusionClass::Mode: return Role::Single;
+    case FusionClass::Structural: break;
+  }
+  // Function plumbing: the four structural ops each have their own meaning.
+  switch (n.op) {
+    case OpKind::Input: return Role::Input;
+    case OpKind::Load: return Role::Load;
+    case OpKind::Store: return Role::Store;
+    case OpKind::Numel: return Role::Count;
+    default: return Role::Const;
+  }
+}
+
+std::string sanitize(std::string s) {
+  for (char& c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) c = '_';
+  return s;
+}
+
+// Builds the kernels of one function into the program.
+class FunctionBuilder {
+ public:
+  FunctionBuilder(const Module& m, const Function& fn, KProgram& p, int32_t index,
+                  std::map<std::string, int32_t>& inputBuffers, const std::vector<int32_t>& globalBuffers)
+      : m_(m), fn_(fn), p_(p), index_(index), inputBuffers_(inputBuffers), globalBuffers_(globalBuffers) {}
+
+  Expected<KFunction> build();
+
+ private:
+  const Node& node(ValueId v) const { return fn_.nodes[v]; }
+  Role role(ValueId v) const { return roleOf(node(v)); }
+  void decideFusion();
+  int32_t materialize(ValueId v);
+  int32_t newBuffer(const std::string& name, BufferRole role, const TensorType& type);
+  int32_t storageOf(int32_t b) const { return p_.buffers[b].storage; }
+  ValueId constBase(ValueId v) const;
+  int32_t buildLoop(ValueId root, int32_t out);
+  int32_t buildCopy(int32_t from, int32_t out, const TensorType& type);
+  void finishKernel(Kernel k);
+  void planStores();
+
+  // Loop-kernel construction state.
+  struct LoopState {
+    Kernel k;
+    std::vector<int> outToSpace;  // root dim -> space dim (-1: extent-1 dim)
+    std::vector<int> inToSpace;   // reduction input dim -> space dim
+  };
+  int32_t expr(LoopState& s, ValueId v, const std::vector<int>& axisOf, bool computed);
+  int32_t leaf(LoopState& s, ValueId v, const std::vector<int>& axisOf);
+  int32_t read(LoopState& s, int32_t buffer, const Dims& dims, const std::vector<int>& axisOf);
+  int32_t addArg(Kernel& k, int32_t buffer);
+  std::vector<int> broadcastAxes(const Dims& from, const Dims& to, const std::vector<int>& axisOf) const;
+  std::string bufferName(ValueId v) const;
+
+  const Module& m_;
+  const Function& fn_;
+  KProgram& p_;
+  int32_t index_;
+  std::map<std::string, int32_t>& inputBuffers_;
+  const std::vector<int32_t>& globalBuffers_;
+  std::vector<int> uses_, group_;
+  std::vector<bool> groupHasReduction_;
+  std::vector<ValueId> inlinedInto_;
+  std::vector<int32_t> buffer_;
+  std::vector<bool> liveToEnd_;  // per buffer index, for this function's results
+  KFunction out_;
+};
+
+std::string FunctionBuilder::bufferName(ValueId v) const {
+  const Node& n = node(v);
+  return fmt::format("{}.{}", fn_.name, n.name.empty() ? fmt::format("%{}", v) : n.name);
+}
+
+int32_t FunctionBuilder::newBuffer(const std::string& name, BufferRole role, const TensorType& type) {
+  Buffer b;
+  b.name = name;
+  b.role = role;
+  b.type = type;
+  b.bytesAtMax = bytesAt(type, p_.maxBatch);
+  b.storage = static_cast<int32_t>(p_.buffers.size());
+  b.function = index_;
+  p_.buffers.push_back(b);
+  return b.storage;
+}
+
+// Fusion groups: a pointwise op joins its single consumer's group when the consumer is pointwise
+// over the same dims or reduces it; a reduction joins its single pointwise consumer over its result
+// dims. A group holds at most one reduction (one accumulator per loop nest).
+void FunctionBuilder::decideFusion() {
+  const size_t n = fn_.nodes.size();
+  uses_.assign(n, 0);
+  for (const Node& nd : fn_.nodes)
+    for (ValueId v : nd.operands) ++uses_[v];
+  for (const auto& [name, v] : fn_.results) ++uses_[v];
+  group_.resize(n);
+  groupHasReduction_.assign(n, false);
+  inlinedInto_.assign(n, kNoValue);
+  for (size_t i = 0; i < n; ++i) {
+    group_[i] = static_cast<int>(i);
+    groupHasReduction_[i] = role(static_cast<ValueId>(i)) == Role::Reduction;
+  }
+  auto merge = [&](ValueId v, ValueId c) {
+    const int from = group_[v], to = group_[c];
+    for (size_t i = 0; i < n; ++i)
+      if (group_[i] == from) group_[i] = to;
+    groupHasReduction_[to] = groupHasReduction_[to] || groupHasReduction_[from];
+    inlinedInto_[v] = c;
+  };
+  for (size_t ci = 0; ci < n; ++ci) {
+    const auto c = static_cast<ValueId>(ci);
+    const Role rc = role(c);
+    if (rc != Role::Pointwise && rc != Role::Reduction) continue;
+    for (ValueId v : node(c).operands) {
+      if (uses_[v] != 1 || inlinedInto_[v] != kNoValue) continue;
+      const Role rv = role(v);
+      if (rv == Role::Pointwise) {
+        if (rc == Role::Pointwise && node(v).type.dims != node(c).type.dims) continue;
+        if (groupHasReduction_[group_[v]] && groupHasReduction_[group_[c]]) continue;
+        merge(v, c);
+      } else if (rv == Role::Reduction && rc == Role::Pointwise) {
+        if (node(v).type.dims != node(c).type.dims || groupHasReduction_[group_[c]]) continue;
+        merge(v, c);
+      }
+    }
+  }
+}
+
+// A view chain ending in a constant or numel is an immediate: every element has its value.
+ValueId FunctionBuilder::constBase(ValueId v) const {
+  while (role(v) == Role::View) v = node(v).operands[0];
+  return role(v) == Role::Const || role(v) == Role::Count ? v : kNoValue;
+}
+
+int32_t FunctionBuilder::addArg(Kernel& k, int32_t buffer) {
+  for (size_t i = 0; i < k.args.size(); ++i)
+    if (k.args[i] == buffer) return static_cast<int32_t>(i);
+  k.args.push_back(buffer);
+  return static_cast<int32_t>(k.args.size() - 1);
+}
+
+// Numpy broadcasting, right-aligned: an extent-1 dim of `from` against a larger one stays at 0.
+std::vector<int> FunctionBuilder::broadcastAxes(const Dims& from, const Dims& to, const std::vector<int>& axisOf) const {
+  std::vector<int> out(from.size(), -1);
+  const size_t lead = to.size() - from.size();
+  for (size_t k = 0; k < from.size(); ++k) out[k] = (from[k] == 1 && to[lead + k] != 1) ? -1 : axisOf[lead + k];
+  return out;
+}
+
+int32_t FunctionBuilder::read(LoopState& s, int32_t buffer, const Dims& dims, const std::vector<int>& axisOf) {
+  Expr e;
+  e.kind = ExprKind::Read;
+  e.dtype = p_.buffers[buffer].type.dtype;
+  e.arg = addArg(s.k, buffer);
+  e.strides.assign(s.k.space.size(), Lin{});
+  const std::vector<Lin> cs = contiguousStrides(dims);
+  for (size_t k = 0; k < dims.size(); ++k)
+    if (axisOf[k] >= 0) {
+      Lin& st = e.strides[axisOf[k]];
+      st = {st.perBatch + cs[k].perBatch, st.constant + cs[k].constant};
+    }
+  s.k.exprs.push_back(std::move(e));
+  return static_cast<int32_t>(s.k.exprs.size() - 1);
+}
+
+// A value the kernel reads rather than computes: views become index maps, immediates inline.
+int32_t FunctionBuilder::leaf(LoopState& s, ValueId v, const std::vector<int>& axisOf) {
+  if (ValueId c = constBase(v); c != kNoValue) {
+    Expr e;
+    e.dtype = node(v).type.dtype;
+    if (role(c) == Role::Const) {
+      e.kind = ExprKind::Const;
+      e.value = node(c).attrs.f("value");
+    } else {
+      e.kind = ExprKind::Count;
+      Lin count{0, 1};
+      for (int64_t a : node(c).attrs.ints("axes")) count = mul(count, dimLin(node(node(c).operands[0]).type.dims[a]));
+      e.count = count;
+    }
+    s.k.exprs.push_back(std::move(e));
+    return static_cast<int32_t>(s.k.exprs.size() - 1);
+  }
+  const Node& n = node(v);
+  if (role(v) == Role::View && viewKind(n.op) != ViewKind::Reshape) {
+    const Node& u = node(n.operands[0]);
+    if (viewKind(n.op) == ViewKind::Broadcast) return leaf(s, n.operands[0], broadcastAxes(u.type.dims, n.type.dims, axisOf));
+    const auto& perm = n.attrs.ints("perm");
+    std::vector<int> inner(perm.size(), -1);
+    for (size_t k = 0; k < perm.size(); ++k) inner[perm[k]] = axisOf[k];
+    return leaf(s, n.operands[0], inner);
+  }
+  return read(s, materialize(v), n.type.dims, axisOf);
+}
+
+// `computed`: v is the kernel's root or inlined into it, so the kernel evaluates its op.
+int32_t FunctionBuilder::expr(LoopState& s, ValueId v, const std::vector<int>& axisOf, bool computed) {
+  if (!computed) return leaf(s, v, axisOf);
+  const Node& n = node(v);
+  if (role(v) == Role::Reduction) {
+    s.k.reduceOp = n.op;
+    s.k.reduceRoot = expr(s, n.operands[0], s.inToSpace, inlinedInto_[n.operands[0]] == v);
+    s.k.ops.push_back(n.op);
+    Expr acc;
+    acc.kind = ExprKind::Acc;
+    s.k.exprs.push_back(acc);
+    return static_cast<int32_t>(s.k.exprs.size() - 1);
+  }
+  if (role(v) != Role::Pointwise) return leaf(s, v, axisOf);
+  Expr e;
+  e.kind = ExprKind::Op;
+  e.op = n.op;
+  e.attrs = n.attrs;
+  e.dtype = n.type.dtype;
+  for (ValueId u : n.operands)
+    e.operands.push_back(expr(s, u, broadcastAxes(node(u).type.dims, n.type.dims, axisOf), inlinedInto_[u] == v));
+  s.k.ops.push_back(n.op);
+  s.k.exprs.push_back(std::move(e));
+  return static_cast<int32_t>(s.k.exprs.size() - 1);
+}
+
+// A loop kernel computing `root` into buffer `out`.
+int32_t FunctionBuilder::buildLoop(ValueId root, int32_t out) {
+  LoopState s;
+  s.k.kind = KernelKind::Loop;
+  s.k.args.push_back(out);
+  const Dims& dims = node(root).type.dims;
+  ValueId red = kNoValue;
+  if (role(root) == Role::Pointwise || role(root) == Role::Reduction)
+    for (size_t i = 0; i < fn_.nodes.size(); ++i)
+      if (group_[i] == group_[root] && role(static_cast<ValueId>(i)) == Role::Reduction) red = static_cast<ValueId>(i);
+  if (red == kNoValue) {
+    for (int64_t d : dims) s.k.space.push_back(dimLin(d));
+    s.k.numKept = static_cast<int32_t>(dims.size());
+    for (size_t k = 0; k < dims.size(); ++k) s.outToSpace.push_back(static_cast<int>(k));
+  } else {
+    const Node& r = node(red);
+    const Dims& in = node(r.operands[0]).type.dims;
+    const auto& axes = r.attrs.ints("axes");
+    const bool keep = r.attrs.b("keepdims");
+    auto reduced = [&](size_t k) { return std::find(axes.begin(), axes.end(), static_cast<int64_t>(k)) != axes.end(); };
+    s.inToSpace.assign(in.size(), -1);
+    for (size_t k = 0; k < in.size(); ++k)
+      if (!reduced(k)) { s.inToSpace[k] = static_cast<int>(s.k.space.size()); s.k.space.push_back(dimLin(in[k])); }
+    s.k.numKept = static_cast<int32_t>(s.k.space.size());
+    for (size_t k = 0; k < in.size(); ++k)
+      if (reduced(k)) { s.inToSpace[k] = static_cast<int>(s.k.space.size()); s.k.space.push_back(dimLin(in[k])); }
+    int kept = 0;
+    for (size_t k = 0; k < in.size(); ++k) {
+      if (reduced(k)) { if (keep) s.outToSpace.push_back(-1); }
+      else s.outToSpace.push_back(kept++);
+    }
+  }
+  const std::vector<Lin> cs = contiguousStrides(dims);
+  s.k.outStrides.assign(s.k.numKept, Lin{});
+  for (size_t k = 0; k < dims.size(); ++k)
+    if (s.outToSpace[k] >= 0) s.k.outStrides[s.outToSpace[k]] = cs[k];
+  const bool computed = role(root) == Role::Pointwise || role(root) == Role::Reduction;
+  if (computed || constBase(root) != kNoValue) {
+    s.k.root = expr(s, root, s.outToSpace, computed);
+  } else {
+    // A view (broadcast, transpose) materialized by a copy.
+    const Node& n = node(root);
+    std::vector<int> axisOf = s.outToSpace;
+    if (viewKind(n.op) == ViewKind::Broadcast) {
+      axisOf = broadcastAxes(node(n.operands[0]).type.dims, dims, axisOf);
+    } else {
+      const auto& perm = n.attrs.ints("perm");
+      axisOf.assign(perm.size(), -1);
+      for (size_t k = 0; k < perm.size(); ++k) axisOf[perm[k]] = s.outToSpace[k];
+    }
+    s.k.root = leaf(s, n.operands[0], axisOf);
+    s.k.ops.push_back(n.op);
+  }
+  if (s.k.ops.empty()) s.k.ops.push_back(node(root).op);
+  finishKernel(std::move(s.k));
+  return out;
+}
+
+int32_t FunctionBuilder::buildCopy(int32_t from, int32_t out, const TensorType& type) {
+  LoopState s;
+  s.k.args.push_back(out);
+  std::vector<int> axisOf;
+  for (size_t k = 0; k < type.dims.size(); ++k) {
+    s.k.space.push_back(dimLin(type.dims[k]));
+    axisOf.push_back(static_cast<int>(k));
+  }
+  s.k.numKept = static_cast<int32_t>(type.dims.size());
+  s.k.outStrides = contiguousStrides(type.dims);
+  s.k.root = read(s, from, type.dims, axisOf);
+  s.k.ops.push_back(OpKind::Store);
+  finishKernel(std::move(s.k));
+  return out;
+}
+
+void FunctionBuilder::finishKernel(Kernel k) {
+  std::string ops;
+  for (OpKind op : k.ops) ops += "_" + std::string(mnemonic(op));
+  if (ops.size() > 40) ops = ops.substr(0, 40);
+  k.name = sanitize(fmt::format("{}_k{}{}", fn_.name, out_.kernels.size(), ops));
+  out_.kernels.push_back(std::move(k));
+}
+
+int32_t FunctionBuilder::materialize(ValueId v) {
+  if (buffer_[v] >= 0) return buffer_[v];
+  const Node& n = node(v);
+  int32_t b = -1;
+  switch (role(v)) {
+    case Role::Input: {
+      const std::string& name = n.attrs.s("name");
+      auto it = inputBuffers_.find(name);
+      if (it == inputBuffers_.end()) {
+        b = newBuffer(name, BufferRole::Input, n.type);
+        p_.buffers[b].function = -1;
+        inputBuffers_[name] = b;
+      } else {
+        b = it->second;
+      }
+      break;
+    }
+    case Role::Load: {
+      const std::string& name = n.attrs.s("global");
+      for (size_t g = 0; g < m_.globals.size(); ++g)
+        if (m_.globals[g].name == name) b = globalBuffers_[g];
+      break;
+    }
+    case Role::View:
+      if (viewKind(n.op) == ViewKind::Reshape && constBase(v) == kNoValue) {
+        // Same bytes, another shape: an alias of the operand's storage.
+        const int32_t base = materialize(n.operands[0]);
+        b = newBuffer(bufferName(v), p_.buffers[base].role == BufferRole::Output ? BufferRole::Temp : p_.buffers[base].role,
+                      n.type);
+        p_.buffers[b].storage = storageOf(base);
+        p_.buffers[b].persistent = p_.buffers[base].persistent;
+        p_.buffers[b].global = p_.buffers[base].global;
+        break;
+      }
+      [[fallthrough]];
+    case Role::Const:
+    case Role::Count:
+    case Role::Pointwise:
+    case Role::Reduction:
+      b = buildLoop(v, newBuffer(bufferName(v), BufferRole::Temp, n.type));
+      break;
+    case Role::Single: {
+      Kernel k;
+      k.kind = KernelKind::Op;
+      k.op = n.op;
+      k.attrs = n.attrs;
+      k.resultType = n.type;
+      std::vector<int32_t> operands;
+      for (ValueId u : n.operands) {
+        operands.push_back(materialize(u));
+        k.operandTypes.push_back(node(u).type);
+      }
+      b = newBuffer(bufferName(v), BufferRole::Temp, n.type);
+      k.args.push_back(b);
+      for (int32_t u : operands) k.args.push_back(u);  // duplicates stay: the kernel sees operands by position
+      k.ops.push_back(n.op);
+      finishKernel(std::move(k));
+      break;
+    }
+    case Role::Store: break;
+  }
+  buffer_[v] = b;
+  return b;
+}
+
+// Redirects a stored value's storage into the global where that is safe (see the header), else
+// copies it there after every other kernel.
+void FunctionBuilder::planStores() {
+  for (size_t i = 0; i < fn_.nodes.size(); ++i) {
+    const Node& n = fn_.nodes[i];
+    if (n.op != OpKind::Store) continue;
+    size_t gi = 0;
+    while (gi + 1 < m_.globals.size() && m_.globals[gi].name != n.attrs.s("global")) ++gi;
+    const int32_t g = globalBuffers_[gi];
+    const int32_t value = materialize(n.operands[0]);
+    const int32_t r = storageOf(value);
+    bool inPlace = r != g && p_.buffers[r].function == index_ && p_.buffers[r].role == BufferRole::Temp &&
+                   !liveToEnd_[r] && p_.buffers[r].bytesAtMax == p_.buffers[g].bytesAtMax;
+    int producer = -1;
+    for (size_t k = 0; inPlace && k < out_.kernels.size(); ++k)
+      if (storageOf(out_.kernels[k].args[0]) == r) { producer = static_cast<int>(k); break; }
+    if (producer < 0) inPlace = false;
+    for (size_t k = 0; inPlace && k < out_.kernels.size(); ++k) {
+      const Kernel& kn = out_.kernels[k];
+      bool readsG = false;
+      for (size_t a = 0; a < kn.args.size(); ++a) readsG = readsG || storageOf(kn.args[a]) == g;
+      if (!readsG) continue;
+      if (static_cast<int>(k) > producer) inPlace = false;
+      if (static_cast<int>(k) != producer) continue;
+      // The producer may read the global only at the element it writes.
+      if (kn.kind != KernelKind::Loop || kn.reduceRoot >= 0) { inPlace = false; continue; }
+      for (const Expr& e : kn.exprs)
+        if (e.kind == ExprKind::Read && storageOf(kn.args[e.arg]) == g && e.strides != kn.outStrides) inPlace = false;
+      if (storageOf(kn.args[0]) != r || kn.args[0] != r) inPlace = false;
+    }
+    if (inPlace) {
+      for (Buffer& b : p_.buffers)
+        if (b.storage == r) { b.storage = g; b.persistent = true; }
+      Kernel& kn = out_.kernels[producer];
+      for (size_t a = 1; a < kn.args.size(); ++a) kn.outputAliasesArg = kn.outputAliasesArg || storageOf(kn.args[a]) == g;
+      continue;
+    }
+    buildCopy(value, g, node(n.operands[0]).type);
+  }
+}
+
+Expected<KFunction> FunctionBuilder::build() {
+  out_.name = fn_.name;
+  decideFusion();
+  buffer_.assign(fn_.nodes.size(), -1);
+  for (ValueId v : fn_.inputs()) out_.inputs.push_back(materialize(v));
+  for (size_t i = 0; i < fn_.nodes.size(); ++i) {
+    const auto v = static_cast<ValueId>(i);
+    const Role r = role(v);
+    if (fn_.nodes[i].op == OpKind::Dropout || fn_.nodes[i].op == OpKind::BatchNorm)
+      return Error(fn_.nodes[i].loc, fmt::format("'{}' must be specialized by the training-step pass before codegen",
+                                                 mnemonic(fn_.nodes[i].op)));
+    if (((r == Role::Pointwise || r == Role::Reduction) && inlinedInto_[v] == kNoValue) || r == Role::Single)
+      materialize(v);
+  }
+  for (const auto& [name, v] : fn_.results) {
+    int32_t b = materialize(v);
+    Buffer& buf = p_.buffers[b];
+    const Buffer& root = p_.buffers[buf.storage];
+    if (root.function == index_ && root.role != BufferRole::Input && !root.persistent && buf.role != BufferRole::Output) {
+      buf.role = BufferRole::Output;
+      buf.name = fmt::format("{}.{}", fn_.name, name);
+    } else {
+      b = buildCopy(b, newBuffer(fmt::format("{}.{}", fn_.name, name), BufferRole::Output, node(v).type), node(v).type);
+    }
+    liveToEnd_.resize(p_.buffers.size(), false);
+    liveToEnd_[p_.buffers[b].storage] = true;
+    out_.results.emplace_back(name, b);
+  }
+  liveToEnd_.resize(p_.buffers.size(), false);
+  planStores();
+  return std::move(out_);
+}
+
+// Intervals of one function's work storages: [first kernel, last kernel] over every buffer that
+// shares the storage; results live to the end.
+std::map<int32_t, std::pair<int, int>> liveRanges(const KProgram& p, const KFunction& f, int32_t fi) {
+  std::map<int32_t, std::pair<int, int>> live;
+  const int n = static_cast<int>(f.kernels.size());
+  auto touch = [&](int32_t b, int k) {
+    const int32_t s = p.buffers[b].storage;
+    const Buffer& sb = p.buffers[s];
+    if (sb.persistent || sb.role == BufferRole::Input || sb.function != fi) return;
+    auto [it, fresh] = live.try_emplace(s, k, k);
+    if (!fresh) { it->second.first = std::min(it->second.first, k); it->second.second = std::max(it->second.second, k); }
+  };
+  for (int k = 0; k < n; ++k)
+    for (int32_t b : f.kernels[k].args) touch(b, k);
+  for (const auto& [name, b] : f.results) {
+    touch(b, n);
+    const int32_t s = p.buffers[b].storage;
+    if (live.count(s)) live[s].second = n;
+  }
+  return live;
+}
+
+}  // namespace
+
+Lin dimLin(int64_t dim) { return dim == kBatch ? Lin{1, 0} : Lin{0, dim}; }
+
+std::string formatLin(const Lin& l) {
+  if (l.perBatch == 0) return std::to_string(l.constant);
+  std::string b = l.perBatch == 1 ? "B" : fmt::format("{}*B", l.perBatch);
+  return l.constant ? fmt::format("{}+{}", b, l.constant) : b;
+}
+
+ViewKind viewKind(OpKind op) {
+  // The Injective ops that are pure index maps of one operand; the others move data in ways a
+  // loop kernel's strided read cannot express and get kernels of their own.
+  static const std::pair<OpKind, ViewKind> kViews[] = {
+      {OpKind::Reshape, ViewKind::Reshape}, {OpKind::Broadcast, ViewKind::Broadcast}, {OpKind::Transpose, ViewKind::Transpose}};
+  for (const auto& [o, v] : kViews)
+    if (o == op) return v;
+  return ViewKind::None;
+}
+
+Expected<KProgram> buildKernels(const Module& m, const KernelOptions& options) {
+  if (Status s = verifyModule(m); !s) return s.error();
+  KProgram p;
+  p.model = m.name;
+  p.maxBatch = options.maxBatch;
+  if (options.maxBatch < 1) return Error("the maximum batch size must be at least 1");
+  // Globals: the state arena, in module order.
+  std::vector<int32_t> globalBuffers;
+  for (size_t g = 0; g < m.globals.size(); ++g) {
+    const Global& gl = m.globals[g];
+    Buffer b;
+    b.name = gl.name;
+    b.role = gl.kind == GlobalKind::Param ? BufferRole::Param : BufferRole::State;
+    b.type = gl.type;
+    b.persistent = true;
+    b.bytesAtMax = bytesAt(gl.type, options.maxBatch);
+    b.offset = p.stateBytes;
+    b.storage = static_cast<int32_t>(p.buffers.size());
+    b.global = static_cast<int32_t>(g);
+    p.stateBytes += alignUp(b.bytesAtMax);
+    globalBuffers.push_back(b.storage);
+    p.buffers.push_back(b);
+  }
+  std::map<std::string, int32_t> inputs;
+  const bool hasEval = m.function("eval") != nullptr;
+  for (const Function& fn : m.functions) {
+    if (hasEval && fn.name == "forward") continue;
+    FunctionBuilder fb(m, fn, p, static_cast<int32_t>(p.functions.size()), inputs, globalBuffers);
+    Expected<KFunction> f = fb.build();
+    if (!f) return f.error();
+    p.functions.push_back(f.take());
+  }
+  // Inputs first in the work arena (reserved: the caller writes them before a run).
+  int64_t base = 0;
+  for (Buffer& b : p.buffers)
+    if (b.role == BufferRole::Input && b.storage == static_cast<int32_t>(&b - p.buffers.data())) {
+      b.offset = base;
+      base += alignUp(b.bytesAtMax);
+      p.unplannedBytes += alignUp(b.bytesAtMax);
+    }
+  p.workBytes = base;
+  for (size_t fi = 0; fi < p.functions.size(); ++fi) {
+    auto live = liveRanges(p, p.functions[fi], static_cast<int32_t>(fi));
+    std::vector<int32_t> order;
+    for (const auto& [s, range] : live) order.push_back(s);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int32_t a, int32_t b) { return p.buffers[a].bytesAtMax > p.buffers[b].bytesAtMax; });
+    std::vector<int32_t> placed;
+    for (int32_t s : order) {
+      const int64_t size = alignUp(p.buffers[s].bytesAtMax);
+      p.unplannedBytes += size;
+      std::vector<std::pair<int64_t, int64_t>> busy;
+      for (int32_t q : placed) {
+        const auto &a = live[s], &b = live[q];
+        if (a.first <= b.second && b.first <= a.second) busy.emplace_back(p.buffers[q].offset, alignUp(p.buffers[q].bytesAtMax));
+      }
+      std::sort(busy.begin(), busy.end());
+      int64_t at = base;
+      for (const auto& [off, len] : busy) {
+        if (off >= at + size) break;
+        at = std::max(at, off + len);
+      }
+      p.buffers[s].offset = at;
+      p.workBytes = std::max(p.workBytes, at + size);
+      placed.push_back(s);
+    }
+  }
+  // Aliases take their storage's place.
+  for (Buffer& b : p.buffers) {
+    const Buffer& s = p.buffers[b.storage];
+    b.offset = s.offset;
+    b.persistent = s.persistent;
+  }
+  return p;
+}
+
+Status verifyMemoryPlan(const KProgram& p) {
+  for (const Buffer& b : p.buffers) {
+    if (b.offset % kAlign) return Error(fmt::format("buffer '{}' at offset {} is not 64-byte aligned", b.name, b.offset));
+    const Buffer& s = p.buffers[b.storage];
+    if (b.bytesAtMax > s.bytesAtMax) return Error(fmt::format("alias '{}' is larger than its storage '{}'", b.name, s.name));
+    if (b.offset + b.bytesAtMax > (b.persistent ? p.stateBytes : p.workBytes))
+      return Error(fmt::format("buffer '{}' ends past its arena", b.name));
+  }
+  if (p.workBytes > p.unplannedBytes) return Error("the work arena is larger than the sum of its buffers");
+  for (size_t fi = 0; fi < p.functions.size(); ++fi) {
+    auto live = liveRanges(p, p.functions[fi], static_cast<int32_t>(fi));
+    std::vector<int32_t> all;
+    for (const Buffer& b : p.buffers)
+      if (!b.persistent && b.storage == static_cast<int32_t>(&b - p.buffers.data()) && b.role == BufferRole::Input)
+        all.push_back(b.storage);
+    for (const auto& [s, r] : live) all.push_back(s);
+    for (size_t i = 0; i < all.size(); ++i)
+      for (size_t j = i + 1; j < all.size(); ++j) {
+        const Buffer &a = p.buffers[all[i]], &b = p.buffers[all[j]];
+        const bool bothLive = live.count(all[i]) && live.count(all[j])
+                                  ? live[all[i]].first <= live[all[j]].second && live[all[j]].first <= live[all[i]].second
+                                  : true;
+        if (bothLive && a.offset < b.offset + b.bytesAtMax && b.offset < a.offset + a.bytesAtMax)
+          return Error(fmt::format("@{}: live buffers '{}' and '{}' overlap", p.functions[fi].name, a.name, b.name));
+      }
+  }
+  return ok();
+}
+
+std::string printKernels(const KProgram& p) {
+  static const char* const kRoles[] = {"input", "output", "param", "state", "temp", "constant"};
+  std::string out = fmt::format("kernels @{} max_batch={}\n", p.model, p.maxBatch);
+  for (size_t i = 0; i < p.buffers.size(); ++i) {
+    const Buffer& b = p.buffers[i];
+    std::string alias = b.storage != static_cast<int32_t>(i) ? fmt::format(" alias of %{}", b.storage) : "";
+    out += fmt::format("  %{} {} : {} {} {} @{} ({} bytes){}\n", i, b.name, formatType(b.type), kRoles[static_cast<int>(b.role)],
+                       b.persistent ? "state" : "work", b.offset, b.bytesAtMax, alias);
+  }
+  for (const KFunction& f : p.functions) {
+    std::string ins;
+    for (int32_t b : f.inputs) ins += fmt::format("{}%{}", ins.empty() ? "" : ", ", b);
+    out += fmt::format("func @{}({}) {{\n", f.name, ins);
+    for (const Kernel& k : f.kernels) {
+      std::string ops, args;
+      for (OpKind op : k.ops) ops += fmt::format("{}{}", ops.empty() ? "" : " ", mnemonic(op));
+      for (size_t a = 1; a < k.args.size(); ++a) args += fmt::format("{}%{}", a > 1 ? ", " : "", k.args[a]);
+      std::string shape;
+      if (k.kind == KernelKind::Loop) {
+        std::string dims;
+        for (size_t d = 0; d < k.space.size(); ++d)
+          dims += fmt::format("{}{}{}", d ? "," : "", static_cast<int>(d) >= k.numKept ? "r:" : "", formatLin(k.space[d]));
+        shape = fmt::format("loop[{}]", dims);
+      } else {
+        shape = "op";
+      }
+      out += fmt::format("  {} {}: {} (%{} <- {}){}\n", k.name, shape, ops, k.args[0], args, k.outputAliasesArg ? " in-place" : "");
+    }
+    std::string res;
+    for (const auto& [name, b] : f.results) res += fmt::format("{}{}=%{}", res.empty() ? "" : ", ", name, b);
+    out += fmt::format("  return {}\n}}\n", res);
+  }
+  out += fmt::format("state {} bytes\n", p.stateBytes);
+  out += fmt::format("arena {} bytes (sum of buffers {} bytes)\n", p.workBytes, p.unplannedBytes);
+  return out;
+}
+
+}  // namespace sinter::kir

@@ -1,0 +1,128 @@
+// The kernel-level IR: an optimized function (@train_step, @eval, @grad) as a list of kernels over
+// named buffers with a memory plan. Backend-neutral (no LLVM): the CPU backend lowers each kernel to
+// one function, and the runtime's PlanTable is this IR with function pointers filled in.
+//
+// Algorithm (buildKernels):
+//  1. Fusion. Pointwise ops (fusion class Elementwise/Broadcast) with one use whose consumer is
+//     pointwise over the same dims, or a reduction over them, are inlined into that consumer, so a
+//     chain becomes one loop nest with no intermediate buffer. A reduction with one use whose
+//     consumer is pointwise over the reduction's result dims becomes that kernel's accumulator (at
+//     most one reduction per kernel). View ops (reshape, broadcast, transpose) are index maps on the
+//     buffers a kernel reads; a reshape of a buffer is an alias of its bytes. Constants and numel
+//     are immediates. Everything else (fusion class OutFusable, Opaque, non-view Injective) is a
+//     kernel of its own over materialized operands. Decisions read fusion classes and the view
+//     table below, never op names.
+//  2. Stores. A store's value is written straight into the global when every other reader of the
+//     global's entry value runs before the kernel producing it, and that kernel reads the global at
+//     most at the element it writes; otherwise it lands in a temp copied into the global at the end.
+//  3. Memory plan. Params and state sit in the state arena in module order. Inputs sit at the start
+//     of the work arena (the caller writes them before a run). Each function's temps get intervals
+//     [first kernel, last kernel] (results: to the end) and are placed first-fit, largest first, at
+//     64-byte aligned offsets; the work arena is the maximum over functions, sized at maxBatch.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ir/module.h"
+#include "runtime/plan.h"
+
+namespace sinter::kir {
+
+// An extent, stride or count: perBatch * B + constant (B appears at most once per shape).
+struct Lin {
+  int64_t perBatch = 0, constant = 0;
+  int64_t at(int64_t batch) const { return perBatch * batch + constant; }
+  bool isConst() const { return perBatch == 0; }
+  bool operator==(const Lin&) const = default;
+};
+Lin dimLin(int64_t dim);  // kBatch -> B
+std::string formatLin(const Lin&);
+
+struct Buffer {
+  std::string name;
+  BufferRole role;
+  TensorType type;
+  bool persistent = false;   // state arena
+  int64_t offset = 0;        // bytes, in its arena
+  int64_t bytesAtMax = 0;
+  int32_t storage = -1;      // the buffer whose bytes this one is (itself unless an alias)
+  int32_t global = -1;       // module global index for Param/State
+  int32_t function = -1;     // owning function for temps/outputs, -1 if shared
+};
+
+// One node of a loop kernel's expression tree.
+enum class ExprKind : uint8_t { Op, Read, Const, Count, Acc };
+struct Expr {
+  ExprKind kind;
+  DType dtype = DType::F32;
+  OpKind op = OpKind::Constant;   // Op
+  Attrs attrs;                    // Op
+  std::vector<int32_t> operands;  // Op: earlier exprs
+  int32_t arg = -1;               // Read: index into Kernel::args
+  std::vector<Lin> strides;       // Read: elements per step of each iteration-space dim
+  double value = 0;               // Const
+  Lin count;                      // Count: the value, as a float
+};
+
+enum class KernelKind : uint8_t {
+  Loop,  // a loop nest over `space` computing exprs (optionally with one reduction)
+  Op,    // one op over materialized operands (heavy ops, softmax, one_hot, concat, ...)
+};
+
+struct Kernel {
+  std::string name;
+  KernelKind kind = KernelKind::Loop;
+  std::vector<int32_t> args;  // buffer indices; args[0] is the output
+  std::vector<OpKind> ops;    // the graph ops it computes, for people
+  // Loop: the iteration space, kept dims first then reduced dims (reduce input order within each).
+  std::vector<Lin> space;
+  int32_t numKept = 0;          // space[0, numKept) are output dims, the rest are reduced
+  OpKind reduceOp = OpKind::Sum;
+  int32_t reduceRoot = -1;      // expr reduced over the reduced dims (-1: no reduction)
+  std::vector<Expr> exprs;
+  int32_t root = -1;            // the output value (may read the accumulator through Acc)
+  std::vector<Lin> outStrides;  // output element stride per kept dim
+  bool outputAliasesArg = false;  // the output is an argument's storage too (an in-place store)
+  // Op: the op and its operand/result types (operands are args[1..]).
+  OpKind op = OpKind::Constant;
+  Attrs attrs;
+  std::vector<TensorType> operandTypes;
+  TensorType resultType;
+};
+
+struct KFunction {
+  std::string name;
+  std::vector<Kernel> kernels;
+  std::vector<int32_t> inputs;                             // buffer indices, signature order
+  std::vector<std::pair<std::string, int32_t>> results;    // name -> buffer
+};
+
+struct KProgram {
+  std::string model;
+  int64_t maxBatch = 64;
+  std::vector<Buffer> buffers;
+  std::vector<KFunction> functions;
+  int64_t stateBytes = 0, workBytes = 0, unplannedBytes = 0;
+};
+
+struct KernelOptions {
+  int64_t maxBatch = 64;
+};
+
+// Lowers every function of `m` (which must verify; @forward is skipped when @eval exists).
+Expected<KProgram> buildKernels(const Module& m, const KernelOptions& options);
+
+// One line per buffer, one per kernel, and `arena N bytes (sum of buffers M bytes)`.
+std::string printKernels(const KProgram& p);
+
+// Checks the memory plan: no two work buffers of a function that are live at the same kernel
+// overlap; offsets are 64-byte aligned; the arenas hold every buffer. Returns the first violation.
+Status verifyMemoryPlan(const KProgram& p);
+
+// The kernel-IR role of a view op (a pure index map): reshape, broadcast, transpose.
+enum class ViewKind : uint8_t { None, Reshape, Broadcast, Transpose };
+ViewKind viewKind(OpKind op);
+
+}  // namespace sinter::kir

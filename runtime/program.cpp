@@ -1,0 +1,141 @@
+// The plan runner: arenas, initial state, and kernel calls split over the thread pool.
+#include "runtime/program.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <numbers>
+
+#include "runtime/philox.h"
+#include "runtime/thread_pool.h"
+
+namespace sinter {
+
+namespace {
+
+void* allocateArena(int64_t bytes) {
+  const auto size = static_cast<size_t>((std::max<int64_t>(bytes, 1) + 63) / 64 * 64);
+  void* p = std::aligned_alloc(64, size);
+  if (!p) throw std::bad_alloc();
+  std::memset(p, 0, size);
+  return p;
+}
+
+struct Slices {
+  KernelFn fn;
+  void* const* bufs;
+  int64_t batch, extent, count;
+};
+
+void runSlice(void* context, int64_t i) {
+  const auto& s = *static_cast<const Slices*>(context);
+  s.fn(s.bufs, s.batch, s.extent * i / s.count, s.extent * (i + 1) / s.count);
+}
+
+}  // namespace
+
+Program::Program(const PlanTable& table, int threads, uint64_t seed)
+    : table_(table), pool_(std::make_unique<ThreadPool>(threads)) {
+  state_ = allocateArena(table.stateBytes);
+  work_ = allocateArena(table.workBytes);
+  for (int32_t f = 0; f < table.numFunctions; ++f) {
+    callBase_.push_back(argStart_.size());
+    const PlanFunction& fn = table.functions[f];
+    for (int32_t c = 0; c < fn.numCalls; ++c) {
+      argStart_.push_back(argPtrs_.size());
+      for (int32_t a = 0; a < fn.calls[c].numArgs; ++a) argPtrs_.push_back(data(table.buffers[fn.calls[c].args[a]]));
+    }
+  }
+  initializeState(*this, seed);
+}
+
+Program::~Program() {
+  std::free(state_);
+  std::free(work_);
+}
+
+const PlanBuffer* Program::buffer(std::string_view name) const {
+  for (int32_t i = 0; i < table_.numBuffers; ++i)
+    if (name == table_.buffers[i].name) return &table_.buffers[i];
+  return nullptr;
+}
+
+void* Program::data(const PlanBuffer& b) { return static_cast<char*>(b.persistent ? state_ : work_) + b.offset; }
+
+int64_t Program::elements(const PlanBuffer& b, int64_t batch) const {
+  int64_t n = 1;
+  for (int32_t d = 0; d < b.rank; ++d) n *= b.dims[d] == kPlanBatch ? batch : b.dims[d];
+  return n;
+}
+
+int Program::threads() const { return pool_->size(); }
+
+Status Program::run(std::string_view name, int64_t batch) {
+  int32_t f = 0;
+  while (f < table_.numFunctions && name != table_.functions[f].name) ++f;
+  if (f == table_.numFunctions) return Error(fmt::format("the plan for model '{}' has no function '{}'", table_.model, name));
+  if (batch < 1 || batch > table_.maxBatch)
+    return Error(fmt::format("batch size {} is outside [1, {}] (the compiled maximum)", batch, table_.maxBatch));
+  const PlanFunction& fn = table_.functions[f];
+  const int64_t threads = pool_->size();
+  for (int32_t c = 0; c < fn.numCalls; ++c) {
+    const PlanCall& call = fn.calls[c];
+    const int64_t extent = call.extentPerBatch * batch + call.extentConst;
+    if (extent <= 0) continue;
+    void* const* bufs = &argPtrs_[argStart_[callBase_[f] + c]];
+    const int64_t slices = std::min(threads, std::max<int64_t>(1, extent / std::max<int64_t>(call.grain, 1)));
+    if (slices <= 1) {
+      call.fn(bufs, batch, 0, extent);
+      continue;
+    }
+    Slices s{call.fn, bufs, batch, extent, slices};
+    pool_->run(slices, runSlice, &s);
+  }
+  return ok();
+}
+
+// Exactly codegen/ref's initGlobals: element j of global g draws Philox4x32-10 with counter
+// (j mod 2^32, g, j / 2^32, 0) and key (seed mod 2^32, seed / 2^32), computed in double and rounded
+// to float (i32 buffers: to the nearest integer).
+void initializeState(Program& program, uint64_t seed) {
+  const PlanTable& t = program.table();
+  const std::array<uint32_t, 2> key = {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)};
+  for (int32_t i = 0; i < t.numBuffers; ++i) {
+    const PlanBuffer& b = t.buffers[i];
+    if (!b.persistent || !b.init || !*b.init) continue;
+    const std::string_view kind = b.init;
+    const auto index = static_cast<uint32_t>(b.initStream);
+    const int64_t n = program.elements(b, 1);
+    void* out = program.data(b);
+    for (int64_t j = 0; j < n; ++j) {
+      auto draw = [&] {
+        return philox4x32_10({static_cast<uint32_t>(j), index, static_cast<uint32_t>(static_cast<uint64_t>(j) >> 32), 0}, key);
+      };
+      double v;
+      if (kind == "zeros") {
+        v = 0;
+      } else if (kind == "ones") {
+        v = 1;
+      } else if (kind == "constant") {
+        v = b.initA;
+      } else if (kind == "uniform") {
+        v = b.initA + (b.initB - b.initA) * static_cast<double>(uniformFromBits(draw()[0]));
+      } else if (kind == "normal") {
+        const auto r = draw();
+        const double u1 = 1.0 - static_cast<double>(uniformFromBits(r[0]));
+        const double u2 = static_cast<double>(uniformFromBits(r[1]));
+        v = b.initA + b.initB * (std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2));
+      } else {
+        v = std::nan("");
+      }
+      if (b.type == BufferType::I32) static_cast<int32_t*>(out)[j] = static_cast<int32_t>(std::nearbyint(v));
+      else static_cast<float*>(out)[j] = static_cast<float>(v);
+    }
+  }
+}
+
+}  // namespace sinter
