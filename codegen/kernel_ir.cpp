@@ -654,6 +654,16 @@ std::string printKernels(const KProgram& p) {
     std::string res;
     for (const auto& [name, b] : f.results) res += fmt::format("{}{}=%{}", res.empty() ? "" : ", ", name, b);
     out += fmt::format("  return {}\n}}\n", res);
+    // This function's share of the work arena: the inputs and its own temps.
+    int64_t peak = 0, sum = 0;
+    const auto fi = static_cast<int32_t>(&f - p.functions.data());
+    for (size_t i = 0; i < p.buffers.size(); ++i) {
+      const Buffer& b = p.buffers[i];
+      if (b.persistent || b.storage != static_cast<int32_t>(i) || (b.function != fi && b.role != BufferRole::Input)) continue;
+      peak = std::max(peak, b.offset + alignUp(b.bytesAtMax));
+      sum += alignUp(b.bytesAtMax);
+    }
+    out += fmt::format("// @{}: arena {} bytes (sum of buffers {} bytes)\n", f.name, peak, sum);
   }
   out += fmt::format("state {} bytes\n", p.stateBytes);
   out += fmt::format("arena {} bytes (sum of buffers {} bytes)\n", p.workBytes, p.unplannedBytes);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Golden IR tests: `sinter dump MODEL --stage=S` must print exactly tests/golden/expected/NAME.S.ir.
-# Models: the examples and tests/golden/*.nn; stages: ir (the forward graph) and grad (the whole
-# training step after autodiff and simplification).
+# Models: the examples and tests/golden/*.nn; stages: ir (the forward graph), grad (the whole
+# training step after autodiff and simplification) and kernels (fused kernels and the memory plan).
 #   run:        tests/golden/run_golden.sh build/tools/sinter
 #   regenerate: tests/golden/run_golden.sh build/tools/sinter --update   (then read the diff)
 set -uo pipefail
@@ -13,7 +13,7 @@ failed=0
 for model in examples/*.nn tests/golden/*.nn; do
   [ -f "$model" ] || continue
   name=$(basename "$model" .nn)
-  for stage in ir grad; do
+  for stage in ir grad kernels; do
     expected=tests/golden/expected/$name.$stage.ir
     actual=$("$sinter" dump "$model" --stage=$stage 2>&1)
     if [ "$update" = "--update" ]; then
