@@ -9,23 +9,6 @@
 
 namespace sinter {
 
-OptimizerConfig defaultOptimizer(OptimizerKind kind) {
-  OptimizerConfig c;
-  c.kind = kind;
-  if (kind == OptimizerKind::Adam || kind == OptimizerKind::AdamW) c.lr = 0.001;
-  if (kind == OptimizerKind::AdamW) c.weightDecay = 0.01;
-  return c;
-}
-
-std::string_view optimizerName(OptimizerKind kind) {
-  switch (kind) {
-    case OptimizerKind::Sgd: return "sgd";
-    case OptimizerKind::Adam: return "adam";
-    case OptimizerKind::AdamW: return "adamw";
-  }
-  return "?";
-}
-
 namespace {
 
 using ast::Expr;

@@ -2,78 +2,13 @@
 #pragma once
 
 #include "frontend/ast.h"
+#include "runtime/train_config.h"
 
 #include <cstdint>
 #include <string_view>
 #include <vector>
 
 namespace sinter {
-
-enum class OptimizerKind : uint8_t { Sgd, Adam, AdamW };
-
-// The initializers here are SGD's defaults and those every optimizer shares; defaultOptimizer()
-// applies the few that differ for adam and adamw. Together they are the one place defaults live.
-struct OptimizerConfig {
-  OptimizerKind kind = OptimizerKind::Sgd;
-  double lr = 0.01;
-  double weightDecay = 0;
-  // sgd
-  double momentum = 0;
-  double dampening = 0;
-  bool nesterov = false;
-  // adam, adamw
-  double beta1 = 0.9;
-  double beta2 = 0.999;
-  double eps = 1e-8;
-};
-
-// PyTorch's defaults for `kind` (lr 0.001 for adam and adamw; weight_decay 0.01 for adamw).
-OptimizerConfig defaultOptimizer(OptimizerKind kind);
-std::string_view optimizerName(OptimizerKind kind);
-
-enum class ScheduleKind : uint8_t { None, Step, Cosine };
-
-// step: lr *= gamma every `every` epochs. cosine: from lr down to minLr over all epochs.
-struct ScheduleConfig {
-  ScheduleKind kind = ScheduleKind::None;
-  int64_t every = 1;
-  double gamma = 0.1;
-  double minLr = 0;
-};
-
-enum class AugmentKind : uint8_t { RandomCrop, HFlip };
-
-// Applied in the order written. RandomCrop pads each side by `padding` and crops back to size.
-struct Augmentation {
-  AugmentKind kind = AugmentKind::HFlip;
-  int64_t padding = 0;
-};
-
-// (x - mean) / std per channel; a single value applies to every channel.
-struct NormalizeConfig {
-  std::vector<double> mean{0.5};
-  std::vector<double> std{0.5};
-};
-
-// Stop when validation loss has not improved by more than minDelta for `patience` epochs.
-struct EarlyStoppingConfig {
-  bool enabled = false;
-  int64_t patience = 5;
-  double minDelta = 0;
-};
-
-// Training settings: the model's defaults, which the trainer's command-line flags override.
-struct TrainConfig {
-  OptimizerConfig optimizer;
-  int64_t batch = 64;
-  int64_t epochs = 10;
-  ScheduleConfig schedule;
-  std::vector<Augmentation> augment;
-  NormalizeConfig normalize;
-  double validation = 0;  // fraction of the training set held out, in [0, 1)
-  EarlyStoppingConfig earlyStopping;
-  uint64_t seed = 0;
-};
 
 // Reads and checks a train block; a null block gives the defaults. Every setting is checked on its
 // own, so the Error lists each unknown or duplicate key, unknown optimizer or argument, wrong value

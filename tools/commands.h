@@ -13,7 +13,12 @@ int reportError(const Error& e, const FrontendResult& r);
 // The module after the stage that `dump --stage` names (ir, grad), printing passes as asked.
 Expected<Module> runStage(Module m, const ToolOptions& o);
 
+// The module after the grad pipeline: @eval, @grad and @train_step, simplified.
+Expected<Module> trainingModule(const FrontendResult& r);
+
 int runCommand(const ToolOptions& o);
+int buildCommand(const ToolOptions& o);
+int trainCommand(const ToolOptions& o);
 int gradcheckCommand(const ToolOptions& o);
 
 }  // namespace sinter

@@ -28,6 +28,14 @@ commands:
                              output, `loss` and `p.grad`
   gradcheck FILE [--seed N] [--step H] [--weights W] [--inputs I]
                              symbolic gradients vs central finite differences in float64
+  build FILE [-o NAME] [--target cpu] [-O0..3] [--cpu=NAME|-march=NAME] [--max-batch=N]
+        [--emit=obj|llvm|asm] [--time-passes]
+                             compile the training step and eval to native code and link them with
+                             the runtime into an executable (`NAME train|eval|predict|info`) that
+                             needs no LLVM; --emit stops at an object file, LLVM IR or assembly
+  train FILE [--data DIR] [--epochs N] [--batch N] [--lr X] [--threads N] [--seed N] [--save F]
+        [--resume F] [--log F] [--target cpu] [--max-batch=N] [--time-passes]
+                             the built executable's trainer, compiled through the JIT
 
 options:
   --help                     this text
@@ -51,6 +59,13 @@ Expected<ToolOptions> parseOptions(int argc, char** argv) {
     std::string v;
     if (a == "--help" || a == "-h") { o.command = "help"; return o; }
     if (a == "--version") { o.command = "version"; return o; }
+    // `sinter train FILE ...`: the trainer's flags (all of which take a value) pass through.
+    if (o.command == "train" && a.rfind("--", 0) == 0 && !is("--target") && !is("--max-batch") && !is("--cpu") &&
+        a != "--time-passes") {
+      o.trainerArgs.push_back(a);
+      if (a.find('=') == std::string::npos && i + 1 < args.size()) o.trainerArgs.push_back(args[++i]);
+      continue;
+    }
     if (is("--stage")) s = value(i, "--stage", o.stage);
     else if (is("--format")) s = value(i, "--format", o.format);
     else if (a == "--print-after-all") o.printAfterAll = true;
@@ -70,6 +85,15 @@ Expected<ToolOptions> parseOptions(int argc, char** argv) {
     else if (a == "-o" || is("--output")) s = value(i, a == "-o" ? "-o" : "--output", o.output);
     else if (a == "--grads") o.grads = true;
     else if (is("--target")) s = value(i, "--target", o.target);
+    else if (is("--emit")) {
+      s = value(i, "--emit", o.emit);
+      if (s && o.emit != "obj" && o.emit != "llvm" && o.emit != "asm")
+        s = Error(fmt::format("--emit expects obj, llvm or asm, found '{}'", o.emit));
+    }
+    else if (a.size() == 3 && a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3') o.optLevel = a[2] - '0';
+    else if (is("--cpu")) s = value(i, "--cpu", o.cpu);
+    else if (a.rfind("-march=", 0) == 0) o.cpu = a.substr(7);
+    else if (a == "--time-passes") o.timePasses = true;
     else if (is("--precision")) s = value(i, "--precision", o.precision);
     else if (is("--step")) {
       s = value(i, "--step", v);

@@ -23,12 +23,20 @@ struct ToolOptions {
   std::vector<std::string> passes;   // --passes=a,b: run exactly these passes
   std::string weights, inputs, output;  // run
   bool grads = false;
-  std::string target = "ref";
+  std::string target;                // --target: run's default is ref, build's and train's cpu
   uint64_t seed = 0;
   std::string precision = "f64";     // run on the reference evaluator
   double fdStep = 1e-6;              // gradcheck --step: the finite-difference step
-  int64_t maxBatch = 64;             // --max-batch: the largest batch a compiled plan runs
+  int64_t maxBatch = 0;              // --max-batch: the largest batch a compiled plan runs
+                                     // (0: the model's train batch, at least 64 for `run`)
   int threads = 0;                   // --threads: kernel threads for --target cpu (0 = all cores)
+  // build
+  std::string emit;                  // --emit=obj|llvm|asm: stop before linking
+  int optLevel = 3;                  // -O0..-O3
+  std::string cpu;                   // --cpu / -march: the CPU to generate code for (default: this one)
+  bool timePasses = false;           // --time-passes
+  // train: everything after the model file that is not a compiler option, for the trainer
+  std::vector<std::string> trainerArgs;
 };
 
 // Parses argv[1..]; `--help`/`--version` set command to "help"/"version".

@@ -57,12 +57,6 @@ Expected<ref::TensorMap> loadInputs(const Module& m, const Function& fn, const s
   return inputs;
 }
 
-Expected<Module> trainingModule(const FrontendResult& r) {
-  Module m = *r.module;
-  if (Status s = runGradPipeline(m, {}); !s) return s.error();
-  return m;
-}
-
 ref::Precision precisionOf(const ToolOptions& o) { return o.precision == "f32" ? ref::Precision::F32 : ref::Precision::F64; }
 
 // `sinter run --target cpu`: the same files as the reference path, computed by the JIT'd plan in f32.
@@ -75,7 +69,7 @@ Status runOnCpu(const ToolOptions& o, const Module& m, const std::string& fnName
     for (size_t k = 0; k < n.type.dims.size(); ++k)
       if (n.type.dims[k] == kBatch) batch = inputs.at(n.attrs.s("name")).dims[k];
   }
-  Expected<cpu::CompiledProgram> c = cpu::compileForJit(m, {std::max(o.maxBatch, batch), {}});
+  Expected<cpu::CompiledProgram> c = cpu::compileForJit(m, {std::max<int64_t>({o.maxBatch, batch, 64}), {}});
   if (!c) return c.error();
   Program program(c->table, o.threads, o.seed);
   if (!o.weights.empty()) {
@@ -133,7 +127,8 @@ int runCommand(const ToolOptions& o) {
   FrontendResult r = compileFile(o.files[0]);
   if (reportErrors(r)) return 1;
   auto fail = [&](const Error& e) { return reportError(e, r); };
-  if (o.target != "ref" && o.target != "cpu")
+  const std::string target = o.target.empty() ? "ref" : o.target;
+  if (target != "ref" && target != "cpu")
     return fail(Error(fmt::format("target '{}' is not available for `sinter run`; use --target ref or cpu", o.target)));
   if (o.precision != "f64" && o.precision != "f32") return fail(Error("--precision must be f64 or f32"));
   if (o.inputs.empty() || o.output.empty()) return fail(Error("`sinter run` needs --inputs FILE and -o FILE"));
@@ -142,7 +137,7 @@ int runCommand(const ToolOptions& o) {
   std::string fnName = o.grads ? "grad" : "eval";
   const Function* fn = m->function(fnName);
   if (!fn) return fail(Error(fmt::format("model '{}' has no loss, so it has no gradients", m->name)));
-  if (o.target == "cpu") {
+  if (target == "cpu") {
     Expected<ref::TensorMap> inputs = loadInputs(*m, *fn, o.inputs);
     if (!inputs) return fail(inputs.error());
     TensorFile out;

@@ -35,13 +35,13 @@ int dumpCommand(const ToolOptions& o) {
   Expected<Module> m = runStage(*r.module, o);
   if (!m) return reportError(m.error(), r);
   if (o.stage == "kernels") {
-    Expected<kir::KProgram> k = kir::buildKernels(*m, {o.maxBatch});
+    Expected<kir::KProgram> k = kir::buildKernels(*m, {o.maxBatch > 0 ? o.maxBatch : r.train.batch});
     if (!k) return reportError(k.error(), r);
     std::fputs(kir::printKernels(*k).c_str(), stdout);
     return 0;
   }
   if (o.stage == "llvm") {
-    Expected<std::string> text = cpu::printLlvm(*m, {o.maxBatch, {}});
+    Expected<std::string> text = cpu::compileAot(*m, {o.maxBatch > 0 ? o.maxBatch : r.train.batch, {}}, formatTrainConfig(r.train), cpu::EmitKind::Llvm);
     if (!text) return reportError(text.error(), r);
     std::fputs(text->c_str(), stdout);
     return 0;
@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
   struct Command { const char* name; int (*run)(const ToolOptions&); size_t files; };
   static const Command commands[] = {
       {"check", checkCommand, 0}, {"dump", dumpCommand, 1}, {"run", runCommand, 1}, {"gradcheck", gradcheckCommand, 1},
+      {"build", buildCommand, 1}, {"train", trainCommand, 1},
   };
   for (const Command& c : commands) {
     if (o.command != c.name) continue;

@@ -6,6 +6,12 @@
 
 namespace sinter {
 
+Expected<Module> trainingModule(const FrontendResult& r) {
+  Module m = *r.module;
+  if (Status s = runGradPipeline(m, {}); !s) return s.error();
+  return m;
+}
+
 Expected<Module> runStage(Module m, const ToolOptions& o) {
   PassManagerOptions pm;
   pm.printAfterAll = o.printAfterAll;

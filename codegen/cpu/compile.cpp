@@ -6,6 +6,9 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 
+#include <chrono>
+
+#include "codegen/cpu/aot.h"
 #include "codegen/cpu/lower.h"
 
 namespace sinter::cpu {
@@ -29,30 +32,41 @@ struct Lowered {
   std::vector<std::vector<LoweredKernel>> lowered;
 };
 
-Expected<Lowered> lower(const Module& m, const CpuOptions& o) {
+// Appends (phase, seconds since the previous mark) to options.timings when it is set.
+class PhaseClock {
+ public:
+  explicit PhaseClock(const CpuOptions& o) : timings_(o.timings) {}
+  void mark(const char* phase) {
+    auto now = std::chrono::steady_clock::now();
+    if (timings_) timings_->emplace_back(phase, std::chrono::duration<double>(now - last_).count());
+    last_ = now;
+  }
+
+ private:
+  std::vector<std::pair<std::string, double>>* timings_;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+Expected<Lowered> lower(const Module& m, const CpuOptions& o, const llvm::TargetMachine& tm, PhaseClock& clock) {
   Lowered l;
   Expected<kir::KProgram> k = kir::buildKernels(m, {o.maxBatch});
   if (!k) return k.error();
   l.kernels = k.take();
+  clock.mark("kernel IR (fusion, memory plan)");
   l.ctx = std::make_unique<llvm::LLVMContext>();
   l.module = std::make_unique<llvm::Module>(m.name, *l.ctx);
-  auto lowered = lowerKernels(l.kernels, *l.module);
+  auto lowered = lowerKernels(l.kernels, *l.module, HeavyTarget::of(tm));
   if (!lowered) return lowered.error();
   l.lowered = lowered.take();
+  clock.mark("LLVM IR generation");
   return l;
 }
 
-}  // namespace
-
-Expected<CompiledProgram> compileForJit(const Module& m, const CpuOptions& o) {
-  Expected<Lowered> l = lower(m, o);
-  if (!l) return l.error();
-  CompiledProgram c;
-  auto jit = Jit::create(o.codegen);
-  if (!jit) return jit.error();
-  c.jit = jit.take();
-  if (Status s = c.jit->add(std::move(l->module), std::move(l->ctx)); !s) return s.error();
-  c.kernels = std::move(l->kernels);
+// Fills c's plan storage and table from the kernel program; `resolve` gives each kernel's address
+// (the JIT's) or null (AOT, where a call is bound to its kernel by the symbol in call.name).
+template <typename Resolve>
+Status fillPlan(CompiledProgram& c, const Module& m, const std::vector<std::vector<LoweredKernel>>& lowered,
+                Resolve resolve) {
   const kir::KProgram& k = c.kernels;
   auto str = [&](const std::string& s) { return c.strings.emplace_back(s).c_str(); };
   for (const kir::Buffer& b : k.buffers) {
@@ -83,8 +97,8 @@ Expected<CompiledProgram> compileForJit(const Module& m, const CpuOptions& o) {
     const kir::KFunction& fn = k.functions[f];
     c.calls.emplace_back();
     for (size_t i = 0; i < fn.kernels.size(); ++i) {
-      const LoweredKernel& lk = l->lowered[f][i];
-      Expected<void*> addr = c.jit->lookup(lk.symbol);
+      const LoweredKernel& lk = lowered[f][i];
+      Expected<void*> addr = resolve(lk.symbol);
       if (!addr) return addr.error();
       c.args.emplace_back(fn.kernels[i].args);
       PlanCall call{};
@@ -129,19 +143,53 @@ Expected<CompiledProgram> compileForJit(const Module& m, const CpuOptions& o) {
   c.table.functions = c.functions.data();
   c.table.numFunctions = static_cast<int32_t>(c.functions.size());
   c.table.flopsPerStep = flops;
+  return ok();
+}
+
+}  // namespace
+
+Expected<CompiledProgram> compileForJit(const Module& m, const CpuOptions& o) {
+  PhaseClock clock(o);
+  CompiledProgram c;
+  auto jit = Jit::create(o.codegen);
+  if (!jit) return jit.error();
+  c.jit = jit.take();
+  Expected<Lowered> l = lower(m, o, c.jit->targetMachine(), clock);
+  if (!l) return l.error();
+  if (Status s = c.jit->add(std::move(l->module), std::move(l->ctx)); !s) return s.error();
+  c.kernels = std::move(l->kernels);
+  Status filled = fillPlan(c, m, l->lowered, [&](const std::string& symbol) { return c.jit->lookup(symbol); });
+  if (!filled) return filled.error();
+  clock.mark("LLVM optimization and JIT compilation");
   return c;
 }
 
-Expected<std::string> printLlvm(const Module& m, const CpuOptions& o) {
-  Expected<Lowered> l = lower(m, o);
-  if (!l) return l.error();
+Expected<std::string> compileAot(const Module& m, const CpuOptions& o, const std::string& trainConfig, EmitKind emit) {
+  PhaseClock clock(o);
   auto tm = makeTargetMachine(o.codegen);
   if (!tm) return tm.error();
+  Expected<Lowered> l = lower(m, o, **tm, clock);
+  if (!l) return l.error();
+  CompiledProgram c;
+  c.kernels = std::move(l->kernels);
+  Status filled = fillPlan(c, m, l->lowered, [](const std::string&) -> Expected<void*> { return nullptr; });
+  if (!filled) return filled.error();
+  l->module->setTargetTriple((*tm)->getTargetTriple().str());
+  l->module->setDataLayout((*tm)->createDataLayout());
+  if (Status s = emitPlanGlobals(*l->module, c.table, trainConfig); !s) return s.error();
+  clock.mark("plan tables");
   optimizeModule(*l->module, **tm, o.codegen);
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  l->module->print(os, nullptr);
-  return os.str();
+  clock.mark("LLVM optimization");
+  if (emit == EmitKind::Llvm) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    l->module->print(os, nullptr);
+    return os.str();
+  }
+  Expected<std::string> code = emitMachineCode(*l->module, **tm, emit == EmitKind::Asm);
+  clock.mark(emit == EmitKind::Asm ? "assembly emission" : "object emission");
+  return code;
 }
+
 
 }  // namespace sinter::cpu

@@ -1,5 +1,5 @@
-// The CPU target end to end: graph IR -> kernel IR -> LLVM -> ORC JIT, and the PlanTable that
-// points the runtime at the JIT'd kernels.
+// The CPU target end to end: graph IR -> kernel IR -> LLVM -> ORC JIT (and the PlanTable that
+// points the runtime at the JIT'd kernels) or an object file for `sinter build`.
 #pragma once
 
 #include <deque>
@@ -17,6 +17,8 @@ namespace sinter::cpu {
 struct CpuOptions {
   int64_t maxBatch = 64;
   CodegenOptions codegen;
+  // When set, each compilation phase appends (name, seconds): `--time-passes`.
+  std::vector<std::pair<std::string, double>>* timings = nullptr;
 };
 
 // A JIT-compiled program: the Jit keeps the code alive; `table` points into the storage below
@@ -37,7 +39,12 @@ struct CompiledProgram {
 // `m` is the module after the grad pipeline (@eval, @grad, @train_step).
 Expected<CompiledProgram> compileForJit(const Module& m, const CpuOptions& options);
 
-// The optimized LLVM IR of every kernel, as text (`sinter dump --stage=llvm`).
-Expected<std::string> printLlvm(const Module& m, const CpuOptions& options);
+enum class EmitKind { Llvm, Asm, Obj };
+
+// Ahead-of-time: the kernels plus the plan as data (`sinter_plan`, a PlanTable, and
+// `sinter_train_config`, formatTrainConfig text), as optimized LLVM IR text, assembly or an object
+// file. Linked with the runtime's model main (runtime/main) it is a complete trainer executable.
+Expected<std::string> compileAot(const Module& m, const CpuOptions& options, const std::string& trainConfig,
+                                 EmitKind emit);
 
 }  // namespace sinter::cpu

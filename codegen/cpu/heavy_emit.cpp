@@ -9,6 +9,9 @@
 // the loop vectorizer, so the schedule is fixed by construction.
 #include "codegen/cpu/heavy_emit.h"
 
+#include <llvm/MC/MCSubtargetInfo.h>
+#include <llvm/Target/TargetMachine.h>
+
 #include <algorithm>
 
 #include <llvm/ADT/StringMap.h>
@@ -281,9 +284,10 @@ HeavyTarget HeavyTarget::host() {
   return {128, 16};
 }
 
-HeavyTarget HeavyTarget::fromFeatures(const std::string& features) {
-  if (features.find("+avx512f") != std::string::npos) return {512, 32};
-  if (features.find("+avx2") != std::string::npos || features.find("+avx") != std::string::npos) return {256, 16};
+HeavyTarget HeavyTarget::of(const llvm::TargetMachine& tm) {
+  const llvm::MCSubtargetInfo* sti = tm.getMCSubtargetInfo();
+  if (sti->checkFeatures("+avx512f")) return {512, 32};
+  if (sti->checkFeatures("+avx")) return {256, 16};
   return {128, 16};
 }
 

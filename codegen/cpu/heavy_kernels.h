@@ -15,6 +15,7 @@
 namespace llvm {
 class Function;
 class Module;
+class TargetMachine;
 }  // namespace llvm
 
 namespace sinter::cpu {
@@ -48,8 +49,8 @@ struct HeavyTarget {
   int vectorBits = 512;
   int registers = 32;
   static HeavyTarget host();
-  // From an LLVM feature string ("+avx512f,+fma,..."), as CodegenOptions::features holds.
-  static HeavyTarget fromFeatures(const std::string& features);
+  // What a target machine (host or --cpu) has.
+  static HeavyTarget of(const llvm::TargetMachine& tm);
 };
 
 // matmul, conv2d, conv2d_grad_input, conv2d_grad_weight, maxpool2d, maxpool2d_grad, avgpool2d,

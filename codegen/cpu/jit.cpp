@@ -2,6 +2,7 @@
 #include "codegen/cpu/jit.h"
 
 #include <fmt/format.h>
+#include <llvm/MC/MCSubtargetInfo.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
 #include <llvm/IR/LegacyPassManager.h>
@@ -61,6 +62,8 @@ Expected<std::unique_ptr<llvm::TargetMachine>> makeTargetMachine(const CodegenOp
   std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(triple, cpuOf(o), featuresOf(o), opts, llvm::Reloc::PIC_,
                                                                       std::nullopt, codegenLevel(o.optLevel)));
   if (!tm) return Error(fmt::format("cannot create a target machine for cpu '{}'", cpuOf(o)));
+  if (!tm->getMCSubtargetInfo()->isCPUStringValid(cpuOf(o)))
+    return Error(fmt::format("unknown CPU '{}' (LLVM names such as x86-64-v3, znver4, skylake-avx512)", cpuOf(o)));
   return tm;
 }
 

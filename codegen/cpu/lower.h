@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "codegen/cpu/heavy_kernels.h"
 #include "codegen/kernel_ir.h"
 #include "ir/diagnostic.h"
 
@@ -22,8 +23,10 @@ struct LoweredKernel {
   double flops = 0;  // at the program's maximum batch
 };
 
-// Adds every kernel of `p` to `m`; result[f][k] describes function f's kernel k.
-Expected<std::vector<std::vector<LoweredKernel>>> lowerKernels(const kir::KProgram& p, llvm::Module& m);
+// Adds every kernel of `p` to `m`, the heavy ones tiled for `target`'s registers; result[f][k]
+// describes function f's kernel k.
+Expected<std::vector<std::vector<LoweredKernel>>> lowerKernels(const kir::KProgram& p, llvm::Module& m,
+                                                               const HeavyTarget& target);
 
 // How the CPU backend lowers an op: an inline pointwise emitter, the reduction loop, a view (index
 // map), function plumbing, a kernel of its own, the heavy-kernel generators, or unsupported (with

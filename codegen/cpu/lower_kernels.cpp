@@ -11,6 +11,7 @@
 
 #include <array>
 #include <functional>
+#include <map>
 
 #include "codegen/cpu/lower.h"
 #include "runtime/philox.h"
@@ -489,17 +490,34 @@ void emitRows(Gen& g, const Kernel& k, const kir::KProgram& p, LoweredKernel& ou
   out.grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, prodLin(od, axis, rank).at(p.maxBatch)));
 }
 
-Status emitKernel(llvm::Module& m, const kir::KProgram& p, const Kernel& k, LoweredKernel& out) {
+// Heavy kernels already emitted, by what determines their code (op, attributes, types): eval and
+// train_step run the same forward convolutions and matmuls, and one function serves both.
+using HeavyCache = std::map<std::string, LoweredKernel>;
+
+std::string heavyKey(const Kernel& k) {
+  std::string key = fmt::format("{}{}", mnemonic(k.op), formatAttrs(k.attrs));
+  for (const TensorType& t : k.operandTypes) key += " " + formatType(t);
+  return key + " -> " + formatType(k.resultType);
+}
+
+Status emitKernel(llvm::Module& m, const kir::KProgram& p, const Kernel& k, const HeavyTarget& target,
+                  HeavyCache& heavy, LoweredKernel& out) {
   out.symbol = k.name;
   const Entry* entry = k.kind == kir::KernelKind::Op ? entryFor(k.op) : nullptr;
   if (entry && entry->kind == LoweringKind::Heavy) {
 #ifdef SINTER_HAVE_HEAVY_KERNELS
-    Expected<HeavyKernel> h = emitHeavyKernel(m, k.op, k.attrs, k.operandTypes, k.resultType, k.name);
+    const std::string key = heavyKey(k);
+    if (auto it = heavy.find(key); it != heavy.end()) {
+      out = it->second;
+      return ok();
+    }
+    Expected<HeavyKernel> h = emitHeavyKernel(m, k.op, k.attrs, k.operandTypes, k.resultType, k.name, target);
     if (!h) return h.error();
     out.extentPerBatch = h->extentPerBatch;
     out.extentConst = h->extentConst;
     out.grain = h->grain;
     out.flops = h->flops(p.maxBatch);
+    heavy.emplace(key, out);
     return ok();
 #else
     return Error(fmt::format("the CPU backend has no kernel for '{}' yet (codegen/cpu/heavy_kernels.h)", mnemonic(k.op)));
@@ -540,13 +558,15 @@ LoweringInfo loweringFor(OpKind op) {
   return {e->kind, e->note};
 }
 
-Expected<std::vector<std::vector<LoweredKernel>>> lowerKernels(const kir::KProgram& p, llvm::Module& m) {
+Expected<std::vector<std::vector<LoweredKernel>>> lowerKernels(const kir::KProgram& p, llvm::Module& m,
+                                                                 const HeavyTarget& target) {
   std::vector<std::vector<LoweredKernel>> out;
+  HeavyCache heavy;
   for (const kir::KFunction& f : p.functions) {
     out.emplace_back();
     for (const Kernel& k : f.kernels) {
       LoweredKernel lk;
-      if (Status s = emitKernel(m, p, k, lk); !s) return s.error();
+      if (Status s = emitKernel(m, p, k, target, heavy, lk); !s) return s.error();
       out.back().push_back(lk);
     }
   }

@@ -1,0 +1,164 @@
+// `sinter build` (an executable, or --emit=obj|llvm|asm) and `sinter train` (the same trainer
+// through the JIT).
+#include <fmt/format.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "codegen/cpu/compile.h"
+#include "runtime/trainer_main.h"
+#include "tools/commands.h"
+
+extern char** environ;
+
+namespace sinter {
+
+namespace {
+
+using Timings = std::vector<std::pair<std::string, double>>;
+
+// Times the phases outside the CPU backend (which reports its own through CpuOptions::timings).
+struct ToolClock {
+  Timings* timings;
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+  void mark(const char* phase) {
+    auto now = std::chrono::steady_clock::now();
+    timings->emplace_back(phase, std::chrono::duration<double>(now - last).count());
+    last = now;
+  }
+  // After a backend call that recorded its own phases: restart from now.
+  void skip() { last = std::chrono::steady_clock::now(); }
+};
+
+void printTimings(const Timings& t) {
+  double total = 0;
+  for (const auto& [_, s] : t) total += s;
+  std::string out = "===- sinter compile time -===\n";
+  for (const auto& [phase, s] : t) out += fmt::format("  {:8.4f} s  {:5.1f}%  {}\n", s, total > 0 ? 100 * s / total : 0, phase);
+  out += fmt::format("  {:8.4f} s          total\n", total);
+  std::fputs(out.c_str(), stderr);
+}
+
+Status checkCpuTarget(const ToolOptions& o, const char* command) {
+  if (o.target.empty() || o.target == "cpu") return ok();
+  return Error(fmt::format("target '{}' is not available for `sinter {}` yet; the cpu target is", o.target, command));
+}
+
+// The largest batch the plan is sized for: --max-batch, else the model's train batch.
+int64_t planBatch(const ToolOptions& o, const FrontendResult& r) { return o.maxBatch > 0 ? o.maxBatch : r.train.batch; }
+
+cpu::CpuOptions cpuOptions(const ToolOptions& o, int64_t maxBatch, Timings* timings) {
+  cpu::CpuOptions c;
+  c.maxBatch = maxBatch;
+  c.codegen.cpu = o.cpu;
+  c.codegen.optLevel = o.optLevel;
+  c.timings = timings;
+  return c;
+}
+
+// The trainer runs train_step and eval; @grad (for `sinter run --grads`) is not compiled.
+Expected<Module> trainerModule(const FrontendResult& r) {
+  Expected<Module> m = trainingModule(r);
+  if (m) std::erase_if(m->functions, [](const Function& f) { return f.name == "grad"; });
+  return m;
+}
+
+Status writeFile(const std::string& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  if (!f) return Error(fmt::format("cannot open '{}' for writing", path));
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  f.close();
+  if (!f) return Error(fmt::format("cannot write '{}'", path));
+  return ok();
+}
+
+// Links the model's object with the runtime into an executable, with the C++ compiler that built
+// Sinter (the runtime's libraries are C++).
+Status link(const std::string& object, const std::string& output) {
+  std::vector<std::string> args = {SINTER_LINKER, "-o", output, object, SINTER_MODEL_MAIN_LIB, SINTER_RUNTIME_LIB,
+                                   "-lz", "-pthread", "-lm"};
+  for (std::string flags = SINTER_MODEL_LINK_FLAGS; !flags.empty();) {
+    size_t space = flags.find(' ');
+    if (space != 0) args.push_back(flags.substr(0, space));
+    flags = space == std::string::npos ? "" : flags.substr(space + 1);
+  }
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (int err = posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ); err != 0)
+    return Error(fmt::format("cannot run the linker '{}': {}", argv[0], std::strerror(err)));
+  int status = 0;
+  if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return Error(fmt::format("linking '{}' failed (command: {})", output, fmt::join(args, " ")));
+  return ok();
+}
+
+std::string defaultOutput(const ToolOptions& o) {
+  std::string stem = std::filesystem::path(o.files[0]).stem().string();
+  if (o.emit == "obj") return stem + ".o";
+  if (o.emit == "llvm") return stem + ".ll";
+  if (o.emit == "asm") return stem + ".s";
+  return stem;
+}
+
+}  // namespace
+
+int buildCommand(const ToolOptions& o) {
+  Timings timings;
+  ToolClock clock{&timings};
+  FrontendResult r = compileFile(o.files[0]);
+  if (reportErrors(r)) return 1;
+  if (Status s = checkCpuTarget(o, "build"); !s) return reportError(s.error(), r);
+  clock.mark("frontend (parse, check, lower to IR)");
+  Expected<Module> m = trainerModule(r);
+  if (!m) return reportError(m.error(), r);
+  clock.mark("autodiff, training step, simplification");
+  const cpu::EmitKind emit = o.emit == "llvm" ? cpu::EmitKind::Llvm : o.emit == "asm" ? cpu::EmitKind::Asm : cpu::EmitKind::Obj;
+  Expected<std::string> code = cpu::compileAot(*m, cpuOptions(o, planBatch(o, r), &timings), formatTrainConfig(r.train), emit);
+  if (!code) return reportError(code.error(), r);
+  clock.skip();
+  const std::string output = o.output.empty() ? defaultOutput(o) : o.output;
+  if (!o.emit.empty()) {
+    if (Status s = writeFile(output, *code); !s) return reportError(s.error(), r);
+  } else {
+    const std::string object = output + ".sinter.o";
+    Status s = writeFile(object, *code);
+    if (s) s = link(object, output);
+    std::filesystem::remove(object);
+    if (!s) return reportError(s.error(), r);
+    clock.mark("linking with the runtime");
+  }
+  if (o.timePasses) printTimings(timings);
+  return 0;
+}
+
+int trainCommand(const ToolOptions& o) {
+  Timings timings;
+  ToolClock clock{&timings};
+  FrontendResult r = compileFile(o.files[0]);
+  if (reportErrors(r)) return 1;
+  if (Status s = checkCpuTarget(o, "train"); !s) return reportError(s.error(), r);
+  clock.mark("frontend (parse, check, lower to IR)");
+  Expected<Module> m = trainerModule(r);
+  if (!m) return reportError(m.error(), r);
+  clock.mark("autodiff, training step, simplification");
+  // Size the plan for the batch the trainer will run (--batch, else the model's).
+  int64_t maxBatch = planBatch(o, r);
+  for (size_t i = 0; i + 1 < o.trainerArgs.size(); ++i)
+    if (o.trainerArgs[i] == "--batch") maxBatch = std::max<int64_t>(maxBatch, std::atoll(o.trainerArgs[i + 1].c_str()));
+  for (const std::string& a : o.trainerArgs)
+    if (a.rfind("--batch=", 0) == 0) maxBatch = std::max<int64_t>(maxBatch, std::atoll(a.c_str() + 8));
+  Expected<cpu::CompiledProgram> c = cpu::compileForJit(*m, cpuOptions(o, maxBatch, &timings));
+  if (!c) return reportError(c.error(), r);
+  if (o.timePasses) printTimings(timings);
+  std::vector<std::string> args = {"sinter train", "train"};
+  args.insert(args.end(), o.trainerArgs.begin(), o.trainerArgs.end());
+  return trainerMain(c->table, r.train, args, stdout, stderr);
+}
+
+}  // namespace sinter
