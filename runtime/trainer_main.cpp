@@ -149,7 +149,8 @@ Status runInfo(const PlanTable& table, std::FILE* out) {
   int64_t params = 0, tensors = 0;
   for (int32_t i = 0; i < table.numBuffers; ++i) {
     const PlanBuffer& b = table.buffers[i];
-    if (b.role != BufferRole::Param) continue;
+    // Views of a parameter (a reshaped bias) are Param buffers too; only its storage has an init.
+    if (b.role != BufferRole::Param || !b.init || !*b.init) continue;
     int64_t n = 1;
     for (int d = 0; d < b.rank; ++d) n *= b.dims[d];
     params += n;

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `sinter build` options: --emit stops early with the right kind of file, -O0 and --cpu give
+# working executables, bad options and targets fail clearly.
+# usage: build_options.sh SINTER SOURCE_DIR WORK_DIR
+set -uo pipefail
+sinter=$1 src=$2 work=$3
+rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+model=$src/examples/mlp.nn
+
+"$sinter" build "$model" --emit=llvm -o mlp.ll || fail "--emit=llvm"
+grep -q '^@sinter_plan = .*constant %sinter.PlanTable' mlp.ll || fail "mlp.ll has no sinter_plan global"
+grep -q '^define internal void @train_step_' mlp.ll || fail "mlp.ll has no train_step kernels"
+"$sinter" build "$model" --emit=asm -o mlp.s || fail "--emit=asm"
+grep -q 'sinter_plan:' mlp.s || fail "mlp.s does not define sinter_plan"
+"$sinter" build "$model" --emit=obj -o mlp.o || fail "--emit=obj"
+[ "$(head -c 4 mlp.o | od -An -c | tr -d ' ')" == '177ELF' ] || fail "mlp.o is not an ELF object"
+
+# -O0 and a generic x86-64 CPU: slower code, same program.
+"$sinter" build "$model" -O0 -o mlp_O0 --time-passes 2> times.txt || fail "-O0 build"
+grep -q "total" times.txt || fail "--time-passes printed no total: $(cat times.txt)"
+"$sinter" build "$model" --cpu=x86-64 -o mlp_generic || fail "--cpu=x86-64"
+for exe in mlp_O0 mlp_generic; do
+  ./$exe info | grep -q "parameters   109,386 in 6 tensors" || fail "$exe info: $(./$exe info 2>&1 | head -3)"
+done
+
+expect_error() {  # PATTERN COMMAND...
+  local pattern=$1; shift
+  out=$("$@" 2>&1); status=$?
+  [[ $status -ne 0 && $out == *"$pattern"* ]] || fail "'$*' gave status $status: $out (wanted '$pattern')"
+}
+expect_error "unknown CPU 'pentium9000'" "$sinter" build "$model" --cpu=pentium9000
+expect_error "target 'cuda' is not available" "$sinter" build "$model" --target cuda
+expect_error "--emit expects obj, llvm or asm" "$sinter" build "$model" --emit=exe
+expect_error "cannot open" "$sinter" build no-such-model.nn
+expect_error "cannot open 'no-dir/x' for writing" "$sinter" build "$model" --emit=obj -o no-dir/x
+
+[ $failures -eq 0 ] && echo "build options: all checks passed" || { echo "build options: $failures failures"; exit 1; }
