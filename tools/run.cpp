@@ -59,6 +59,24 @@ Expected<ref::TensorMap> loadInputs(const Module& m, const Function& fn, const s
 
 ref::Precision precisionOf(const ToolOptions& o) { return o.precision == "f32" ? ref::Precision::F32 : ref::Precision::F64; }
 
+// The CPU kernels cannot fail, so what the reference evaluator rejects while running is checked
+// before: an input label that one_hot would place outside [0, classes). (The trainer checks its
+// data's labels against the model's classes when it loads them.)
+Status checkOneHotInputs(const Function& fn, const ref::TensorMap& inputs) {
+  for (const Node& n : fn.nodes) {
+    if (n.op != OpKind::OneHot) continue;
+    const Node& x = fn.nodes[n.operands[0]];
+    if (x.op != OpKind::Input) continue;
+    const int64_t classes = n.attrs.i("classes");
+    const ref::Tensor& t = inputs.at(x.attrs.s("name"));
+    for (size_t i = 0; i < t.data.size(); ++i)
+      if (!(t.data[i] >= 0 && t.data[i] < static_cast<double>(classes)))
+        return Error(fmt::format("input '{}': label {} at index {} is outside [0, {})", x.attrs.s("name"), t.data[i], i,
+                                 classes));
+  }
+  return ok();
+}
+
 // `sinter run --target cpu`: the same files as the reference path, computed by the JIT'd plan in f32.
 Status runOnCpu(const ToolOptions& o, const Module& m, const std::string& fnName, const ref::TensorMap& inputs,
                 TensorFile& out) {
@@ -69,6 +87,7 @@ Status runOnCpu(const ToolOptions& o, const Module& m, const std::string& fnName
     for (size_t k = 0; k < n.type.dims.size(); ++k)
       if (n.type.dims[k] == kBatch) batch = inputs.at(n.attrs.s("name")).dims[k];
   }
+  if (Status s = checkOneHotInputs(fn, inputs); !s) return s;
   Expected<cpu::CompiledProgram> c = cpu::compileForJit(m, {std::max<int64_t>({o.maxBatch, batch, 64}), {}});
   if (!c) return c.error();
   Program program(c->table, o.threads, o.seed);

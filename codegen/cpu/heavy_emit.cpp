@@ -88,7 +88,13 @@ void Emitter::loop(Value* lo, Value* hi, int64_t step, const std::function<void(
   b.SetInsertPoint(inner);
   body(iv);
   iv->addIncoming(b.CreateAdd(iv, c(step), "", false, true), b.GetInsertBlock());
-  b.CreateBr(head);
+  llvm::BranchInst* back = b.CreateBr(head);
+  if (!unroll) {
+    llvm::MDNode* disable = llvm::MDNode::get(ctx, llvm::MDString::get(ctx, "llvm.loop.unroll.disable"));
+    llvm::MDNode* id = llvm::MDNode::getDistinct(ctx, {nullptr, disable});
+    id->replaceOperandWith(0, id);
+    back->setMetadata(llvm::LLVMContext::MD_loop, id);
+  }
   b.SetInsertPoint(exit);
 }
 
@@ -251,7 +257,10 @@ void forRowTiles(Emitter& e, Value* lo, Value* hi, int mr, const std::function<v
   e.loop(e.c(0), nt, 1, [&](Value* t) { tile(e.add(lo, e.mul(t, e.c(mr))), mr); });
   Value* rem = e.sub(n, e.mul(nt, e.c(mr)));
   Value* i0 = e.add(lo, e.mul(nt, e.c(mr)));
+  const bool unroll = e.unroll;
+  e.unroll = false;
   for (int r = 1; r < mr; ++r) e.ifThen(e.b.CreateICmpEQ(rem, e.c(r)), [&] { tile(i0, r); });
+  e.unroll = unroll;
 }
 
 void forColumnBlocks(Emitter& e, int64_t n, int nvMax,

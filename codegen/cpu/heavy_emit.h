@@ -46,7 +46,10 @@ class Emitter {
   llvm::Value* max(llvm::Value* x, llvm::Value* y) { return b.CreateSelect(b.CreateICmpSGT(x, y), x, y); }
   llvm::Value* at(llvm::Value* base, llvm::Value* idx) { return b.CreateGEP(f32, base, idx); }
 
-  // for (iv = lo; iv < hi; iv += step) body(iv), signed compare.
+  // for (iv = lo; iv < hi; iv += step) body(iv), signed compare. While `unroll` is false the loops
+  // made are marked not to unroll: edge tiles run rarely, and unrolled copies of them tripled the
+  // code LLVM had to optimize and compile.
+  bool unroll = true;
   void loop(llvm::Value* lo, llvm::Value* hi, int64_t step, const std::function<void(llvm::Value*)>& body);
   void ifThen(llvm::Value* cond, const std::function<void()>& then);
   void ifThenElse(llvm::Value* cond, const std::function<void()>& then, const std::function<void()>& otherwise);
