@@ -304,11 +304,11 @@ Expected<TrainResult> train(Program& program, const DataSplits& data, const Trai
   Batcher trainBatches(set, 0, split.train, {config.normalize, config.augment, state.seed});
   const int64_t steps = trainBatches.batches(batch);
   if (out) {
-    fmt::print(out, "training {} on {} train images{}{}; {} steps of batch {} per epoch, {} threads, seed {}\n",
+    fmt::print(out, "training {} on {} train images{}{}; {} steps of batch {} per epoch, {} thread{}, seed {}\n",
                table.model, split.train,
                split.validation ? fmt::format(", {} validation", split.validation) : std::string(),
                data.test.empty() ? std::string() : fmt::format(", {} test", data.test.count), steps, batch,
-               program.threads(), state.seed);
+               program.threads(), program.threads() == 1 ? "" : "s", state.seed);
     if (state.epoch > 0) fmt::print(out, "resuming after epoch {} (step {})\n", state.epoch, state.step);
     std::fflush(out);
   }
