@@ -60,11 +60,20 @@ cpu::CpuOptions cpuOptions(const ToolOptions& o, int64_t maxBatch, Timings* timi
   return c;
 }
 
-// The trainer runs train_step and eval; @grad (for `sinter run --grads`) is not compiled.
-Expected<Module> trainerModule(const FrontendResult& r) {
-  Expected<Module> m = trainingModule(r);
-  if (m) std::erase_if(m->functions, [](const Function& f) { return f.name == "grad"; });
-  return m;
+// The model file through the frontend and the grad pipeline into `m`, timed; a nonzero exit status
+// after reporting an error. The trainer runs train_step and eval: @grad (for `sinter run --grads`)
+// is dropped rather than compiled.
+int compileToTrainer(const ToolOptions& o, const char* command, ToolClock& clock, FrontendResult& r, Module& m) {
+  r = compileFile(o.files[0]);
+  if (reportErrors(r)) return 1;
+  if (Status s = checkCpuTarget(o, command); !s) return reportError(s.error(), r);
+  clock.mark("frontend (parse, check, lower to IR)");
+  Expected<Module> training = trainingModule(r);
+  if (!training) return reportError(training.error(), r);
+  m = training.take();
+  std::erase_if(m.functions, [](const Function& f) { return f.name == "grad"; });
+  clock.mark("autodiff, training step, simplification");
+  return 0;
 }
 
 Status writeFile(const std::string& path, const std::string& bytes) {
@@ -111,15 +120,11 @@ std::string defaultOutput(const ToolOptions& o) {
 int buildCommand(const ToolOptions& o) {
   Timings timings;
   ToolClock clock{&timings};
-  FrontendResult r = compileFile(o.files[0]);
-  if (reportErrors(r)) return 1;
-  if (Status s = checkCpuTarget(o, "build"); !s) return reportError(s.error(), r);
-  clock.mark("frontend (parse, check, lower to IR)");
-  Expected<Module> m = trainerModule(r);
-  if (!m) return reportError(m.error(), r);
-  clock.mark("autodiff, training step, simplification");
+  FrontendResult r;
+  Module m;
+  if (int status = compileToTrainer(o, "build", clock, r, m)) return status;
   const cpu::EmitKind emit = o.emit == "llvm" ? cpu::EmitKind::Llvm : o.emit == "asm" ? cpu::EmitKind::Asm : cpu::EmitKind::Obj;
-  Expected<std::string> code = cpu::compileAot(*m, cpuOptions(o, planBatch(o, r), &timings), formatTrainConfig(r.train), emit);
+  Expected<std::string> code = cpu::compileAot(m, cpuOptions(o, planBatch(o, r), &timings), formatTrainConfig(r.train), emit);
   if (!code) return reportError(code.error(), r);
   clock.skip();
   const std::string output = o.output.empty() ? defaultOutput(o) : o.output;
@@ -140,20 +145,16 @@ int buildCommand(const ToolOptions& o) {
 int trainCommand(const ToolOptions& o) {
   Timings timings;
   ToolClock clock{&timings};
-  FrontendResult r = compileFile(o.files[0]);
-  if (reportErrors(r)) return 1;
-  if (Status s = checkCpuTarget(o, "train"); !s) return reportError(s.error(), r);
-  clock.mark("frontend (parse, check, lower to IR)");
-  Expected<Module> m = trainerModule(r);
-  if (!m) return reportError(m.error(), r);
-  clock.mark("autodiff, training step, simplification");
+  FrontendResult r;
+  Module m;
+  if (int status = compileToTrainer(o, "train", clock, r, m)) return status;
   // Size the plan for the batch the trainer will run (--batch, else the model's).
   int64_t maxBatch = planBatch(o, r);
   for (size_t i = 0; i + 1 < o.trainerArgs.size(); ++i)
     if (o.trainerArgs[i] == "--batch") maxBatch = std::max<int64_t>(maxBatch, std::atoll(o.trainerArgs[i + 1].c_str()));
   for (const std::string& a : o.trainerArgs)
     if (a.rfind("--batch=", 0) == 0) maxBatch = std::max<int64_t>(maxBatch, std::atoll(a.c_str() + 8));
-  Expected<cpu::CompiledProgram> c = cpu::compileForJit(*m, cpuOptions(o, maxBatch, &timings));
+  Expected<cpu::CompiledProgram> c = cpu::compileForJit(m, cpuOptions(o, maxBatch, &timings));
   if (!c) return reportError(c.error(), r);
   if (o.timePasses) printTimings(timings);
   std::vector<std::string> args = {"sinter train", "train"};
