@@ -1,6 +1,7 @@
 // Times each heavy kernel of the MLP 784-128-64-10 and LeNet-5 training steps at batch 64 on one
 // thread (best of many runs) and prints microseconds and GFLOP/s.
-//   kernels_bench [batch] [--asm NAME-SUBSTRING]   (--asm prints the matching kernels' assembly)
+//   kernels_bench [batch] [--only NAME-SUBSTRING] [--asm NAME-SUBSTRING]
+// (--only times just the matching kernels; --asm prints the matching kernels' assembly)
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 #include <llvm/Target/TargetMachine.h>
@@ -62,10 +63,12 @@ void linear(std::vector<Bench>& out, const char* name, int64_t in, int64_t o) {
 
 int main(int argc, char** argv) {
   int64_t batch = 64;
-  std::string asmOf;
+  std::string asmOf, only;
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--asm" && i + 1 < argc)
       asmOf = argv[++i];
+    else if (std::string(argv[i]) == "--only" && i + 1 < argc)
+      only = argv[++i];
     else
       batch = std::atoll(argv[i]);
   }
@@ -100,6 +103,7 @@ int main(int argc, char** argv) {
   std::uniform_real_distribution<float> dist(-1, 1);
   int id = 0;
   for (const Bench& bench : benches) {
+    if (std::string(bench.name).find(only) == std::string::npos) continue;
     Expected<TensorType> result = opInfo(bench.op).infer(bench.op, bench.in, bench.attrs);
     if (!result) {
       std::fprintf(stderr, "%s: %s\n", bench.name, result.error().message().c_str());

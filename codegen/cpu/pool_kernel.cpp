@@ -1,18 +1,137 @@
 // The pooling kernels: maxpool2d, avgpool2d and their gradients, over a slice of the N*C planes.
 //
-// Algorithm: each output element walks its window's taps in row-major order, unrolled at generation
-// time; with zero padding every tap is in bounds and the checks fold away, leaving a plain loop over
-// the output row that LLVM vectorizes. Max keeps the first maximum (a later tap replaces it only
-// when strictly greater), the tie rule of tests/reference/README.md; its gradient recomputes that
-// argmax. Both gradients zero their plane and scatter into it, so a plane is written by one slice.
+// Algorithm: non-overlapping windows (stride == kernel, no padding: LeNet's pools) take a vector
+// path: `lanes` windows of one output row at a time, each window row loaded as kw contiguous
+// vectors and split by shuffles into one vector per tap. A gradient computes every tap's value of
+// dx (dy where the tap is the window's first maximum, else 0; dy / taps for avg) and interleaves
+// them back, so each dx element is written exactly once with whole-vector stores, and elements no
+// window covers are zeroed. Other pools take the scalar path: each output element walks its
+// window's taps in row-major order, unrolled at generation time; with zero padding every tap is in
+// bounds and the checks fold away. Max keeps the first maximum (a later tap replaces it only when
+// strictly greater), the tie rule of tests/reference/README.md; its gradient recomputes that
+// argmax. The scalar gradients zero their plane and scatter into it, so a plane is written by one
+// slice.
 #include <algorithm>
 #include <limits>
+
+#include <llvm/Analysis/VectorUtils.h>
 
 #include "codegen/cpu/heavy_emit.h"
 
 namespace sinter::cpu::heavy {
 
 using llvm::Value;
+
+namespace {
+
+struct PoolShape {
+  OpKind op;
+  int64_t H, W, OH, OW, KH, KW;
+};
+
+// The vector path for stride == kernel and no padding. xp: the plane of x, or of dx for the
+// gradients (written); xin: x's plane (max pools); dyp: dy's plane (gradients); yp: y's plane.
+void emitWindowPool(Emitter& e, const PoolShape& ps, Value* xp, Value* xin, Value* dyp, Value* yp) {
+  auto& b = e.b;
+  const int L = e.lanes;
+  const int64_t taps = ps.KH * ps.KW, W = ps.W;
+  const bool isMax = ps.op == OpKind::MaxPool2d || ps.op == OpKind::MaxPool2dGrad;
+  const bool grad = ps.op == OpKind::MaxPool2dGrad || ps.op == OpKind::AvgPool2dGrad;
+  Value* inv = llvm::ConstantFP::get(e.vf, 1.0 / static_cast<double>(taps));
+  llvm::Type* i32v = llvm::FixedVectorType::get(b.getInt32Ty(), L);
+  // Window row kh's KW*L floats from `row` as KW vectors; the first m*KW lanes are real. `spill`
+  // drops the masks (masked stores are slow on AVX2).
+  auto span = [&](int64_t m, bool spill, const std::function<void(int64_t v, Value* mask)>& vec) {
+    for (int64_t v = 0; v < ps.KW; ++v) {
+      const int64_t real = m * ps.KW - v * L;
+      if (real > 0) vec(v, real < L && !spill ? e.laneMask(e.c(real)) : nullptr);
+    }
+  };
+  // `m` windows starting at output column ow0 of output row oh (m < L only when OW < L), with oh
+  // at most ohMax. The plane is written in increasing address order, so a store of a partial row
+  // may spill past it (whole vectors, no masks) when later stores overwrite the spill: when it
+  // stays inside the plane.
+  auto block = [&](Value* oh, Value* ow0, int64_t m, int64_t ohMax) {
+    const int64_t nvec = (m * ps.KW + L - 1) / L;
+    auto spillRow = [&](int64_t kh) { return (ohMax * ps.KH + kh) * W + nvec * L <= ps.H * W; };
+    Value* outMask = m < L ? e.laneMask(e.c(m)) : nullptr;
+    std::vector<Value*> tap(taps);
+    if (xin)
+      for (int64_t kh = 0; kh < ps.KH; ++kh) {
+        Value* row = e.at(xin, e.add(e.mul(e.add(e.mul(oh, e.c(ps.KH)), e.c(kh)), e.c(W)), e.mul(ow0, e.c(ps.KW))));
+        std::vector<Value*> parts(ps.KW, e.zeroVec());
+        span(m, false, [&](int64_t v, Value* mask) { parts[v] = e.loadVec(e.at(row, e.c(v * L)), mask); });
+        Value* wide = llvm::concatenateVectors(b, parts);
+        for (int64_t kw = 0; kw < ps.KW; ++kw) {
+          std::vector<int> lanesOf(L);
+          for (int l = 0; l < L; ++l) lanesOf[l] = static_cast<int>(l * ps.KW + kw);
+          tap[kh * ps.KW + kw] = ps.KW == 1 ? wide : b.CreateShuffleVector(wide, lanesOf);
+        }
+      }
+    Value* yv = nullptr;   // the pooled value
+    Value* arg = nullptr;  // max: the first maximum's tap, as i32 lanes
+    if (isMax) {
+      yv = tap[0], arg = llvm::Constant::getNullValue(i32v);
+      for (int64_t t = 1; t < taps; ++t) {
+        Value* take = b.CreateFCmpOGT(tap[t], yv);
+        yv = b.CreateSelect(take, tap[t], yv);
+        arg = b.CreateSelect(take, llvm::ConstantInt::get(i32v, t), arg);
+      }
+    } else if (!grad) {
+      yv = tap[0];
+      for (int64_t t = 1; t < taps; ++t) yv = b.CreateFAdd(yv, tap[t]);
+      yv = b.CreateFMul(yv, inv);
+    }
+    Value* yi = e.add(e.mul(oh, e.c(ps.OW)), ow0);
+    if (!grad) {
+      e.storeVec(yv, e.at(yp, yi), ohMax * ps.OW + L <= ps.OH * ps.OW ? nullptr : outMask);
+      return;
+    }
+    Value* g = e.loadVec(e.at(dyp, yi), outMask);
+    if (!isMax) g = b.CreateFMul(g, inv);
+    for (int64_t kh = 0; kh < ps.KH; ++kh) {
+      std::vector<Value*> parts(ps.KW);
+      for (int64_t kw = 0; kw < ps.KW; ++kw) {
+        const int64_t t = kh * ps.KW + kw;
+        parts[kw] = isMax ? b.CreateSelect(b.CreateICmpEQ(arg, llvm::ConstantInt::get(i32v, t)), g, e.zeroVec()) : g;
+      }
+      Value* wide = llvm::concatenateVectors(b, parts);
+      std::vector<int> interleave(L * ps.KW);
+      for (int64_t i = 0; i < L * ps.KW; ++i) interleave[i] = static_cast<int>(i % ps.KW * L + i / ps.KW);
+      if (ps.KW > 1) wide = b.CreateShuffleVector(wide, interleave);
+      Value* row = e.at(xp, e.add(e.mul(e.add(e.mul(oh, e.c(ps.KH)), e.c(kh)), e.c(W)), e.mul(ow0, e.c(ps.KW))));
+      span(m, spillRow(kh), [&](int64_t v, Value* mask) {
+        std::vector<int> part(L);
+        for (int l = 0; l < L; ++l) part[l] = static_cast<int>(v * L + l);
+        e.storeVec(ps.KW == 1 ? wide : b.CreateShuffleVector(wide, part), e.at(row, e.c(v * L)), mask);
+      });
+    }
+  };
+  Value* zero = e.c(0);
+  Value* fzero = llvm::ConstantFP::get(e.f32, 0.0);
+  auto outputRow = [&](Value* oh, int64_t ohMax) {
+    // Full blocks; a partial last block is redone as the last L windows, which rewrites some
+    // outputs with the same values instead of masking the stores.
+    if (ps.OW >= L) {
+      e.loop(zero, e.c(ps.OW / L), 1, [&](Value* j) { block(oh, e.mul(j, e.c(L)), L, ohMax); });
+      if (ps.OW % L) block(oh, e.c(ps.OW - L), L, ohMax);
+    } else if (ps.OW > 0) {
+      block(oh, zero, ps.OW, ohMax);
+    }
+    if (grad && ps.OW * ps.KW < W)
+      for (int64_t kh = 0; kh < ps.KH; ++kh) {
+        Value* row = e.at(xp, e.mul(e.add(e.mul(oh, e.c(ps.KH)), e.c(kh)), e.c(W)));
+        for (int64_t iw = ps.OW * ps.KW; iw < W; ++iw) e.storeF(fzero, e.at(row, e.c(iw)));
+      }
+  };
+  // The last output row is peeled: only its stores may need masks.
+  e.loop(zero, e.c(ps.OH - 1), 1, [&](Value* oh) { outputRow(oh, ps.OH - 2); });
+  if (ps.OH > 0) outputRow(e.c(ps.OH - 1), ps.OH - 1);
+  if (grad)
+    e.loop(e.c(ps.OH * ps.KH * W), e.c(ps.H * W), 1, [&](Value* i) { e.storeF(fzero, e.at(xp, i)); });
+}
+
+}  // namespace
 
 Expected<HeavyKernel> emitPool(llvm::Module& m, OpKind op, const Attrs& attrs, const std::vector<TensorType>& in,
                                const TensorType& out, const std::string& name, const HeavyTarget& target) {
@@ -37,10 +156,15 @@ Expected<HeavyKernel> emitPool(llvm::Module& m, OpKind op, const Attrs& attrs, c
   Value* dys = op == OpKind::MaxPool2dGrad ? e.bufs[2] : op == OpKind::AvgPool2dGrad ? e.bufs[1] : nullptr;
   Value* res = e.bufs[0];
 
+  const bool windows = s[0] == KH && s[1] == KW && p[0] == 0 && p[1] == 0;
   e.loop(e.begin, e.end, 1, [&](Value* plane) {
     Value* xp = grad ? e.at(res, e.mul(plane, e.c(H * W))) : e.at(xs, e.mul(plane, e.c(H * W)));
     Value* xin = xs ? e.at(xs, e.mul(plane, e.c(H * W))) : nullptr;
     Value* yp = e.mul(plane, e.c(OH * OW));
+    if (windows) {
+      emitWindowPool(e, {op, H, W, OH, OW, KH, KW}, xp, xin, dys ? e.at(dys, yp) : nullptr, grad ? nullptr : e.at(res, yp));
+      return;
+    }
     if (grad) e.loop(zero, e.c(H * W), 1, [&](Value* i) { e.storeF(llvm::ConstantFP::get(e.f32, 0.0), e.at(xp, i)); });
     e.loop(zero, e.c(OH), 1, [&](Value* oh) {
       e.loop(zero, e.c(OW), 1, [&](Value* ow) {
