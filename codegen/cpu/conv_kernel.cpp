@@ -1,5 +1,6 @@
 // The convolution kernels: conv2d, conv2d_grad_input and conv2d_grad_weight (NCHW x OIHW), each
-// an im2col panel in a stack buffer followed by register-tiled matrix products.
+// an im2col panel in a stack buffer followed by register-tiled matrix products, or a direct form
+// that reads a padded copy of the source in place of the panel.
 //
 // Algorithm: the panel holds, for a block of output rows, row k = (channel, kh, kw) of the
 // unrolled input: panel[k][r*outW + t] is the source element that tap k meets at output (r, t),
@@ -10,6 +11,13 @@
 //  - conv2d_grad_input: the same with the roles swapped: the panel unrolls dy, whose tap k =
 //    (filter, kh, kw) meets input position (ih, iw) at dy row (ih + pad - kh*dil) / stride when
 //    that divides exactly, and A(c, k) = w[filter][c][kh][kw]. Parallel over the batch.
+//  - direct form (conv2d with unit column stride, conv2d_grad_input with unit stride, when an
+//    output row fills at least 7/8 of its vectors): no panel. Each image's source is copied into
+//    a zero-padded stack buffer once, and broadcast tiles over channels x the columns of one output
+//    row read their B vectors straight from it: tap (q, kh, kw) of output row oh is the buffer row
+//    oh*stride + kh*dil shifted by kw*dil. The gradient is the forward convolution of dy padded by
+//    dil*(K-1) - pad with the flipped kernel. Saves the panel fill (25x the source for a 5x5
+//    kernel), which cost as much as the FMAs where the panel feeds few filters.
 //  - conv2d_grad_weight: dw[f][k] = sum over images and positions of dy[n][f][p] * panel_n[k][p],
 //    dot tiles reducing over the positions of up to 8 images per panel; parallel over filters,
 //    since every image contributes to every filter.
@@ -134,8 +142,68 @@ Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, c
   const double imageFlops = 2.0 * static_cast<double>(F * Kc * OH * OW);
   (N == kBatch ? k.flopsPerBatch : k.flopsConst) = imageFlops * (N == kBatch ? 1 : static_cast<double>(N));
 
-  if (op == OpKind::Conv2d || op == OpKind::Conv2dGradInput) {
-    const bool fwd = op == OpKind::Conv2d;
+  const bool fwd = op == OpKind::Conv2d;
+  // The direct form (see the file comment) needs unit column stride (and unit row stride for the
+  // gradient), a padded source that fits the buffer, and output rows that fill most of their
+  // vectors.
+  const int64_t dirOutW = fwd ? OW : W, dirOutH = fwd ? OH : H, dirRowStep = fwd ? s[0] : 1;
+  const int64_t PH = (dirOutH - 1) * dirRowStep + dil[0] * (KH - 1) + 1, PW = dirOutW + dil[1] * (KW - 1);
+  const bool direct = op != OpKind::Conv2dGradWeight && s[1] == 1 && (fwd || s[0] == 1) &&
+                      (fwd ? Cg : Fg) * PH * PW <= kPanelFloats && dirOutW * 8 >= roundUp(dirOutW, e.lanes) * 7;
+  if (direct) {
+    Value *dst = e.bufs[0], *src = e.bufs[1], *wt = e.bufs[2];
+    // Forward: source x (Cg channels per group) padded by `pad`; A(f, c, kh, kw) = w[f][c][kh][kw].
+    // Grad input: source dy (Fg channels) padded by dil*(K-1) - pad, which makes it a forward
+    // convolution with the flipped kernel: A(c, f, kh, kw) = w[f][c][KH-1-kh][KW-1-kw].
+    const int64_t rowsOut = fwd ? Fg : Cg, srcC = fwd ? Cg : Fg, srcH = fwd ? H : OH, srcW = fwd ? W : OW;
+    const int64_t padT = fwd ? pad[0] : dil[0] * (KH - 1) - pad[0], padL = fwd ? pad[1] : dil[1] * (KW - 1) - pad[1];
+    const int64_t plane = PH * PW;
+    // Lanes slack: a row's last vector reads past the plane.
+    Value* buf = e.stackArray(e.f32, srcC * plane + e.lanes);
+    e.loop(zero, e.c(srcC * plane + e.lanes), 1, [&](Value* i) { e.storeF(llvm::ConstantFP::get(e.f32, 0.0), e.at(buf, i)); });
+    const int64_t r0 = std::max<int64_t>(0, -padT), r1 = std::min(srcH, PH - padT);
+    const int64_t c0 = std::max<int64_t>(0, -padL), c1 = std::min(srcW, PW - padL);
+    e.loop(e.begin, e.end, 1, [&](Value* n) {
+      for (int64_t g = 0; g < groups; ++g) {
+        // Only the source's interior is rewritten: the padding stays zero.
+        Value* img = e.at(src, e.mul(e.add(e.mul(n, e.c(fwd ? C : F)), e.c(g * srcC)), e.c(srcH * srcW)));
+        e.loop(zero, e.c(srcC), 1, [&](Value* q) {
+          e.loop(e.c(r0), e.c(r1), 1, [&](Value* r) {
+            Value* from = e.at(img, e.add(e.mul(q, e.c(srcH * srcW)), e.mul(r, e.c(srcW))));
+            Value* to = e.at(buf, e.add(e.mul(q, e.c(plane)), e.add(e.mul(r, e.c(PW)), e.c(padT * PW + padL))));
+            e.loop(e.c(c0), e.c(c1), 1, [&](Value* col) { e.storeF(e.loadF(e.at(from, col)), e.at(to, col)); });
+          });
+        });
+        e.loop(zero, e.c(dirOutH), 1, [&](Value* oh) {
+          forRowTiles(e, zero, e.c(rowsOut), kBcastRows, [&](Value* i0, int mr) {
+            forColumnBlocks(e, dirOutW, kBcastVecs, [&](Value* j0, int nv, const std::vector<Value*>& masks) {
+              BcastTile t;
+              t.mr = mr, t.nv = nv;
+              if (fwd) {
+                t.a = e.at(wt, e.mul(e.add(e.c(g * Fg), i0), e.c(Kc)));
+                t.sai = e.c(Kc), t.sa0 = e.c(taps), t.sa1 = e.c(KW), t.sa2 = e.c(1);
+              } else {
+                t.a = e.at(wt, e.add(e.c(g * Fg * Kc + taps - 1), e.mul(i0, e.c(taps))));
+                t.sai = e.c(taps), t.sa0 = e.c(Kc), t.sa1 = e.c(-KW), t.sa2 = e.c(-1);
+              }
+              t.bp = e.at(buf, e.add(e.mul(oh, e.c(dirRowStep * PW)), j0));
+              t.sb0 = e.c(plane), t.sb1 = e.c(dil[0] * PW), t.sb2 = e.c(dil[1]);
+              t.k0n = e.c(srcC), t.k1n = e.c(KH), t.k2n = e.c(KW);
+              Value* outPlane = e.add(e.mul(n, e.c(fwd ? F : C)), e.add(e.c(g * rowsOut), i0));
+              t.cp = e.at(dst, e.add(e.mul(e.add(e.mul(outPlane, e.c(dirOutH)), oh), e.c(dirOutW)), j0));
+              t.sci = e.c(dirOutH * dirOutW);
+              t.masks = masks;
+              t.wholeB = true;
+              emitBcastTile(e, t);
+            });
+          });
+        });
+      }
+    });
+    k.extentPerBatch = N == kBatch ? 1 : 0;
+    k.extentConst = N == kBatch ? 0 : N;
+    k.grain = std::max<int64_t>(1, static_cast<int64_t>(kGrainFlops / imageFlops));
+  } else if (op == OpKind::Conv2d || op == OpKind::Conv2dGradInput) {
     Value *dst = e.bufs[0], *src = e.bufs[1], *wt = e.bufs[2];
     // Forward: rows f of Fg, columns (oh, ow), reduction (c, kh, kw) with A = w[f][c][kh][kw].
     // Grad input: rows c of Cg, columns (ih, iw), reduction (f, kh, kw) with A = w[f][c][kh][kw].

@@ -184,23 +184,29 @@ void emitBcastTile(Emitter& e, const BcastTile& t) {
     a = e.stackArray(e.vf, 1);
     e.b.CreateStore(e.zeroVec(), a);
   }
-  e.loop(e.c(0), t.k1n, 1, [&](Value* k1) {
-    Value* a1 = e.at(t.a, e.mul(k1, t.sa1));
-    Value* b1 = e.at(t.bp, e.mul(k1, t.sb1));
-    e.loop(e.c(0), t.k2n, 1, [&](Value* k2) {
-      Value* bk = e.at(b1, e.mul(k2, t.sb2));
-      Value* ak = e.at(a1, e.mul(k2, t.sa2));
-      std::vector<Value*> bv(t.nv);
-      for (int v = 0; v < t.nv; ++v) bv[v] = e.loadVec(e.at(bk, e.c(v * e.lanes)), t.masks[v]);
-      for (int r = 0; r < t.mr; ++r) {
-        Value* s = e.splat(e.loadF(r == 0 ? ak : e.at(ak, e.mul(e.c(r), t.sai))));
-        for (int v = 0; v < t.nv; ++v) {
-          Value* slot = acc[r * t.nv + v];
-          e.b.CreateStore(e.fma(s, bv[v], e.b.CreateLoad(e.vf, slot)), slot);
+  auto steps = [&](Value* a0, Value* b0) {
+    e.loop(e.c(0), t.k1n, 1, [&](Value* k1) {
+      Value* a1 = e.at(a0, e.mul(k1, t.sa1));
+      Value* b1 = e.at(b0, e.mul(k1, t.sb1));
+      e.loop(e.c(0), t.k2n, 1, [&](Value* k2) {
+        Value* bk = e.at(b1, e.mul(k2, t.sb2));
+        Value* ak = e.at(a1, e.mul(k2, t.sa2));
+        std::vector<Value*> bv(t.nv);
+        for (int v = 0; v < t.nv; ++v) bv[v] = e.loadVec(e.at(bk, e.c(v * e.lanes)), t.wholeB ? nullptr : t.masks[v]);
+        for (int r = 0; r < t.mr; ++r) {
+          Value* s = e.splat(e.loadF(r == 0 ? ak : e.at(ak, e.mul(e.c(r), t.sai))));
+          for (int v = 0; v < t.nv; ++v) {
+            Value* slot = acc[r * t.nv + v];
+            e.b.CreateStore(e.fma(s, bv[v], e.b.CreateLoad(e.vf, slot)), slot);
+          }
         }
-      }
+      });
     });
-  });
+  };
+  if (t.k0n)
+    e.loop(e.c(0), t.k0n, 1, [&](Value* k0) { steps(e.at(t.a, e.mul(k0, t.sa0)), e.at(t.bp, e.mul(k0, t.sb0))); });
+  else
+    steps(t.a, t.bp);
   auto cAddr = [&](int r, int v) { return e.at(t.cp, e.add(e.mul(e.c(r), t.sci), e.c(v * e.lanes))); };
   if (t.accumulate)
     e.ifThen(t.accumulate, [&] {

@@ -78,20 +78,23 @@ class Emitter {
   llvm::BasicBlock* entry_;
 };
 
-// C[i, j..j+lanes*nv) (+)= sum over k1 < k1n, k2 < k2n of A(i, k1, k2) * B(k1, k2, j..j+lanes*nv), with
-// A(i,k1,k2) = a[i*sai + k1*sa1 + k2*sa2] broadcast and B rows contiguous in j:
-// B(k1,k2,j) = bp[k1*sb1 + k2*sb2 + j], C(i,j) = cp[i*sci + j]. masks[v] (nullptr = all lanes)
-// limits vector v's loads of B and stores of C. With `accumulate` (an i1, or nullptr for false)
-// C's old values are added.
+// C[i, j..j+lanes*nv) (+)= sum over k0 < k0n, k1 < k1n, k2 < k2n of A(i, k0, k1, k2) *
+// B(k0, k1, k2, j..j+lanes*nv), with A(i,k0,k1,k2) = a[i*sai + k0*sa0 + k1*sa1 + k2*sa2]
+// broadcast and B rows contiguous in j: B(k0,k1,k2,j) = bp[k0*sb0 + k1*sb1 + k2*sb2 + j],
+// C(i,j) = cp[i*sci + j]. k0 is optional (k0n nullptr: one step). masks[v] (nullptr = all lanes)
+// limits vector v's stores of C and, unless `wholeB` (B readable past the masked lanes, whose
+// values only reach masked-off lanes of C), its loads of B. With `accumulate` (an i1, or nullptr
+// for false) C's old values are added.
 struct BcastTile {
   int mr = 1;
   int nv = 1;
-  llvm::Value *a, *sai, *sa1, *sa2;
-  llvm::Value *bp, *sb1, *sb2;
+  llvm::Value *a, *sai, *sa1, *sa2, *sa0 = nullptr;
+  llvm::Value *bp, *sb1, *sb2, *sb0 = nullptr;
   llvm::Value *cp, *sci;
-  llvm::Value *k1n, *k2n;
+  llvm::Value *k1n, *k2n, *k0n = nullptr;
   llvm::Value* accumulate = nullptr;
   std::vector<llvm::Value*> masks;
+  bool wholeB = false;
 };
 void emitBcastTile(Emitter& e, const BcastTile& t);
 
