@@ -20,7 +20,9 @@
 //    kernel), which cost as much as the FMAs where the panel feeds few filters.
 //  - conv2d_grad_weight: dw[f][k] = sum over images and positions of dy[n][f][p] * panel_n[k][p],
 //    dot tiles reducing over the positions of up to 8 images per panel; parallel over filters,
-//    since every image contributes to every filter.
+//    since every image contributes to every filter. Its direct form (unit column stride, wide
+//    output rows) reads shifted rows of each image's padded copy in place of the panel: tiles of
+//    2 filters x up to 5 taps keep lane partial sums of dw in registers over an image's positions.
 #include <algorithm>
 
 #include "codegen/cpu/heavy_emit.h"
@@ -117,6 +119,29 @@ void forRowBlocks(Emitter& e, int64_t outH, int64_t rows, const std::function<vo
   if (outH % rows) block(e.c(outH / rows * rows), outH % rows);
 }
 
+// A zero-padded copy of `channels` planes of srcH x srcW at `src`: buffer plane q, row r + padT,
+// column col + padL holds src[q][r][col], clipped to the buffer's PH x PW planes. Only the
+// interior is written: the caller zeroes the buffer once and its padding stays zero.
+void emitPaddedCopy(Emitter& e, Value* src, int64_t channels, int64_t srcH, int64_t srcW, Value* buf, int64_t PH,
+                    int64_t PW, int64_t padT, int64_t padL) {
+  const int64_t r0 = std::max<int64_t>(0, -padT), r1 = std::min(srcH, PH - padT);
+  const int64_t c0 = std::max<int64_t>(0, -padL), c1 = std::min(srcW, PW - padL);
+  e.loop(e.c(0), e.c(channels), 1, [&](Value* q) {
+    e.loop(e.c(r0), e.c(r1), 1, [&](Value* r) {
+      Value* from = e.at(src, e.add(e.mul(q, e.c(srcH * srcW)), e.mul(r, e.c(srcW))));
+      Value* to = e.at(buf, e.add(e.mul(q, e.c(PH * PW)), e.add(e.mul(r, e.c(PW)), e.c(padT * PW + padL))));
+      e.loop(e.c(c0), e.c(c1), 1, [&](Value* col) { e.storeF(e.loadF(e.at(from, col)), e.at(to, col)); });
+    });
+  });
+}
+
+// A zeroed stack array of n floats.
+Value* zeroedArray(Emitter& e, int64_t n) {
+  Value* buf = e.stackArray(e.f32, n);
+  e.loop(e.c(0), e.c(n), 1, [&](Value* i) { e.storeF(llvm::ConstantFP::get(e.f32, 0.0), e.at(buf, i)); });
+  return buf;
+}
+
 }  // namespace
 
 Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, const std::vector<TensorType>& in,
@@ -150,6 +175,11 @@ Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, c
   const int64_t PH = (dirOutH - 1) * dirRowStep + dil[0] * (KH - 1) + 1, PW = dirOutW + dil[1] * (KW - 1);
   const bool direct = op != OpKind::Conv2dGradWeight && s[1] == 1 && (fwd || s[0] == 1) &&
                       (fwd ? Cg : Fg) * PH * PW <= kPanelFloats && dirOutW * 8 >= roundUp(dirOutW, e.lanes) * 7;
+  // The direct weight gradient: x padded by `pad`, lane partial sums of every dw element kept in a
+  // stack array.
+  const int64_t PHw = (OH - 1) * s[0] + dil[0] * (KH - 1) + 1, PWw = OW + dil[1] * (KW - 1);
+  const bool directW = op == OpKind::Conv2dGradWeight && s[1] == 1 && Cg * PHw * PWw <= kPanelFloats &&
+                       F * Kc * e.lanes <= kPanelFloats && OW * 8 >= roundUp(OW, e.lanes) * 7;
   if (direct) {
     Value *dst = e.bufs[0], *src = e.bufs[1], *wt = e.bufs[2];
     // Forward: source x (Cg channels per group) padded by `pad`; A(f, c, kh, kw) = w[f][c][kh][kw].
@@ -159,21 +189,11 @@ Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, c
     const int64_t padT = fwd ? pad[0] : dil[0] * (KH - 1) - pad[0], padL = fwd ? pad[1] : dil[1] * (KW - 1) - pad[1];
     const int64_t plane = PH * PW;
     // Lanes slack: a row's last vector reads past the plane.
-    Value* buf = e.stackArray(e.f32, srcC * plane + e.lanes);
-    e.loop(zero, e.c(srcC * plane + e.lanes), 1, [&](Value* i) { e.storeF(llvm::ConstantFP::get(e.f32, 0.0), e.at(buf, i)); });
-    const int64_t r0 = std::max<int64_t>(0, -padT), r1 = std::min(srcH, PH - padT);
-    const int64_t c0 = std::max<int64_t>(0, -padL), c1 = std::min(srcW, PW - padL);
+    Value* buf = zeroedArray(e, srcC * plane + e.lanes);
     e.loop(e.begin, e.end, 1, [&](Value* n) {
       for (int64_t g = 0; g < groups; ++g) {
-        // Only the source's interior is rewritten: the padding stays zero.
         Value* img = e.at(src, e.mul(e.add(e.mul(n, e.c(fwd ? C : F)), e.c(g * srcC)), e.c(srcH * srcW)));
-        e.loop(zero, e.c(srcC), 1, [&](Value* q) {
-          e.loop(e.c(r0), e.c(r1), 1, [&](Value* r) {
-            Value* from = e.at(img, e.add(e.mul(q, e.c(srcH * srcW)), e.mul(r, e.c(srcW))));
-            Value* to = e.at(buf, e.add(e.mul(q, e.c(plane)), e.add(e.mul(r, e.c(PW)), e.c(padT * PW + padL))));
-            e.loop(e.c(c0), e.c(c1), 1, [&](Value* col) { e.storeF(e.loadF(e.at(from, col)), e.at(to, col)); });
-          });
-        });
+        emitPaddedCopy(e, img, srcC, srcH, srcW, buf, PH, PW, padT, padL);
         e.loop(zero, e.c(dirOutH), 1, [&](Value* oh) {
           forRowTiles(e, zero, e.c(rowsOut), kBcastRows, [&](Value* i0, int mr) {
             forColumnBlocks(e, dirOutW, kBcastVecs, [&](Value* j0, int nv, const std::vector<Value*>& masks) {
@@ -250,6 +270,72 @@ Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, c
     k.extentPerBatch = N == kBatch ? 1 : 0;
     k.extentConst = N == kBatch ? 0 : N;
     k.grain = std::max<int64_t>(1, static_cast<int64_t>(kGrainFlops / imageFlops));
+  } else if (directW) {
+    Value *dw = e.bufs[0], *xs = e.bufs[1], *dy = e.bufs[2];
+    const int64_t plane = PHw * PWw;
+    Value* buf = zeroedArray(e, Cg * plane);
+    // acc[f*Kc + k]: lane partial sums of dw[f][k] over all images, summed across lanes at the end.
+    Value* acc = e.stackArray(e.vf, F * Kc);
+    e.loop(e.begin, e.end, 1, [&](Value* f) {
+      e.loop(zero, e.c(Kc), 1, [&](Value* k) { e.b.CreateStore(e.zeroVec(), e.b.CreateGEP(e.vf, acc, e.add(e.mul(f, e.c(Kc)), k))); });
+    });
+    const int64_t fullVecs = OW / e.lanes, tail = OW % e.lanes;
+    e.loop(zero, e.dim(N), 1, [&](Value* n) {
+      for (int64_t g = 0; g < groups; ++g) {
+        Value* flo = e.max(e.begin, e.c(g * Fg));
+        Value* fhi = e.min(e.end, e.c((g + 1) * Fg));
+        e.ifThen(e.b.CreateICmpSLT(flo, fhi), [&] {
+          emitPaddedCopy(e, e.at(xs, e.mul(e.add(e.mul(n, e.c(C)), e.c(g * Cg)), e.c(H * W))), Cg, H, W, buf, PHw, PWw,
+                         pad[0], pad[1]);
+          // Tiles of 2 filters x up to 5 taps of one kernel row (10 accumulators, 2 dy vectors and
+          // one x vector of 16 registers), each reducing over the image's output positions.
+          forRowTiles(e, flo, fhi, 2, [&](Value* f0, int mi) {
+            e.loop(zero, e.c(Cg * KH), 1, [&](Value* ckh) {  // ckh = c*KH + kh
+              Value* c = e.b.CreateSDiv(ckh, e.c(KH));
+              Value* kh = e.sub(ckh, e.mul(c, e.c(KH)));
+              forRowTiles(e, zero, e.c(KW), 5, [&](Value* kw0, int mj) {
+                std::vector<Value*> slots(mi * mj), accAt(mi * mj);
+                for (int i = 0; i < mi; ++i)
+                  for (int j = 0; j < mj; ++j) {
+                    Value* idx = e.add(e.mul(e.add(f0, e.c(i)), e.c(Kc)), e.add(e.mul(ckh, e.c(KW)), e.add(kw0, e.c(j))));
+                    accAt[i * mj + j] = e.b.CreateGEP(e.vf, acc, idx);
+                    slots[i * mj + j] = e.stackArray(e.vf, 1);
+                    e.b.CreateStore(e.b.CreateLoad(e.vf, accAt[i * mj + j]), slots[i * mj + j]);
+                  }
+                e.loop(zero, e.c(OH), 1, [&](Value* oh) {
+                  Value* xrow = e.at(buf, e.add(e.mul(c, e.c(plane)),
+                                                e.add(e.mul(e.add(e.mul(oh, e.c(s[0])), e.mul(kh, e.c(dil[0]))), e.c(PWw)),
+                                                      e.mul(kw0, e.c(dil[1])))));
+                  Value* dyrow = e.at(dy, e.mul(e.add(e.mul(e.add(e.mul(n, e.c(F)), f0), e.c(OH)), oh), e.c(OW)));
+                  auto step = [&](Value* ow0, Value* mask) {
+                    std::vector<Value*> dv(mi);
+                    for (int i = 0; i < mi; ++i) dv[i] = e.loadVec(e.at(dyrow, e.add(e.c(i * OH * OW), ow0)), mask);
+                    for (int j = 0; j < mj; ++j) {
+                      Value* xv = e.loadVec(e.at(xrow, e.add(ow0, e.c(j * dil[1]))), mask);
+                      for (int i = 0; i < mi; ++i) {
+                        Value* slot = slots[i * mj + j];
+                        e.b.CreateStore(e.fma(dv[i], xv, e.b.CreateLoad(e.vf, slot)), slot);
+                      }
+                    }
+                  };
+                  e.loop(zero, e.c(fullVecs), 1, [&](Value* v) { step(e.mul(v, e.c(e.lanes)), nullptr); });
+                  if (tail) step(e.c(fullVecs * e.lanes), e.laneMask(e.c(tail)));
+                });
+                for (int i = 0; i < mi * mj; ++i) e.b.CreateStore(e.b.CreateLoad(e.vf, slots[i]), accAt[i]);
+              });
+            });
+          });
+        });
+      }
+    });
+    e.loop(e.begin, e.end, 1, [&](Value* f) {
+      e.loop(zero, e.c(Kc), 1, [&](Value* k) {
+        Value* i = e.add(e.mul(f, e.c(Kc)), k);
+        e.storeF(e.hsum(e.b.CreateLoad(e.vf, e.b.CreateGEP(e.vf, acc, i))), e.at(dw, i));
+      });
+    });
+    k.extentConst = F;
+    k.grain = 1;
   } else {
     Value *dw = e.bufs[0], *xs = e.bufs[1], *dy = e.bufs[2];
     const int64_t rb = rowsPerPanel(Kc, OW, OH, e.lanes), ps = roundUp(rb * OW, e.lanes) + e.lanes;
