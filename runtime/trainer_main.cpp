@@ -211,7 +211,8 @@ Status runTrain(const PlanTable& table, const TrainConfig& defaults, const Flags
   const auto start = std::chrono::steady_clock::now();
   auto result = train(program, *data, options);
   if (!result) return result.error();
-  fmt::print(out, "trained {} epochs, {} steps in {:.1f} s{}\n", result->epochs.size(), result->state.step,
+  fmt::print(out, "trained {} epoch{}, {} steps in {:.1f} s{}\n", result->epochs.size(),
+             result->epochs.size() == 1 ? "" : "s", result->state.step,
              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
              options.savePath.empty() ? std::string() : fmt::format("; saved {}", options.savePath));
   return ok();
