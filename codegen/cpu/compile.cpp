@@ -154,6 +154,7 @@ Expected<CompiledProgram> compileForJit(const Module& m, const CpuOptions& o) {
   auto jit = Jit::create(o.codegen);
   if (!jit) return jit.error();
   c.jit = jit.take();
+  clock.mark("JIT and target machine setup");
   Expected<Lowered> l = lower(m, o, c.jit->targetMachine(), clock);
   if (!l) return l.error();
   if (Status s = c.jit->add(std::move(l->module), std::move(l->ctx)); !s) return s.error();
@@ -168,6 +169,7 @@ Expected<std::string> compileAot(const Module& m, const CpuOptions& o, const std
   PhaseClock clock(o);
   auto tm = makeTargetMachine(o.codegen);
   if (!tm) return tm.error();
+  clock.mark("target machine setup");
   Expected<Lowered> l = lower(m, o, **tm, clock);
   if (!l) return l.error();
   CompiledProgram c;
