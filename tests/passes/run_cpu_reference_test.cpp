@@ -1,0 +1,47 @@
+// `sinter run --target cpu --grads` against PyTorch, through the command line a user types: every
+// model with reference data (tests/reference/README.md), the JIT'd f32 plan's outputs, loss and
+// parameter gradients in training mode against the float64 PyTorch results. The tolerance is the
+// float32 one reference_test.cpp applies to the reference evaluator in f32 (normwise 1e-4).
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "tests/passes/reference_util.h"
+
+using namespace sinter;
+using namespace sinter::testing;
+
+TEST_CASE("sinter run --target cpu --grads matches PyTorch for every reference model") {
+  const std::string data = sourcePath("tests/reference/data/");
+  const std::filesystem::path out = std::filesystem::temp_directory_path() / "sinter_run_cpu_reference";
+  std::filesystem::create_directories(out);
+  int models = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(data)) {
+    const std::string file = entry.path().filename().string();
+    const std::string suffix = ".train.safetensors";
+    if (file.size() <= suffix.size() || !file.ends_with(suffix)) continue;
+    const std::string model = file.substr(0, file.size() - suffix.size());
+    std::string source = sourcePath("tests/reference/models/" + model + ".nn");
+    if (!std::filesystem::exists(source)) source = sourcePath("examples/" + model + ".nn");
+    const std::string result = (out / (model + ".safetensors")).string();
+    const std::string command =
+        fmt::format("'{}' run '{}' --weights '{}{}.weights.safetensors' --inputs '{}{}.inputs.safetensors' -o '{}' "
+                    "--grads --target cpu --threads 2",
+                    SINTER_TOOL, source, data, model, data, model, result);
+    INFO(command);
+    REQUIRE(std::system(command.c_str()) == 0);
+    const ref::TensorMap got = readTensors(result);
+    const ref::TensorMap want = readTensors(entry.path().string());
+    REQUIRE(!want.empty());
+    for (const auto& [name, w] : want) {
+      auto it = got.find(name);
+      CHECK_MESSAGE(it != got.end(), model, ": no result '", name, "'");
+      if (it != got.end()) checkClose(model + " " + name, it->second, w, 1.0, 1e-4);
+    }
+    ++models;
+  }
+  CHECK(models >= 17);
+  std::filesystem::remove_all(out);
+}
