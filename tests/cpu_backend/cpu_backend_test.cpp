@@ -17,22 +17,13 @@
 #include "passes/pass.h"
 #include "runtime/philox.h"
 #include "runtime/program.h"
+#include "tests/passes/reference_util.h"
 
 using namespace sinter;
+using testing::compileForTraining;
+using testing::sourcePath;
 
 namespace {
-
-std::string sourcePath(const std::string& relative) { return std::string(SINTER_SOURCE_DIR) + "/" + relative; }
-
-Module compileModel(const std::string& path) {
-  FrontendResult r = compileFile(path);
-  if (r.error) FAIL(path, ": ", r.error->message());
-  REQUIRE(r.module);
-  Module m = *r.module;
-  Status s = runGradPipeline(m, {});
-  if (!s) FAIL(path, ": ", s.error().message());
-  return m;
-}
 
 std::vector<std::string> allModels() {
   std::vector<std::string> out;
@@ -182,7 +173,7 @@ TEST_CASE("every op has a CPU lowering or an explicit refusal") {
 TEST_CASE("memory plan: no live buffers overlap, the arena is at most the sum of its buffers") {
   for (const std::string& path : allModels()) {
     INFO(path);
-    Module m = compileModel(sourcePath(path));
+    Module m = compileForTraining(sourcePath(path));
     for (int64_t maxBatch : {1, 64}) {
       Expected<kir::KProgram> k = kir::buildKernels(m, {maxBatch});
       REQUIRE_MESSAGE(k, (k ? "" : k.error().message()));
@@ -194,7 +185,7 @@ TEST_CASE("memory plan: no live buffers overlap, the arena is at most the sum of
 }
 
 TEST_CASE("fusion: a bias add and relu are one kernel, a reduction takes its producers") {
-  Module m = compileModel(sourcePath("examples/mlp.nn"));
+  Module m = compileForTraining(sourcePath("examples/mlp.nn"));
   Expected<kir::KProgram> k = kir::buildKernels(m, {64});
   REQUIRE(k);
   const std::string text = kir::printKernels(*k);
@@ -207,7 +198,7 @@ TEST_CASE("fusion: a bias add and relu are one kernel, a reduction takes its pro
 TEST_CASE("initial state equals the reference evaluator's initGlobals bit for bit") {
   for (const char* path : {"examples/mlp.nn", "tests/reference/models/opt_adam.nn", "tests/reference/models/dropout.nn"}) {
     INFO(path);
-    Module m = compileModel(sourcePath(path));
+    Module m = compileForTraining(sourcePath(path));
     Expected<cpu::CompiledProgram> c = cpu::compileForJit(m, {8, {}});
     REQUIRE_MESSAGE(c, (c ? "" : c.error().message()));
     for (uint64_t seed : {0ull, 12345678901234ull}) {
@@ -226,7 +217,7 @@ TEST_CASE("every model: @eval, @grad and @train_step equal the reference evaluat
   for (const std::string& path : allModels()) {
     const std::string model = stem(path);
     INFO(path);
-    Module m = compileModel(sourcePath(path));
+    Module m = compileForTraining(sourcePath(path));
     Expected<cpu::CompiledProgram> c = cpu::compileForJit(m, {64, {}});
     REQUIRE_MESSAGE(c, (c ? "" : c.error().message()));
     // The reference evaluator's convolutions are slow: convolutional models run @grad at batch 64
@@ -244,7 +235,7 @@ TEST_CASE("every model: @eval, @grad and @train_step equal the reference evaluat
 }
 
 TEST_CASE("a batch beyond the compiled maximum is an error") {
-  Module m = compileModel(sourcePath("tests/reference/models/opt_sgd.nn"));
+  Module m = compileForTraining(sourcePath("tests/reference/models/opt_sgd.nn"));
   Expected<cpu::CompiledProgram> c = cpu::compileForJit(m, {4, {}});
   REQUIRE(c);
   Program program(c->table, 1, 0);
