@@ -98,19 +98,8 @@ void Emitter::loop(Value* lo, Value* hi, int64_t step, const std::function<void(
   b.SetInsertPoint(exit);
 }
 
-void Emitter::ifThen(Value* cond, const std::function<void()>& then) {
-  if (auto* k = llvm::dyn_cast<llvm::ConstantInt>(cond)) {
-    if (!k->isZero()) then();
-    return;
-  }
-  auto* thenBB = llvm::BasicBlock::Create(ctx, "then", body_);
-  auto* join = llvm::BasicBlock::Create(ctx, "join", body_);
-  b.CreateCondBr(cond, thenBB, join);
-  b.SetInsertPoint(thenBB);
-  then();
-  b.CreateBr(join);
-  b.SetInsertPoint(join);
-}
+// An empty else block costs nothing: LLVM's CFG simplification folds it away.
+void Emitter::ifThen(Value* cond, const std::function<void()>& then) { ifThenElse(cond, then, [] {}); }
 
 void Emitter::ifThenElse(Value* cond, const std::function<void()>& then, const std::function<void()>& otherwise) {
   if (auto* k = llvm::dyn_cast<llvm::ConstantInt>(cond)) {
