@@ -4,7 +4,6 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -19,22 +18,7 @@ namespace sinter {
 
 namespace {
 
-using Timings = std::vector<std::pair<std::string, double>>;
-
-// Times the phases outside the CPU backend (which reports its own through CpuOptions::timings).
-struct ToolClock {
-  Timings* timings;
-  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
-  void mark(const char* phase) {
-    auto now = std::chrono::steady_clock::now();
-    timings->emplace_back(phase, std::chrono::duration<double>(now - last).count());
-    last = now;
-  }
-  // After a backend call that recorded its own phases: restart from now.
-  void skip() { last = std::chrono::steady_clock::now(); }
-};
-
-void printTimings(const Timings& t) {
+void printTimings(const cpu::Timings& t) {
   double total = 0;
   for (const auto& [_, s] : t) total += s;
   std::string out = "===- sinter compile time -===\n";
@@ -51,7 +35,7 @@ Status checkCpuTarget(const ToolOptions& o, const char* command) {
 // The largest batch the plan is sized for: --max-batch, else the model's train batch.
 int64_t planBatch(const ToolOptions& o, const FrontendResult& r) { return o.maxBatch > 0 ? o.maxBatch : r.train.batch; }
 
-cpu::CpuOptions cpuOptions(const ToolOptions& o, int64_t maxBatch, Timings* timings) {
+cpu::CpuOptions cpuOptions(const ToolOptions& o, int64_t maxBatch, cpu::Timings* timings) {
   cpu::CpuOptions c;
   c.maxBatch = maxBatch;
   c.codegen.cpu = o.cpu;
@@ -63,7 +47,7 @@ cpu::CpuOptions cpuOptions(const ToolOptions& o, int64_t maxBatch, Timings* timi
 // The model file through the frontend and the grad pipeline into `m`, timed; a nonzero exit status
 // after reporting an error. The trainer runs train_step and eval: @grad (for `sinter run --grads`)
 // is dropped rather than compiled.
-int compileToTrainer(const ToolOptions& o, const char* command, ToolClock& clock, FrontendResult& r, Module& m) {
+int compileToTrainer(const ToolOptions& o, const char* command, cpu::PhaseClock& clock, FrontendResult& r, Module& m) {
   r = compileFile(o.files[0]);
   if (reportErrors(r)) return 1;
   if (Status s = checkCpuTarget(o, command); !s) return reportError(s.error(), r);
@@ -118,15 +102,15 @@ std::string defaultOutput(const ToolOptions& o) {
 }  // namespace
 
 int buildCommand(const ToolOptions& o) {
-  Timings timings;
-  ToolClock clock{&timings};
+  cpu::Timings timings;
+  cpu::PhaseClock clock(&timings);
   FrontendResult r;
   Module m;
   if (int status = compileToTrainer(o, "build", clock, r, m)) return status;
   const cpu::EmitKind emit = o.emit == "llvm" ? cpu::EmitKind::Llvm : o.emit == "asm" ? cpu::EmitKind::Asm : cpu::EmitKind::Obj;
   Expected<std::string> code = cpu::compileAot(m, cpuOptions(o, planBatch(o, r), &timings), formatTrainConfig(r.train), emit);
   if (!code) return reportError(code.error(), r);
-  clock.skip();
+  clock.restart();
   const std::string output = o.output.empty() ? defaultOutput(o) : o.output;
   if (!o.emit.empty()) {
     if (Status s = writeFile(output, *code); !s) return reportError(s.error(), r);
@@ -143,8 +127,8 @@ int buildCommand(const ToolOptions& o) {
 }
 
 int trainCommand(const ToolOptions& o) {
-  Timings timings;
-  ToolClock clock{&timings};
+  cpu::Timings timings;
+  cpu::PhaseClock clock(&timings);
   FrontendResult r;
   Module m;
   if (int status = compileToTrainer(o, "train", clock, r, m)) return status;

@@ -6,8 +6,6 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 
-#include <chrono>
-
 #include "codegen/cpu/aot.h"
 #include "codegen/cpu/lower.h"
 
@@ -30,21 +28,6 @@ struct Lowered {
   std::unique_ptr<llvm::Module> module;
   kir::KProgram kernels;
   std::vector<std::vector<LoweredKernel>> lowered;
-};
-
-// Appends (phase, seconds since the previous mark) to options.timings when it is set.
-class PhaseClock {
- public:
-  explicit PhaseClock(const CpuOptions& o) : timings_(o.timings) {}
-  void mark(const char* phase) {
-    auto now = std::chrono::steady_clock::now();
-    if (timings_) timings_->emplace_back(phase, std::chrono::duration<double>(now - last_).count());
-    last_ = now;
-  }
-
- private:
-  std::vector<std::pair<std::string, double>>* timings_;
-  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
 };
 
 Expected<Lowered> lower(const Module& m, const CpuOptions& o, const llvm::TargetMachine& tm, PhaseClock& clock) {
@@ -149,7 +132,7 @@ Status fillPlan(CompiledProgram& c, const Module& m, const std::vector<std::vect
 }  // namespace
 
 Expected<CompiledProgram> compileForJit(const Module& m, const CpuOptions& o) {
-  PhaseClock clock(o);
+  PhaseClock clock(o.timings);
   CompiledProgram c;
   auto jit = Jit::create(o.codegen);
   if (!jit) return jit.error();
@@ -166,7 +149,7 @@ Expected<CompiledProgram> compileForJit(const Module& m, const CpuOptions& o) {
 }
 
 Expected<std::string> compileAot(const Module& m, const CpuOptions& o, const std::string& trainConfig, EmitKind emit) {
-  PhaseClock clock(o);
+  PhaseClock clock(o.timings);
   auto tm = makeTargetMachine(o.codegen);
   if (!tm) return tm.error();
   clock.mark("target machine setup");

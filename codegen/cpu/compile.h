@@ -2,6 +2,7 @@
 // points the runtime at the JIT'd kernels) or an object file for `sinter build`.
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <string>
@@ -14,11 +15,31 @@
 
 namespace sinter::cpu {
 
+// Compilation phases and their seconds, for `--time-passes`.
+using Timings = std::vector<std::pair<std::string, double>>;
+
+// Appends (phase, seconds since the previous mark or restart) to `timings` when it is set.
+class PhaseClock {
+ public:
+  explicit PhaseClock(Timings* timings) : timings_(timings) {}
+  void mark(const char* phase) {
+    auto now = std::chrono::steady_clock::now();
+    if (timings_) timings_->emplace_back(phase, std::chrono::duration<double>(now - last_).count());
+    last_ = now;
+  }
+  // After a call that recorded its own phases into the same Timings.
+  void restart() { last_ = std::chrono::steady_clock::now(); }
+
+ private:
+  Timings* timings_;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
 struct CpuOptions {
   int64_t maxBatch = 64;
   CodegenOptions codegen;
   // When set, each compilation phase appends (name, seconds): `--time-passes`.
-  std::vector<std::pair<std::string, double>>* timings = nullptr;
+  Timings* timings = nullptr;
 };
 
 // A JIT-compiled program: the Jit keeps the code alive; `table` points into the storage below
