@@ -318,7 +318,7 @@ Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, c
                       }
                     }
                   };
-                  e.loop(zero, e.c(fullVecs), 1, [&](Value* v) { step(e.mul(v, e.c(e.lanes)), nullptr); });
+                  e.loop(zero, e.c(fullVecs), 1, [&](Value* v) { step(e.mul(v, e.c(e.lanes)), nullptr); }, /*hot=*/true);
                   if (tail) step(e.c(fullVecs * e.lanes), e.laneMask(e.c(tail)));
                 });
                 for (int i = 0; i < mi * mj; ++i) e.b.CreateStore(e.b.CreateLoad(e.vf, slots[i]), accAt[i]);

@@ -75,7 +75,7 @@ llvm::Function* Emitter::finish() {
   return outer_;
 }
 
-void Emitter::loop(Value* lo, Value* hi, int64_t step, const std::function<void(Value*)>& body) {
+void Emitter::loop(Value* lo, Value* hi, int64_t step, const std::function<void(Value*)>& body, bool hot) {
   llvm::BasicBlock* pre = b.GetInsertBlock();
   auto* head = llvm::BasicBlock::Create(ctx, "loop", body_);
   auto* inner = llvm::BasicBlock::Create(ctx, "body", body_);
@@ -89,7 +89,7 @@ void Emitter::loop(Value* lo, Value* hi, int64_t step, const std::function<void(
   body(iv);
   iv->addIncoming(b.CreateAdd(iv, c(step), "", false, true), b.GetInsertBlock());
   llvm::BranchInst* back = b.CreateBr(head);
-  if (!unroll) {
+  if (!(hot && unroll)) {
     llvm::MDNode* disable = llvm::MDNode::get(ctx, llvm::MDString::get(ctx, "llvm.loop.unroll.disable"));
     llvm::MDNode* id = llvm::MDNode::getDistinct(ctx, {nullptr, disable});
     id->replaceOperandWith(0, id);
@@ -189,7 +189,7 @@ void emitBcastTile(Emitter& e, const BcastTile& t) {
             e.b.CreateStore(e.fma(s, bv[v], e.b.CreateLoad(e.vf, slot)), slot);
           }
         }
-      });
+      }, /*hot=*/true);
     });
   };
   if (t.k0n)
@@ -231,7 +231,7 @@ void emitDotTile(Emitter& e, const DotTile& t) {
           e.b.CreateStore(e.fma(av[i], bv[j], e.b.CreateLoad(e.vf, slot)), slot);
         }
     };
-    e.loop(e.c(0), full, 1, [&](Value* q) { chunk(e.mul(q, e.c(e.lanes)), nullptr); });
+    e.loop(e.c(0), full, 1, [&](Value* q) { chunk(e.mul(q, e.c(e.lanes)), nullptr); }, /*hot=*/true);
     e.ifThen(e.b.CreateICmpSGT(rem, e.c(0)), [&] { chunk(e.mul(full, e.c(e.lanes)), e.laneMask(rem)); });
   });
   for (int i = 0; i < t.mi; ++i)

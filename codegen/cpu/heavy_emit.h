@@ -46,11 +46,12 @@ class Emitter {
   llvm::Value* max(llvm::Value* x, llvm::Value* y) { return b.CreateSelect(b.CreateICmpSGT(x, y), x, y); }
   llvm::Value* at(llvm::Value* base, llvm::Value* idx) { return b.CreateGEP(f32, base, idx); }
 
-  // for (iv = lo; iv < hi; iv += step) body(iv), signed compare. While `unroll` is false the loops
-  // made are marked not to unroll: edge tiles run rarely, and unrolled copies of them tripled the
-  // code LLVM had to optimize and compile.
+  // for (iv = lo; iv < hi; iv += step) body(iv), signed compare. Only `hot` loops (a tile's
+  // reduction) may be unrolled, and only while `unroll` is true: edge tiles run rarely, and
+  // unrolled copies of every loop doubled the code LLVM had to compile for no measured speed.
   bool unroll = true;
-  void loop(llvm::Value* lo, llvm::Value* hi, int64_t step, const std::function<void(llvm::Value*)>& body);
+  void loop(llvm::Value* lo, llvm::Value* hi, int64_t step, const std::function<void(llvm::Value*)>& body,
+            bool hot = false);
   void ifThen(llvm::Value* cond, const std::function<void()>& then);
   void ifThenElse(llvm::Value* cond, const std::function<void()>& then, const std::function<void()>& otherwise);
   // A 64-byte aligned array in the entry block (SROA promotes small scalar ones to registers).

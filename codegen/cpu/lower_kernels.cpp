@@ -1,8 +1,9 @@
 // Kernel IR -> LLVM IR: loop kernels (fused pointwise chains with an optional reduction), the
 // single-op kernels (softmax, log_softmax, one_hot, dropout_mask, concat, slice, pad), and the
 // heavy ops through codegen/cpu/heavy_kernels.h. Each kernel is a public function that loads its
-// buffer pointers and calls an always-inlined body whose pointer parameters are noalias (except an
-// output that shares storage with an operand), so the inliner turns them into alias scopes.
+// buffer pointers and calls an always-inlined body whose pointer parameters are noalias (an operand
+// that shares the output's storage is read through the output's pointer), so the inliner turns them
+// into alias scopes.
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/Module.h>
@@ -33,8 +34,10 @@ using llvm::Value;
 
 // One kernel function under construction.
 struct Gen {
-  Gen(llvm::Module& mod, const std::string& name, int numArgs, const std::vector<bool>& noalias)
+  // Argument a of the kernel is read through argument sameAs[a] (itself or the output).
+  Gen(llvm::Module& mod, const std::string& name, const std::vector<int>& sameAs)
       : m(mod), ctx(mod.getContext()), b(ctx) {
+    const int numArgs = static_cast<int>(sameAs.size());
     auto* ptr = llvm::PointerType::getUnqual(ctx);
     i64 = b.getInt64Ty();
     i32 = b.getInt32Ty();
@@ -49,8 +52,7 @@ struct Gen {
                                   name + ".body", m);
     body->addFnAttr(llvm::Attribute::AlwaysInline);
     body->addFnAttr(llvm::Attribute::NoUnwind);
-    for (int i = 0; i < numArgs; ++i)
-      if (noalias[i]) body->addParamAttr(i, llvm::Attribute::NoAlias);
+    for (int i = 0; i < numArgs; ++i) body->addParamAttr(i, llvm::Attribute::NoAlias);
     // The outer function: load bufs[i] and call the body.
     b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", outer));
     std::vector<Value*> callArgs;
@@ -66,7 +68,7 @@ struct Gen {
     llvm::FastMathFlags fmf;
     fmf.setAllowContract(true);
     b.setFastMathFlags(fmf);
-    for (int i = 0; i < numArgs; ++i) args.push_back(body->getArg(i));
+    for (int i = 0; i < numArgs; ++i) args.push_back(body->getArg(sameAs[i]));
     batch = body->getArg(numArgs);
     begin = body->getArg(numArgs + 1);
     end = body->getArg(numArgs + 2);
@@ -103,7 +105,11 @@ struct Gen {
     b.SetInsertPoint(bodyBB);
     fn(i);
     i->addIncoming(b.CreateAdd(i, c(1), "", true, true), b.GetInsertBlock());
-    b.CreateBr(header);
+    llvm::BranchInst* back = b.CreateBr(header);
+    llvm::MDNode* disable = llvm::MDNode::get(ctx, llvm::MDString::get(ctx, "llvm.loop.unroll.disable"));
+    llvm::MDNode* id = llvm::MDNode::getDistinct(ctx, {nullptr, disable});
+    id->replaceOperandWith(0, id);
+    back->setMetadata(llvm::LLVMContext::MD_loop, id);
     b.SetInsertPoint(exit);
   }
   void ifThen(Value* cond, const std::function<void()>& fn) {
@@ -526,12 +532,15 @@ Status emitKernel(llvm::Module& m, const kir::KProgram& p, const Kernel& k, cons
   if (entry && entry->kind != LoweringKind::Kernel)
     return Error(fmt::format("the CPU backend cannot lower '{}' as a kernel: {}", mnemonic(k.op),
                              entry->note ? entry->note : "not a kernel op"));
-  // Noalias everywhere except between the output and operands sharing its storage.
-  std::vector<bool> noalias(k.args.size(), true);
+  // An operand that is the output's storage (an in-place update) is read through the output's own
+  // pointer: then every pointer is noalias, and LLVM sees that x[i] = f(x[i]) reads before it
+  // writes and vectorizes it without the runtime overlap check that would fail and fall back to
+  // scalar code.
+  std::vector<int> sameAs(k.args.size());
   const int32_t outStorage = p.buffers[k.args[0]].storage;
-  for (size_t a = 1; a < k.args.size(); ++a)
-    if (p.buffers[k.args[a]].storage == outStorage) noalias[a] = noalias[0] = false;
-  Gen g(m, k.name, static_cast<int>(k.args.size()), noalias);
+  for (size_t a = 0; a < k.args.size(); ++a)
+    sameAs[a] = a > 0 && p.buffers[k.args[a]].storage == outStorage ? 0 : static_cast<int>(a);
+  Gen g(m, k.name, sameAs);
   if (k.kind == kir::KernelKind::Loop) {
     for (const Expr& e : k.exprs)
       if (e.kind == ExprKind::Op && (!entryFor(e.op) || !entryFor(e.op)->pointwise))
