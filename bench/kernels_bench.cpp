@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
       cpu::optimizeModule(*mod, **tm, {});
       if (auto text = cpu::emitMachineCode(*mod, **tm, true)) std::printf("%s\n", text->c_str());
     }
-    if (!k || !(*jit)->add(std::move(mod), std::move(ctx)).ok()) {
+    if (!k || !(*jit)->add(*mod).ok()) {
       std::fprintf(stderr, "%s: cannot compile\n", bench.name);
       return 1;
     }

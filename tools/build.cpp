@@ -40,6 +40,7 @@ cpu::CpuOptions cpuOptions(const ToolOptions& o, int64_t maxBatch, cpu::Timings*
   c.maxBatch = maxBatch;
   c.codegen.cpu = o.cpu;
   c.codegen.optLevel = o.optLevel;
+  c.compileThreads = o.jobs;
   c.timings = timings;
   return c;
 }
@@ -69,11 +70,12 @@ Status writeFile(const std::string& path, const std::string& bytes) {
   return ok();
 }
 
-// Links the model's object with the runtime into an executable, with the C++ compiler that built
+// Links the model's objects with the runtime into an executable, with the C++ compiler that built
 // Sinter (the runtime's libraries are C++).
-Status link(const std::string& object, const std::string& output) {
-  std::vector<std::string> args = {SINTER_LINKER, "-o", output, object, SINTER_MODEL_MAIN_LIB, SINTER_RUNTIME_LIB,
-                                   "-lz", "-pthread", "-lm"};
+Status link(const std::vector<std::string>& objects, const std::string& output) {
+  std::vector<std::string> args = {SINTER_LINKER, "-o", output};
+  args.insert(args.end(), objects.begin(), objects.end());
+  args.insert(args.end(), {SINTER_MODEL_MAIN_LIB, SINTER_RUNTIME_LIB, "-lz", "-pthread", "-lm"});
   for (std::string flags = SINTER_MODEL_LINK_FLAGS; !flags.empty();) {
     size_t space = flags.find(' ');
     if (space != 0) args.push_back(flags.substr(0, space));
@@ -107,18 +109,25 @@ int buildCommand(const ToolOptions& o) {
   FrontendResult r;
   Module m;
   if (int status = compileToTrainer(o, "build", clock, r, m)) return status;
-  const cpu::EmitKind emit = o.emit == "llvm" ? cpu::EmitKind::Llvm : o.emit == "asm" ? cpu::EmitKind::Asm : cpu::EmitKind::Obj;
-  Expected<std::string> code = cpu::compileAot(m, cpuOptions(o, planBatch(o, r), &timings), formatTrainConfig(r.train), emit);
-  if (!code) return reportError(code.error(), r);
-  clock.restart();
+  const cpu::CpuOptions options = cpuOptions(o, planBatch(o, r), &timings);
   const std::string output = o.output.empty() ? defaultOutput(o) : o.output;
   if (!o.emit.empty()) {
+    const cpu::EmitKind emit = o.emit == "llvm" ? cpu::EmitKind::Llvm : o.emit == "asm" ? cpu::EmitKind::Asm : cpu::EmitKind::Obj;
+    Expected<std::string> code = cpu::compileAot(m, options, formatTrainConfig(r.train), emit);
+    if (!code) return reportError(code.error(), r);
     if (Status s = writeFile(output, *code); !s) return reportError(s.error(), r);
   } else {
-    const std::string object = output + ".sinter.o";
-    Status s = writeFile(object, *code);
-    if (s) s = link(object, output);
-    std::filesystem::remove(object);
+    Expected<std::vector<std::string>> code = cpu::compileAotObjects(m, options, formatTrainConfig(r.train));
+    if (!code) return reportError(code.error(), r);
+    clock.restart();
+    std::vector<std::string> objects;
+    Status s = ok();
+    for (size_t i = 0; i < code->size() && s; ++i) {
+      objects.push_back(fmt::format("{}.sinter{}.o", output, i));
+      s = writeFile(objects.back(), (*code)[i]);
+    }
+    if (s) s = link(objects, output);
+    for (const std::string& object : objects) std::filesystem::remove(object);
     if (!s) return reportError(s.error(), r);
     clock.mark("linking with the runtime");
   }

@@ -29,12 +29,13 @@ commands:
   gradcheck FILE [--seed N] [--step H] [--weights W] [--inputs I]
                              symbolic gradients vs central finite differences in float64
   build FILE [-o NAME] [--target cpu] [-O0..3] [--cpu=NAME|-march=NAME] [--max-batch=N]
-        [--emit=obj|llvm|asm] [--time-passes]
+        [--emit=obj|llvm|asm] [--jobs=N] [--time-passes]
                              compile the training step and eval to native code and link them with
                              the runtime into an executable (`NAME train|eval|predict|info`) that
-                             needs no LLVM; --emit stops at an object file, LLVM IR or assembly
+                             needs no LLVM; --emit stops at an object file, LLVM IR or assembly;
+                             --jobs: threads that compile the kernels (default: all cores)
   train FILE [--data DIR] [--epochs N] [--batch N] [--lr X] [--threads N] [--seed N] [--save F]
-        [--resume F] [--log F] [--target cpu] [--max-batch=N] [--time-passes]
+        [--resume F] [--log F] [--target cpu] [--max-batch=N] [--jobs=N] [--time-passes]
                              the built executable's trainer, compiled through the JIT
 
 options:
@@ -61,7 +62,7 @@ Expected<ToolOptions> parseOptions(int argc, char** argv) {
     if (a == "--version") { o.command = "version"; return o; }
     // `sinter train FILE ...`: the trainer's flags (all of which take a value) pass through.
     if (o.command == "train" && a.rfind("--", 0) == 0 && !is("--target") && !is("--max-batch") && !is("--cpu") &&
-        a != "--time-passes") {
+        !is("--jobs") && a != "--time-passes") {
       o.trainerArgs.push_back(a);
       if (a.find('=') == std::string::npos && i + 1 < args.size()) o.trainerArgs.push_back(args[++i]);
       continue;
@@ -101,15 +102,17 @@ Expected<ToolOptions> parseOptions(int argc, char** argv) {
       o.fdStep = std::strtod(v.c_str(), &end);
       if (s && (v.empty() || *end || !(o.fdStep > 0))) s = Error(fmt::format("--step expects a positive number, found '{}'", v));
     }
-    else if (is("--max-batch") || is("--threads")) {
+    else if (is("--max-batch") || is("--threads") || is("--jobs")) {
+      const char* flag = is("--max-batch") ? "--max-batch" : is("--threads") ? "--threads" : "--jobs";
       const bool batch = is("--max-batch");
-      s = value(i, batch ? "--max-batch" : "--threads", v);
+      s = value(i, flag, v);
       char* end = nullptr;
       const long long n = std::strtoll(v.c_str(), &end, 10);
-      if (s && (v.empty() || *end || n < (batch ? 1 : 0)))
-        s = Error(fmt::format("{} expects {} integer, found '{}'", batch ? "--max-batch" : "--threads",
-                              batch ? "a positive" : "a non-negative", v));
-      if (batch) o.maxBatch = n; else o.threads = static_cast<int>(n);
+      if (s && (v.empty() || *end || n < (batch ? 1 : 0) || n > (1 << 20)))
+        s = Error(fmt::format("{} expects {} integer, found '{}'", flag, batch ? "a positive" : "a non-negative", v));
+      if (batch) o.maxBatch = n;
+      else if (is("--threads")) o.threads = static_cast<int>(n);
+      else o.jobs = static_cast<int>(n);
     }
     else if (is("--seed")) {
       s = value(i, "--seed", v);

@@ -30,6 +30,7 @@ struct ToolOptions {
   int64_t maxBatch = 0;              // --max-batch: the largest batch a compiled plan runs
                                      // (0: the model's train batch, at least 64 for `run`)
   int threads = 0;                   // --threads: kernel threads for --target cpu (0 = all cores)
+  int jobs = 0;                      // --jobs: threads compiling the kernels (0 = all cores)
   // build
   std::string emit;                  // --emit=obj|llvm|asm: stop before linking
   int optLevel = 3;                  // -O0..-O3

@@ -6,6 +6,8 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 
+#include <thread>
+
 #include "codegen/cpu/aot.h"
 #include "codegen/cpu/lower.h"
 
@@ -131,6 +133,10 @@ Status fillPlan(CompiledProgram& c, const Module& m, const std::vector<std::vect
 
 }  // namespace
 
+int compileThreads(const CpuOptions& o) {
+  return o.compileThreads > 0 ? o.compileThreads : std::max(1u, std::thread::hardware_concurrency());
+}
+
 Expected<CompiledProgram> compileForJit(const Module& m, const CpuOptions& o) {
   PhaseClock clock(o.timings);
   CompiledProgram c;
@@ -140,29 +146,41 @@ Expected<CompiledProgram> compileForJit(const Module& m, const CpuOptions& o) {
   clock.mark("JIT and target machine setup");
   Expected<Lowered> l = lower(m, o, c.jit->targetMachine(), clock);
   if (!l) return l.error();
-  if (Status s = c.jit->add(std::move(l->module), std::move(l->ctx)); !s) return s.error();
+  if (Status s = c.jit->add(*l->module, compileThreads(o)); !s) return s.error();
   c.kernels = std::move(l->kernels);
   Status filled = fillPlan(c, m, l->lowered, [&](const std::string& symbol) { return c.jit->lookup(symbol); });
   if (!filled) return filled.error();
-  clock.mark("LLVM optimization and JIT compilation");
+  clock.mark(fmt::format("LLVM optimization and code generation ({} threads)", compileThreads(o)));
   return c;
 }
+
+namespace {
+
+// The kernels and the plan tables in one module, for the AOT paths.
+Expected<Lowered> lowerWithPlan(const Module& m, const CpuOptions& o, const llvm::TargetMachine& tm,
+                                const std::string& trainConfig, PhaseClock& clock) {
+  Expected<Lowered> l = lower(m, o, tm, clock);
+  if (!l) return l.error();
+  CompiledProgram c;
+  c.kernels = std::move(l->kernels);
+  Status filled = fillPlan(c, m, l->lowered, [](const std::string&) -> Expected<void*> { return nullptr; });
+  if (!filled) return filled.error();
+  l->module->setTargetTriple(tm.getTargetTriple().str());
+  l->module->setDataLayout(tm.createDataLayout());
+  if (Status s = emitPlanGlobals(*l->module, c.table, trainConfig); !s) return s.error();
+  clock.mark("plan tables");
+  return l;
+}
+
+}  // namespace
 
 Expected<std::string> compileAot(const Module& m, const CpuOptions& o, const std::string& trainConfig, EmitKind emit) {
   PhaseClock clock(o.timings);
   auto tm = makeTargetMachine(o.codegen);
   if (!tm) return tm.error();
   clock.mark("target machine setup");
-  Expected<Lowered> l = lower(m, o, **tm, clock);
+  Expected<Lowered> l = lowerWithPlan(m, o, **tm, trainConfig, clock);
   if (!l) return l.error();
-  CompiledProgram c;
-  c.kernels = std::move(l->kernels);
-  Status filled = fillPlan(c, m, l->lowered, [](const std::string&) -> Expected<void*> { return nullptr; });
-  if (!filled) return filled.error();
-  l->module->setTargetTriple((*tm)->getTargetTriple().str());
-  l->module->setDataLayout((*tm)->createDataLayout());
-  if (Status s = emitPlanGlobals(*l->module, c.table, trainConfig); !s) return s.error();
-  clock.mark("plan tables");
   optimizeModule(*l->module, **tm, o.codegen);
   clock.mark("LLVM optimization");
   if (emit == EmitKind::Llvm) {
@@ -176,5 +194,16 @@ Expected<std::string> compileAot(const Module& m, const CpuOptions& o, const std
   return code;
 }
 
+Expected<std::vector<std::string>> compileAotObjects(const Module& m, const CpuOptions& o, const std::string& trainConfig) {
+  PhaseClock clock(o.timings);
+  auto tm = makeTargetMachine(o.codegen);
+  if (!tm) return tm.error();
+  clock.mark("target machine setup");
+  Expected<Lowered> l = lowerWithPlan(m, o, **tm, trainConfig, clock);
+  if (!l) return l.error();
+  auto objects = compileToObjects(*l->module, o.codegen, compileThreads(o));
+  clock.mark(fmt::format("LLVM optimization and code generation ({} threads)", compileThreads(o)));
+  return objects;
+}
 
 }  // namespace sinter::cpu

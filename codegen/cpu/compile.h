@@ -22,7 +22,7 @@ using Timings = std::vector<std::pair<std::string, double>>;
 class PhaseClock {
  public:
   explicit PhaseClock(Timings* timings) : timings_(timings) {}
-  void mark(const char* phase) {
+  void mark(const std::string& phase) {
     auto now = std::chrono::steady_clock::now();
     if (timings_) timings_->emplace_back(phase, std::chrono::duration<double>(now - last_).count());
     last_ = now;
@@ -38,6 +38,8 @@ class PhaseClock {
 struct CpuOptions {
   int64_t maxBatch = 64;
   CodegenOptions codegen;
+  // Threads that optimize and compile the kernels (0: one per hardware thread).
+  int compileThreads = 0;
   // When set, each compilation phase appends (name, seconds): `--time-passes`.
   Timings* timings = nullptr;
 };
@@ -67,5 +69,10 @@ enum class EmitKind { Llvm, Asm, Obj };
 // file. Linked with the runtime's model main (runtime/main) it is a complete trainer executable.
 Expected<std::string> compileAot(const Module& m, const CpuOptions& options, const std::string& trainConfig,
                                  EmitKind emit);
+
+// The same as object files to link into an executable: one per part of the module that was
+// compiled on its own thread.
+Expected<std::vector<std::string>> compileAotObjects(const Module& m, const CpuOptions& options,
+                                                     const std::string& trainConfig);
 
 }  // namespace sinter::cpu

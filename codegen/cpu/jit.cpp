@@ -4,10 +4,10 @@
 #include <fmt/format.h>
 #include <llvm/MC/MCSubtargetInfo.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
-#include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Module.h>
 #include <llvm/MC/TargetRegistry.h>
+#include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
@@ -141,11 +141,12 @@ Expected<std::unique_ptr<Jit>> Jit::create(const CodegenOptions& options) {
   return std::unique_ptr<Jit>(new Jit(std::move(impl)));
 }
 
-Status Jit::add(std::unique_ptr<llvm::Module> m, std::unique_ptr<llvm::LLVMContext> ctx) {
-  optimizeModule(*m, *impl_->tm, impl_->options);
-  m->setDataLayout(impl_->jit->getDataLayout());
-  if (auto err = impl_->jit->addIRModule(llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx))))
-    return Error("JIT: " + llvm::toString(std::move(err)));
+Status Jit::add(llvm::Module& m, int threads) {
+  Expected<std::vector<std::string>> objects = compileToObjects(m, impl_->options, threads);
+  if (!objects) return objects.error();
+  for (const std::string& object : *objects)
+    if (auto err = impl_->jit->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(object, m.getName())))
+      return Error("JIT: " + llvm::toString(std::move(err)));
   return ok();
 }
 

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ir/diagnostic.h"
 
@@ -32,13 +33,19 @@ void optimizeModule(llvm::Module& m, llvm::TargetMachine& tm, const CodegenOptio
 // Emits an object file or assembly text for the module.
 Expected<std::string> emitMachineCode(llvm::Module& m, llvm::TargetMachine& tm, bool assembly);
 
+// Optimizes and compiles a module of kernels into object files, on up to `threads` threads
+// (codegen/cpu/parallel_codegen.cpp): one object per part, the parts split by kernel. With more
+// than one part, `m`'s internal kernels become external so that the parts link together.
+Expected<std::vector<std::string>> compileToObjects(llvm::Module& m, const CodegenOptions& options, int threads);
+
 // An ORC LLJIT holding compiled modules; symbols stay valid while the Jit lives.
 class Jit {
  public:
   static Expected<std::unique_ptr<Jit>> create(const CodegenOptions& options = {});
   ~Jit();
-  // Optimizes and compiles the module. Functions become callable through lookup().
-  Status add(std::unique_ptr<llvm::Module> m, std::unique_ptr<llvm::LLVMContext> ctx);
+  // Optimizes and compiles the module on up to `threads` threads (compileToObjects). Its functions
+  // become callable through lookup().
+  Status add(llvm::Module& m, int threads = 1);
   Expected<void*> lookup(const std::string& name);
   llvm::TargetMachine& targetMachine();
 

@@ -72,7 +72,7 @@ void check(OpKind op, const Attrs& attrs, const std::vector<TensorType>& types, 
   llvm::raw_string_ostream os(err);
   REQUIRE_MESSAGE(!llvm::verifyModule(*mod, &os), "invalid IR: ", os.str());
   const cpu::HeavyKernel kernel = *k;
-  REQUIRE(jit().add(std::move(mod), std::move(ctx)).ok());
+  REQUIRE(jit().add(*mod).ok());
   Expected<void*> sym = jit().lookup(name);
   REQUIRE(sym.ok());
   auto fn = reinterpret_cast<KernelFn>(*sym);

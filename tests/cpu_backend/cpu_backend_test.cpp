@@ -234,6 +234,32 @@ TEST_CASE("every model: @eval, @grad and @train_step equal the reference evaluat
   }
 }
 
+TEST_CASE("kernels compiled on several threads are the program one thread compiles, bit for bit") {
+  Module m = compileForTraining(sourcePath("examples/lenet.nn"));
+  const Function* fn = m.function("train_step");
+  REQUIRE(fn);
+  const ref::TensorMap inputs = randomInputs(*fn, 8, 5);
+  std::map<std::string, std::vector<double>> first;
+  for (int threads : {1, 3}) {
+    INFO(threads, " compile threads");
+    cpu::CpuOptions options{8, {}};
+    options.compileThreads = threads;
+    Expected<cpu::CompiledProgram> c = cpu::compileForJit(m, options);
+    REQUIRE_MESSAGE(c, (c ? "" : c.error().message()));
+    Program program(c->table, 1, 3);
+    for (const auto& [name, t] : inputs) writeBuffer(program, *program.buffer(name), t);
+    for (int step = 0; step < 2; ++step) REQUIRE(program.run("train_step", 8));
+    for (int32_t b = 0; b < c->table.numBuffers; ++b) {
+      const PlanBuffer& pb = c->table.buffers[b];
+      if (!pb.persistent) continue;
+      std::vector<double> got = readBuffer(program, pb, 8);
+      if (threads == 1) first[pb.name] = got;
+      else CHECK_MESSAGE(got == first.at(pb.name), pb.name);
+    }
+  }
+  CHECK(first.size() >= 10);
+}
+
 TEST_CASE("a batch beyond the compiled maximum is an error") {
   Module m = compileForTraining(sourcePath("tests/reference/models/opt_sgd.nn"));
   Expected<cpu::CompiledProgram> c = cpu::compileForJit(m, {4, {}});

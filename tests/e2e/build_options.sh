@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `sinter build` options: --emit stops early with the right kind of file, -O0 and --cpu give
-# working executables, bad options and targets fail clearly.
+# `sinter build` options: --emit stops early with the right kind of file, -O0, --cpu and --jobs
+# give working executables, bad options and targets fail clearly.
 # usage: build_options.sh SINTER SOURCE_DIR WORK_DIR
 set -uo pipefail
 sinter=$1 src=$2 work=$3
@@ -21,7 +21,10 @@ grep -q 'sinter_plan:' mlp.s || fail "mlp.s does not define sinter_plan"
 "$sinter" build "$model" -O0 -o mlp_O0 --time-passes 2> times.txt || fail "-O0 build"
 grep -q "total" times.txt || fail "--time-passes printed no total: $(cat times.txt)"
 "$sinter" build "$model" --cpu=x86-64 -o mlp_generic || fail "--cpu=x86-64"
-for exe in mlp_O0 mlp_generic; do
+# One compile thread and more threads than kernels: the same program in one object or many.
+"$sinter" build "$model" --jobs=1 -o mlp_j1 || fail "--jobs=1"
+"$sinter" build "$model" --jobs=64 -o mlp_j64 || fail "--jobs=64"
+for exe in mlp_O0 mlp_generic mlp_j1 mlp_j64; do
   ./$exe info | grep -q "parameters   109,386 in 6 tensors" || fail "$exe info: $(./$exe info 2>&1 | head -3)"
 done
 
@@ -33,6 +36,7 @@ expect_error() {  # PATTERN COMMAND...
 expect_error "unknown CPU 'pentium9000'" "$sinter" build "$model" --cpu=pentium9000
 expect_error "target 'cuda' is not available" "$sinter" build "$model" --target cuda
 expect_error "--emit expects obj, llvm or asm" "$sinter" build "$model" --emit=exe
+expect_error "--jobs expects a non-negative integer, found 'two'" "$sinter" build "$model" --jobs=two
 expect_error "cannot open" "$sinter" build no-such-model.nn
 expect_error "cannot open 'no-dir/x' for writing" "$sinter" build "$model" --emit=obj -o no-dir/x
 
