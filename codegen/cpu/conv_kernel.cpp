@@ -357,10 +357,10 @@ Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, c
                        row0, rows);
             });
             Value* accumulate = e.b.CreateOr(e.b.CreateICmpSGT(n0, zero), e.b.CreateICmpSGT(row0, zero));
-            forRowTiles(e, flo, fhi, kDotRows, [&](Value* f0, int mi) {
+            forRowTilesClamped(e, flo, fhi, kDotRows, [&](Value* f0, int mi, Value* realRows) {
               forRowTiles(e, zero, e.c(Kc), kDotCols, [&](Value* j0, int mj) {
                 DotTile t;
-                t.mi = mi, t.mj = mj;
+                t.mi = mi, t.mj = mj, t.rows = realRows;
                 t.a = e.at(dy, e.mul(e.add(e.mul(e.add(e.mul(n0, e.c(F)), f0), e.c(OH)), row0), e.c(OW)));
                 t.sai = e.c(OH * OW), t.sa1 = e.c(F * OH * OW);
                 t.bp = e.at(panel, e.mul(j0, e.c(nbMax * ps))), t.sbj = e.c(nbMax * ps), t.sb1 = e.c(ps);

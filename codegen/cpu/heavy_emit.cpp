@@ -24,7 +24,7 @@ namespace heavy {
 
 using llvm::Value;
 
-Emitter::Emitter(llvm::Module& m, const std::string& name, int numBufs, const HeavyTarget& target)
+Emitter::Emitter(llvm::Module& m, const std::string& name, int numBufs, const HeavyTarget& target, int numSizes)
     : ctx(m.getContext()), b(ctx), m_(m) {
   f32 = b.getFloatTy();
   i64 = b.getInt64Ty();
@@ -35,36 +35,40 @@ Emitter::Emitter(llvm::Module& m, const std::string& name, int numBufs, const He
   bcastRows = 6, bcastVecs = wide ? 4 : 2;
   dotRows = wide ? 4 : 3, dotCols = wide ? 6 : 4;
   llvm::Type* ptr = b.getPtrTy();
-  auto* outerTy = llvm::FunctionType::get(b.getVoidTy(), {ptr, i64, i64, i64}, false);
-  outer_ = llvm::Function::Create(outerTy, llvm::Function::ExternalLinkage, name, m);
-  outer_->addParamAttr(0, llvm::Attribute::NoAlias);
-  outer_->addParamAttr(0, llvm::Attribute::ReadOnly);
+  const bool kernel = numSizes == 0;
   std::vector<llvm::Type*> params(numBufs, ptr);
-  params.insert(params.end(), {i64, i64, i64});
+  params.insert(params.end(), kernel ? 3 : numSizes + 2, i64);
   body_ = llvm::Function::Create(llvm::FunctionType::get(b.getVoidTy(), params, false), llvm::Function::InternalLinkage,
-                                 name + ".body", m);
-  body_->addFnAttr(llvm::Attribute::AlwaysInline);
+                                 kernel ? name + ".body" : name, m);
+  body_->addFnAttr(kernel ? llvm::Attribute::AlwaysInline : llvm::Attribute::NoInline);
   body_->addFnAttr(llvm::Attribute::NoUnwind);
-  outer_->addFnAttr(llvm::Attribute::NoUnwind);
-  // The tiles are written in <16 x float>: without this X86 splits them into ymm halves.
-  for (llvm::Function* f : {outer_, body_}) f->addFnAttr("min-legal-vector-width", std::to_string(lanes * 32));
   for (int i = 0; i < numBufs; ++i) body_->addParamAttr(i, llvm::Attribute::NoAlias);
-
-  b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", outer_));
-  std::vector<Value*> args;
-  auto argIt = outer_->arg_begin();
-  Value* bufArray = argIt;
-  for (int i = 0; i < numBufs; ++i) args.push_back(b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, bufArray, i)));
-  for (int i = 1; i <= 3; ++i) args.push_back(outer_->getArg(i));
-  b.CreateCall(body_, args);
-  b.CreateRetVoid();
+  // The tiles are written in <16 x float>: without this X86 splits them into ymm halves.
+  body_->addFnAttr("min-legal-vector-width", std::to_string(lanes * 32));
+  outer_ = body_;
+  if (kernel) {
+    auto* outerTy = llvm::FunctionType::get(b.getVoidTy(), {ptr, i64, i64, i64}, false);
+    outer_ = llvm::Function::Create(outerTy, llvm::Function::ExternalLinkage, name, m);
+    outer_->addParamAttr(0, llvm::Attribute::NoAlias);
+    outer_->addParamAttr(0, llvm::Attribute::ReadOnly);
+    outer_->addFnAttr(llvm::Attribute::NoUnwind);
+    outer_->addFnAttr("min-legal-vector-width", std::to_string(lanes * 32));
+    b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", outer_));
+    std::vector<Value*> args;
+    Value* bufArray = outer_->getArg(0);
+    for (int i = 0; i < numBufs; ++i) args.push_back(b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, bufArray, i)));
+    for (int i = 1; i <= 3; ++i) args.push_back(outer_->getArg(i));
+    b.CreateCall(body_, args);
+    b.CreateRetVoid();
+  }
 
   entry_ = llvm::BasicBlock::Create(ctx, "entry", body_);
   b.SetInsertPoint(entry_);
   for (int i = 0; i < numBufs; ++i) bufs.push_back(body_->getArg(i));
-  batch = body_->getArg(numBufs);
-  begin = body_->getArg(numBufs + 1);
-  end = body_->getArg(numBufs + 2);
+  for (int i = 0; i < (kernel ? 1 : numSizes); ++i) sizes.push_back(body_->getArg(numBufs + i));
+  if (kernel) batch = sizes[0], sizes.clear();
+  begin = body_->getArg(body_->arg_size() - 2);
+  end = body_->getArg(body_->arg_size() - 1);
   llvm::FastMathFlags fmf;
   fmf.setAllowContract();
   b.setFastMathFlags(fmf);
@@ -173,6 +177,9 @@ void emitBcastTile(Emitter& e, const BcastTile& t) {
     a = e.stackArray(e.vf, 1);
     e.b.CreateStore(e.zeroVec(), a);
   }
+  // Row r of the tile reads and writes row rowOf[r] (the last real one past t.rows).
+  std::vector<Value*> rowOf(t.mr);
+  for (int r = 0; r < t.mr; ++r) rowOf[r] = t.rows && r > 0 ? e.min(e.c(r), e.sub(t.rows, e.c(1))) : e.c(r);
   auto steps = [&](Value* a0, Value* b0) {
     e.loop(e.c(0), t.k1n, 1, [&](Value* k1) {
       Value* a1 = e.at(a0, e.mul(k1, t.sa1));
@@ -183,7 +190,7 @@ void emitBcastTile(Emitter& e, const BcastTile& t) {
         std::vector<Value*> bv(t.nv);
         for (int v = 0; v < t.nv; ++v) bv[v] = e.loadVec(e.at(bk, e.c(v * e.lanes)), t.wholeB ? nullptr : t.masks[v]);
         for (int r = 0; r < t.mr; ++r) {
-          Value* s = e.splat(e.loadF(r == 0 ? ak : e.at(ak, e.mul(e.c(r), t.sai))));
+          Value* s = e.splat(e.loadF(r == 0 ? ak : e.at(ak, e.mul(rowOf[r], t.sai))));
           for (int v = 0; v < t.nv; ++v) {
             Value* slot = acc[r * t.nv + v];
             e.b.CreateStore(e.fma(s, bv[v], e.b.CreateLoad(e.vf, slot)), slot);
@@ -196,7 +203,7 @@ void emitBcastTile(Emitter& e, const BcastTile& t) {
     e.loop(e.c(0), t.k0n, 1, [&](Value* k0) { steps(e.at(t.a, e.mul(k0, t.sa0)), e.at(t.bp, e.mul(k0, t.sb0))); });
   else
     steps(t.a, t.bp);
-  auto cAddr = [&](int r, int v) { return e.at(t.cp, e.add(e.mul(e.c(r), t.sci), e.c(v * e.lanes))); };
+  auto cAddr = [&](int r, int v) { return e.at(t.cp, e.add(e.mul(rowOf[r], t.sci), e.c(v * e.lanes))); };
   if (t.accumulate)
     e.ifThen(t.accumulate, [&] {
       for (int r = 0; r < t.mr; ++r)
@@ -205,8 +212,12 @@ void emitBcastTile(Emitter& e, const BcastTile& t) {
           e.b.CreateStore(e.b.CreateFAdd(e.b.CreateLoad(e.vf, slot), e.loadVec(cAddr(r, v), t.masks[v])), slot);
         }
     });
-  for (int r = 0; r < t.mr; ++r)
-    for (int v = 0; v < t.nv; ++v) e.storeVec(e.b.CreateLoad(e.vf, acc[r * t.nv + v]), cAddr(r, v), t.masks[v]);
+  for (int r = 0; r < t.mr; ++r) {
+    auto store = [&] {
+      for (int v = 0; v < t.nv; ++v) e.storeVec(e.b.CreateLoad(e.vf, acc[r * t.nv + v]), cAddr(r, v), t.masks[v]);
+    };
+    t.rows && r > 0 ? e.ifThen(e.b.CreateICmpSLT(e.c(r), t.rows), store) : store();
+  }
 }
 
 void emitDotTile(Emitter& e, const DotTile& t) {
@@ -216,6 +227,8 @@ void emitDotTile(Emitter& e, const DotTile& t) {
     a = e.stackArray(e.vf, 1);
     e.b.CreateStore(e.zeroVec(), a);
   }
+  std::vector<Value*> rowOf(t.mi);
+  for (int i = 0; i < t.mi; ++i) rowOf[i] = t.rows && i > 0 ? e.min(e.c(i), e.sub(t.rows, e.c(1))) : e.c(i);
   Value* full = e.b.CreateSDiv(t.rn, e.c(e.lanes));
   Value* rem = e.sub(t.rn, e.mul(full, e.c(e.lanes)));
   e.loop(e.c(0), t.r1n, 1, [&](Value* r1) {
@@ -223,7 +236,7 @@ void emitDotTile(Emitter& e, const DotTile& t) {
     Value* br = e.at(t.bp, e.mul(r1, t.sb1));
     auto chunk = [&](Value* off, Value* mask) {
       std::vector<Value*> av(t.mi), bv(t.mj);
-      for (int i = 0; i < t.mi; ++i) av[i] = e.loadVec(e.at(ar, e.add(e.mul(e.c(i), t.sai), off)), mask);
+      for (int i = 0; i < t.mi; ++i) av[i] = e.loadVec(e.at(ar, e.add(e.mul(rowOf[i], t.sai), off)), mask);
       for (int j = 0; j < t.mj; ++j) bv[j] = e.loadVec(e.at(br, e.add(e.mul(e.c(j), t.sbj), off)), mask);
       for (int i = 0; i < t.mi; ++i)
         for (int j = 0; j < t.mj; ++j) {
@@ -234,16 +247,20 @@ void emitDotTile(Emitter& e, const DotTile& t) {
     e.loop(e.c(0), full, 1, [&](Value* q) { chunk(e.mul(q, e.c(e.lanes)), nullptr); }, /*hot=*/true);
     e.ifThen(e.b.CreateICmpSGT(rem, e.c(0)), [&] { chunk(e.mul(full, e.c(e.lanes)), e.laneMask(rem)); });
   });
-  for (int i = 0; i < t.mi; ++i)
-    for (int j = 0; j < t.mj; ++j) {
-      Value* p = e.at(t.cp, e.add(e.mul(e.c(i), t.sci), e.mul(e.c(j), t.scj)));
-      Value* s = e.hsum(e.b.CreateLoad(e.vf, acc[i * t.mj + j]));
-      if (t.accumulate) {
-        Value* old = e.loadF(p);
-        s = e.b.CreateSelect(t.accumulate, e.b.CreateFAdd(old, s), s);
+  for (int i = 0; i < t.mi; ++i) {
+    auto store = [&] {
+      for (int j = 0; j < t.mj; ++j) {
+        Value* p = e.at(t.cp, e.add(e.mul(e.c(i), t.sci), e.mul(e.c(j), t.scj)));
+        Value* s = e.hsum(e.b.CreateLoad(e.vf, acc[i * t.mj + j]));
+        if (t.accumulate) {
+          Value* old = e.loadF(p);
+          s = e.b.CreateSelect(t.accumulate, e.b.CreateFAdd(old, s), s);
+        }
+        e.storeF(s, p);
       }
-      e.storeF(s, p);
-    }
+    };
+    t.rows && i > 0 ? e.ifThen(e.b.CreateICmpSLT(e.c(i), t.rows), store) : store();
+  }
 }
 
 void forRowTiles(Emitter& e, Value* lo, Value* hi, int mr, const std::function<void(Value*, int)>& tile) {
@@ -258,16 +275,30 @@ void forRowTiles(Emitter& e, Value* lo, Value* hi, int mr, const std::function<v
   e.unroll = unroll;
 }
 
+void forRowTilesClamped(Emitter& e, Value* lo, Value* hi, int mr, const std::function<void(Value*, int, Value*)>& tile) {
+  Value* n = e.sub(hi, lo);
+  if (llvm::isa<llvm::ConstantInt>(n)) return forRowTiles(e, lo, hi, mr, [&](Value* i0, int rows) { tile(i0, rows, nullptr); });
+  Value* nt = e.b.CreateSDiv(n, e.c(mr));
+  e.loop(e.c(0), nt, 1, [&](Value* t) { tile(e.add(lo, e.mul(t, e.c(mr))), mr, nullptr); });
+  Value* rem = e.sub(n, e.mul(nt, e.c(mr)));
+  const bool unroll = e.unroll;
+  e.unroll = false;
+  e.ifThen(e.b.CreateICmpSGT(rem, e.c(0)), [&] { tile(e.add(lo, e.mul(nt, e.c(mr))), mr, rem); });
+  e.unroll = unroll;
+}
+
+void forColumnBlocks(Emitter& e, Value* n, int nvMax,
+                     const std::function<void(Value*, int, const std::vector<Value*>&)>& tile) {
+  const int64_t block = int64_t{nvMax} * e.lanes;
+  Value* nfull = e.b.CreateSDiv(n, e.c(block));
+  e.loop(e.c(0), nfull, 1, [&](Value* jb) { tile(e.mul(jb, e.c(block)), nvMax, std::vector<Value*>(nvMax)); });
+  e.loop(e.mul(nfull, e.c(block)), n, e.lanes, [&](Value* j) { tile(j, 1, {e.laneMask(e.sub(n, j))}); });
+}
+
 void forColumnBlocks(Emitter& e, int64_t n, int nvMax,
                      const std::function<void(Value*, int, const std::vector<Value*>&)>& tile) {
   const int64_t block = int64_t{nvMax} * e.lanes, L = e.lanes;
-  if (n == kBatch) {
-    Value* nfull = e.b.CreateSDiv(e.batch, e.c(block));
-    e.loop(e.c(0), nfull, 1, [&](Value* jb) { tile(e.mul(jb, e.c(block)), nvMax, std::vector<Value*>(nvMax)); });
-    e.loop(e.mul(nfull, e.c(block)), e.batch, L,
-           [&](Value* j) { tile(j, 1, {e.laneMask(e.sub(e.batch, j))}); });
-    return;
-  }
+  if (n == kBatch) return forColumnBlocks(e, e.batch, nvMax, tile);
   const int64_t nfull = n / block, tail = n % block;
   if (nfull > 0)
     e.loop(e.c(0), e.c(nfull), 1, [&](Value* jb) { tile(e.mul(jb, e.c(block)), nvMax, std::vector<Value*>(nvMax)); });

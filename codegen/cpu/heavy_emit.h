@@ -18,15 +18,20 @@ namespace sinter::cpu::heavy {
 // Builds `void NAME(void* const* bufs, i64 batch, i64 begin, i64 end)`, which loads the buffer
 // pointers and calls an always-inlined NAME.body whose pointer parameters are noalias (the result
 // never overlaps an operand), so LLVM may keep loads and stores apart.
+//
+// With `sizes` > 0 it builds a shared helper instead: an internal, never-inlined
+// `void NAME(ptr x numBufs, i64 x sizes, i64 begin, i64 end)` that kernels of every shape call
+// with their sizes, so that one copy of its code serves them all.
 class Emitter {
  public:
-  Emitter(llvm::Module& m, const std::string& name, int numBufs, const HeavyTarget& target);
+  Emitter(llvm::Module& m, const std::string& name, int numBufs, const HeavyTarget& target, int sizes = 0);
   llvm::Function* finish();  // closes the body; returns the public function
 
   llvm::LLVMContext& ctx;
   llvm::IRBuilder<> b;
   std::vector<llvm::Value*> bufs;  // float pointers: [0] result, then operands
-  llvm::Value* batch;
+  std::vector<llvm::Value*> sizes;  // a helper's size parameters
+  llvm::Value* batch = nullptr;      // a kernel's batch size
   llvm::Value* begin;
   llvm::Value* end;
   llvm::Type* f32;
@@ -96,6 +101,9 @@ struct BcastTile {
   llvm::Value* accumulate = nullptr;
   std::vector<llvm::Value*> masks;
   bool wholeB = false;
+  // Rows of the tile that exist (nullptr: all mr). The others read the last real row again and
+  // store nothing (forRowTilesClamped).
+  llvm::Value* rows = nullptr;
 };
 void emitBcastTile(Emitter& e, const BcastTile& t);
 
@@ -111,15 +119,24 @@ struct DotTile {
   llvm::Value *cp, *sci, *scj;
   llvm::Value *r1n, *rn;
   llvm::Value* accumulate = nullptr;
+  llvm::Value* rows = nullptr;  // real rows i of the tile, as in BcastTile
 };
 void emitDotTile(Emitter& e, const DotTile& t);
 
 // Calls tile(i0, mr) over rows [lo, hi) in tiles of `mr` rows, the remainder (1..mr-1 rows) as one
 // smaller tile.
 void forRowTiles(Emitter& e, llvm::Value* lo, llvm::Value* hi, int mr, const std::function<void(llvm::Value*, int)>& tile);
+// The same, but when the row count is not a constant the remainder runs as one mr-row tile told
+// how many of its rows are real: tile(i0, mr, rows), rows nullptr in exact tiles. One copy of the
+// tile's code instead of mr - 1, for at most mr - 1 rows of repeated work per slice.
+void forRowTilesClamped(Emitter& e, llvm::Value* lo, llvm::Value* hi, int mr,
+                        const std::function<void(llvm::Value*, int, llvm::Value*)>& tile);
 // Calls tile(j0, nv, masks) over columns [0, n) in blocks of nvMax vectors; the tail block gets
 // masks (constant when n is).
 void forColumnBlocks(Emitter& e, int64_t n, int nvMax,
+                     const std::function<void(llvm::Value*, int, const std::vector<llvm::Value*>&)>& tile);
+// The same for a column count known only at run time: the tail goes one masked vector at a time.
+void forColumnBlocks(Emitter& e, llvm::Value* n, int nvMax,
                      const std::function<void(llvm::Value*, int, const std::vector<llvm::Value*>&)>& tile);
 
 // The family generators (matmul_kernel.cpp, conv_kernel.cpp, pool_kernel.cpp).

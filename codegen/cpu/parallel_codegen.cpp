@@ -1,7 +1,7 @@
 // Optimization and code generation of a kernel module on several threads.
 //
-// A module's kernels are independent functions (NAME, with its always-inlined NAME.body), so they
-// can be compiled apart: the module is cut into parts of about equal size by kernel, each part
+// A module's kernels are independent functions (NAME, with its always-inlined NAME.body, and the
+// shared helpers sinter.*), so they can be compiled apart: the module is cut into parts of about equal size by kernel, each part
 // travels as bitcode into an LLVMContext of its own (a context is single-threaded), and each thread
 // runs the same pipeline and emits an object file. Every global variable (the AOT plan tables)
 // stays in part 0; kernels that other parts reference become external symbols. The code of each
@@ -83,9 +83,10 @@ Expected<std::vector<std::string>> compileToObjects(llvm::Module& m, const Codeg
     if (!object) return object.error();
     return std::vector<std::string>{object.take()};
   }
-  // Kernels are referenced across parts (the plan in part 0 names them all).
+  // Kernels and the helpers they share are referenced across parts (the plan in part 0 names every
+  // kernel); only a kernel's NAME.body, inlined into it, stays local.
   for (llvm::Function& f : m)
-    if (!f.isDeclaration() && f.hasLocalLinkage() && !f.getName().contains('.'))
+    if (!f.isDeclaration() && f.hasLocalLinkage() && !f.getName().ends_with(".body"))
       f.setLinkage(llvm::GlobalValue::ExternalLinkage);
   kernels = assignParts(m, parts);
   std::vector<std::string> bitcode;
