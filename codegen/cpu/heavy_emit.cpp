@@ -93,12 +93,7 @@ void Emitter::loop(Value* lo, Value* hi, int64_t step, const std::function<void(
   body(iv);
   iv->addIncoming(b.CreateAdd(iv, c(step), "", false, true), b.GetInsertBlock());
   llvm::BranchInst* back = b.CreateBr(head);
-  if (!(hot && unroll)) {
-    llvm::MDNode* disable = llvm::MDNode::get(ctx, llvm::MDString::get(ctx, "llvm.loop.unroll.disable"));
-    llvm::MDNode* id = llvm::MDNode::getDistinct(ctx, {nullptr, disable});
-    id->replaceOperandWith(0, id);
-    back->setMetadata(llvm::LLVMContext::MD_loop, id);
-  }
+  if (!(hot && unroll)) markNotUnrolled(back);
   b.SetInsertPoint(exit);
 }
 
@@ -310,6 +305,14 @@ void forColumnBlocks(Emitter& e, int64_t n, int nvMax,
 }
 
 }  // namespace heavy
+
+void markNotUnrolled(llvm::BranchInst* latch) {
+  llvm::LLVMContext& ctx = latch->getContext();
+  llvm::MDNode* disable = llvm::MDNode::get(ctx, llvm::MDString::get(ctx, "llvm.loop.unroll.disable"));
+  llvm::MDNode* id = llvm::MDNode::getDistinct(ctx, {nullptr, disable});
+  id->replaceOperandWith(0, id);  // a loop ID refers to itself
+  latch->setMetadata(llvm::LLVMContext::MD_loop, id);
+}
 
 HeavyTarget HeavyTarget::host() {
   const llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();

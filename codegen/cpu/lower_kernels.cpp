@@ -14,13 +14,10 @@
 #include <functional>
 #include <map>
 
+#include "codegen/cpu/heavy_kernels.h"
 #include "codegen/cpu/lower.h"
 #include "runtime/philox.h"
 
-#if __has_include("codegen/cpu/heavy_kernels.h")
-#include "codegen/cpu/heavy_kernels.h"
-#define SINTER_HAVE_HEAVY_KERNELS 1
-#endif
 
 namespace sinter::cpu {
 
@@ -105,11 +102,8 @@ struct Gen {
     b.SetInsertPoint(bodyBB);
     fn(i);
     i->addIncoming(b.CreateAdd(i, c(1), "", true, true), b.GetInsertBlock());
-    llvm::BranchInst* back = b.CreateBr(header);
-    llvm::MDNode* disable = llvm::MDNode::get(ctx, llvm::MDString::get(ctx, "llvm.loop.unroll.disable"));
-    llvm::MDNode* id = llvm::MDNode::getDistinct(ctx, {nullptr, disable});
-    id->replaceOperandWith(0, id);
-    back->setMetadata(llvm::LLVMContext::MD_loop, id);
+    // The loop vectorizer interleaves these; unrolling them as well doubled their code for nothing.
+    markNotUnrolled(b.CreateBr(header));
     b.SetInsertPoint(exit);
   }
   void ifThen(Value* cond, const std::function<void()>& fn) {
@@ -511,7 +505,6 @@ Status emitKernel(llvm::Module& m, const kir::KProgram& p, const Kernel& k, cons
   out.symbol = k.name;
   const Entry* entry = k.kind == kir::KernelKind::Op ? entryFor(k.op) : nullptr;
   if (entry && entry->kind == LoweringKind::Heavy) {
-#ifdef SINTER_HAVE_HEAVY_KERNELS
     const std::string key = heavyKey(k);
     if (auto it = heavy.find(key); it != heavy.end()) {
       out = it->second;
@@ -525,9 +518,6 @@ Status emitKernel(llvm::Module& m, const kir::KProgram& p, const Kernel& k, cons
     out.flops = h->flops(p.maxBatch);
     heavy.emplace(key, out);
     return ok();
-#else
-    return Error(fmt::format("the CPU backend has no kernel for '{}' yet (codegen/cpu/heavy_kernels.h)", mnemonic(k.op)));
-#endif
   }
   if (entry && entry->kind != LoweringKind::Kernel)
     return Error(fmt::format("the CPU backend cannot lower '{}' as a kernel: {}", mnemonic(k.op),
