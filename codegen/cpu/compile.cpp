@@ -131,11 +131,34 @@ Status fillPlan(CompiledProgram& c, const Module& m, const std::vector<std::vect
   return ok();
 }
 
-}  // namespace
-
 int compileThreads(const CpuOptions& o) {
   return o.compileThreads > 0 ? o.compileThreads : std::max(1u, std::thread::hardware_concurrency());
 }
+
+// The target machine, and the kernels with the plan tables in one module: the AOT paths' start.
+struct AotModule {
+  std::unique_ptr<llvm::TargetMachine> tm;
+  Lowered lowered;
+};
+
+Expected<AotModule> lowerForAot(const Module& m, const CpuOptions& o, const std::string& trainConfig, PhaseClock& clock) {
+  auto tm = makeTargetMachine(o.codegen);
+  if (!tm) return tm.error();
+  clock.mark("target machine setup");
+  Expected<Lowered> l = lower(m, o, **tm, clock);
+  if (!l) return l.error();
+  CompiledProgram c;
+  c.kernels = std::move(l->kernels);
+  Status filled = fillPlan(c, m, l->lowered, [](const std::string&) -> Expected<void*> { return nullptr; });
+  if (!filled) return filled.error();
+  l->module->setTargetTriple((*tm)->getTargetTriple().str());
+  l->module->setDataLayout((*tm)->createDataLayout());
+  if (Status s = emitPlanGlobals(*l->module, c.table, trainConfig); !s) return s.error();
+  clock.mark("plan tables");
+  return AotModule{tm.take(), l.take()};
+}
+
+}  // namespace
 
 Expected<CompiledProgram> compileForJit(const Module& m, const CpuOptions& o) {
   PhaseClock clock(o.timings);
@@ -154,54 +177,29 @@ Expected<CompiledProgram> compileForJit(const Module& m, const CpuOptions& o) {
   return c;
 }
 
-namespace {
-
-// The kernels and the plan tables in one module, for the AOT paths.
-Expected<Lowered> lowerWithPlan(const Module& m, const CpuOptions& o, const llvm::TargetMachine& tm,
-                                const std::string& trainConfig, PhaseClock& clock) {
-  Expected<Lowered> l = lower(m, o, tm, clock);
-  if (!l) return l.error();
-  CompiledProgram c;
-  c.kernels = std::move(l->kernels);
-  Status filled = fillPlan(c, m, l->lowered, [](const std::string&) -> Expected<void*> { return nullptr; });
-  if (!filled) return filled.error();
-  l->module->setTargetTriple(tm.getTargetTriple().str());
-  l->module->setDataLayout(tm.createDataLayout());
-  if (Status s = emitPlanGlobals(*l->module, c.table, trainConfig); !s) return s.error();
-  clock.mark("plan tables");
-  return l;
-}
-
-}  // namespace
-
 Expected<std::string> compileAot(const Module& m, const CpuOptions& o, const std::string& trainConfig, EmitKind emit) {
   PhaseClock clock(o.timings);
-  auto tm = makeTargetMachine(o.codegen);
-  if (!tm) return tm.error();
-  clock.mark("target machine setup");
-  Expected<Lowered> l = lowerWithPlan(m, o, **tm, trainConfig, clock);
-  if (!l) return l.error();
-  optimizeModule(*l->module, **tm, o.codegen);
+  Expected<AotModule> a = lowerForAot(m, o, trainConfig, clock);
+  if (!a) return a.error();
+  llvm::Module& module = *a->lowered.module;
+  optimizeModule(module, *a->tm, o.codegen);
   clock.mark("LLVM optimization");
   if (emit == EmitKind::Llvm) {
     std::string text;
     llvm::raw_string_ostream os(text);
-    l->module->print(os, nullptr);
+    module.print(os, nullptr);
     return os.str();
   }
-  Expected<std::string> code = emitMachineCode(*l->module, **tm, emit == EmitKind::Asm);
+  Expected<std::string> code = emitMachineCode(module, *a->tm, emit == EmitKind::Asm);
   clock.mark(emit == EmitKind::Asm ? "assembly emission" : "object emission");
   return code;
 }
 
 Expected<std::vector<std::string>> compileAotObjects(const Module& m, const CpuOptions& o, const std::string& trainConfig) {
   PhaseClock clock(o.timings);
-  auto tm = makeTargetMachine(o.codegen);
-  if (!tm) return tm.error();
-  clock.mark("target machine setup");
-  Expected<Lowered> l = lowerWithPlan(m, o, **tm, trainConfig, clock);
-  if (!l) return l.error();
-  auto objects = compileToObjects(*l->module, o.codegen, compileThreads(o));
+  Expected<AotModule> a = lowerForAot(m, o, trainConfig, clock);
+  if (!a) return a.error();
+  auto objects = compileToObjects(*a->lowered.module, o.codegen, compileThreads(o));
   clock.mark(fmt::format("LLVM optimization and code generation ({} threads)", compileThreads(o)));
   return objects;
 }
