@@ -8,6 +8,7 @@
 // across lanes once at the end. Both emit llvm.fmuladd on whole vectors directly instead of relying on
 // the loop vectorizer, so the schedule is fixed by construction.
 #include "codegen/cpu/heavy_emit.h"
+#include "codegen/cpu/ir_loops.h"
 
 #include <llvm/MC/MCSubtargetInfo.h>
 #include <llvm/Target/TargetMachine.h>
@@ -80,42 +81,13 @@ llvm::Function* Emitter::finish() {
 }
 
 void Emitter::loop(Value* lo, Value* hi, int64_t step, const std::function<void(Value*)>& body, bool hot) {
-  llvm::BasicBlock* pre = b.GetInsertBlock();
-  auto* head = llvm::BasicBlock::Create(ctx, "loop", body_);
-  auto* inner = llvm::BasicBlock::Create(ctx, "body", body_);
-  auto* exit = llvm::BasicBlock::Create(ctx, "exit", body_);
-  b.CreateBr(head);
-  b.SetInsertPoint(head);
-  llvm::PHINode* iv = b.CreatePHI(i64, 2);
-  iv->addIncoming(lo, pre);
-  b.CreateCondBr(b.CreateICmpSLT(iv, hi), inner, exit);
-  b.SetInsertPoint(inner);
-  body(iv);
-  iv->addIncoming(b.CreateAdd(iv, c(step), "", false, true), b.GetInsertBlock());
-  llvm::BranchInst* back = b.CreateBr(head);
-  if (!(hot && unroll)) markNotUnrolled(back);
-  b.SetInsertPoint(exit);
+  emitLoop(b, lo, hi, step, body, hot && unroll);
 }
 
-// An empty else block costs nothing: LLVM's CFG simplification folds it away.
-void Emitter::ifThen(Value* cond, const std::function<void()>& then) { ifThenElse(cond, then, [] {}); }
+void Emitter::ifThen(Value* cond, const std::function<void()>& then) { emitIf(b, cond, then); }
 
 void Emitter::ifThenElse(Value* cond, const std::function<void()>& then, const std::function<void()>& otherwise) {
-  if (auto* k = llvm::dyn_cast<llvm::ConstantInt>(cond)) {
-    k->isZero() ? otherwise() : then();
-    return;
-  }
-  auto* thenBB = llvm::BasicBlock::Create(ctx, "then", body_);
-  auto* elseBB = llvm::BasicBlock::Create(ctx, "else", body_);
-  auto* join = llvm::BasicBlock::Create(ctx, "join", body_);
-  b.CreateCondBr(cond, thenBB, elseBB);
-  b.SetInsertPoint(thenBB);
-  then();
-  b.CreateBr(join);
-  b.SetInsertPoint(elseBB);
-  otherwise();
-  b.CreateBr(join);
-  b.SetInsertPoint(join);
+  emitIf(b, cond, then, otherwise);
 }
 
 Value* Emitter::stackArray(llvm::Type* elem, int64_t count) {
@@ -305,14 +277,6 @@ void forColumnBlocks(Emitter& e, int64_t n, int nvMax,
 }
 
 }  // namespace heavy
-
-void markNotUnrolled(llvm::BranchInst* latch) {
-  llvm::LLVMContext& ctx = latch->getContext();
-  llvm::MDNode* disable = llvm::MDNode::get(ctx, llvm::MDString::get(ctx, "llvm.loop.unroll.disable"));
-  llvm::MDNode* id = llvm::MDNode::getDistinct(ctx, {nullptr, disable});
-  id->replaceOperandWith(0, id);  // a loop ID refers to itself
-  latch->setMetadata(llvm::LLVMContext::MD_loop, id);
-}
 
 HeavyTarget HeavyTarget::host() {
   const llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();

@@ -13,7 +13,6 @@
 #include "ir/types.h"
 
 namespace llvm {
-class BranchInst;
 class Function;
 class Module;
 class TargetMachine;
@@ -53,11 +52,6 @@ struct HeavyTarget {
   // What a target machine (host or --cpu) has.
   static HeavyTarget of(const llvm::TargetMachine& tm);
 };
-
-// Marks the loop whose back edge is `latch` not to be unrolled. Only the heavy tiles' reduction
-// loops are left to the unroller: unrolled copies of every loop doubled the code LLVM compiled
-// for no measured speed (both kernel generators use it).
-void markNotUnrolled(llvm::BranchInst* latch);
 
 // matmul, conv2d, conv2d_grad_input, conv2d_grad_weight, maxpool2d, maxpool2d_grad, avgpool2d,
 // avgpool2d_grad.

@@ -15,6 +15,7 @@
 #include <map>
 
 #include "codegen/cpu/heavy_kernels.h"
+#include "codegen/cpu/ir_loops.h"
 #include "codegen/cpu/lower.h"
 #include "runtime/philox.h"
 
@@ -87,35 +88,9 @@ struct Gen {
     return e.CreateAlloca(t);
   }
 
-  // for (i = lo; i < hi; ++i) body(i)
-  void loop(Value* lo, Value* hi, const std::function<void(Value*)>& fn) {
-    llvm::Function* f = b.GetInsertBlock()->getParent();
-    llvm::BasicBlock* pre = b.GetInsertBlock();
-    auto* header = llvm::BasicBlock::Create(ctx, "loop", f);
-    auto* bodyBB = llvm::BasicBlock::Create(ctx, "body", f);
-    auto* exit = llvm::BasicBlock::Create(ctx, "exit", f);
-    b.CreateBr(header);
-    b.SetInsertPoint(header);
-    llvm::PHINode* i = b.CreatePHI(i64, 2);
-    i->addIncoming(lo, pre);
-    b.CreateCondBr(b.CreateICmpSLT(i, hi), bodyBB, exit);
-    b.SetInsertPoint(bodyBB);
-    fn(i);
-    i->addIncoming(b.CreateAdd(i, c(1), "", true, true), b.GetInsertBlock());
-    // The loop vectorizer interleaves these; unrolling them as well doubled their code for nothing.
-    markNotUnrolled(b.CreateBr(header));
-    b.SetInsertPoint(exit);
-  }
-  void ifThen(Value* cond, const std::function<void()>& fn) {
-    llvm::Function* f = b.GetInsertBlock()->getParent();
-    auto* then = llvm::BasicBlock::Create(ctx, "then", f);
-    auto* join = llvm::BasicBlock::Create(ctx, "join", f);
-    b.CreateCondBr(cond, then, join);
-    b.SetInsertPoint(then);
-    fn();
-    b.CreateBr(join);
-    b.SetInsertPoint(join);
-  }
+  // for (i = lo; i < hi; ++i) body(i). The loop vectorizer interleaves these; they are not unrolled.
+  void loop(Value* lo, Value* hi, const std::function<void(Value*)>& fn) { emitLoop(b, lo, hi, 1, fn); }
+  void ifThen(Value* cond, const std::function<void()>& fn) { emitIf(b, cond, fn); }
   Value* intrinsic(llvm::Intrinsic::ID id, std::vector<Value*> xs) {
     return b.CreateIntrinsic(id, {xs[0]->getType()}, xs);
   }
