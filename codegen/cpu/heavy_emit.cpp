@@ -26,7 +26,7 @@ namespace heavy {
 using llvm::Value;
 
 Emitter::Emitter(llvm::Module& m, const std::string& name, int numBufs, const HeavyTarget& target, int numSizes)
-    : ctx(m.getContext()), b(ctx), m_(m) {
+    : ctx(m.getContext()), b(ctx) {
   f32 = b.getFloatTy();
   i64 = b.getInt64Ty();
   lanes = std::max(4, target.vectorBits / 32);

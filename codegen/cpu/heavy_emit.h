@@ -78,7 +78,6 @@ class Emitter {
   llvm::Value* hsum(llvm::Value* v);  // horizontal sum (tree order)
 
  private:
-  llvm::Module& m_;
   llvm::Function* outer_;
   llvm::Function* body_;
   llvm::BasicBlock* entry_;

@@ -84,9 +84,8 @@ void optimizeModule(llvm::Module& m, llvm::TargetMachine& tm, const CodegenOptio
   llvm::ModuleAnalysisManager mam;
   llvm::PipelineTuningOptions pto;
   // The heavy kernels are vectorized and register-tiled by construction and the loop kernels by the
-  // loop vectorizer. What compile time buys least is turned off: SLP found nothing more to do and
-  // took a quarter of the pipeline's time, and unrolling and interleaving doubled the code that
-  // instruction selection then has to compile (memory-bound loops gain nothing from them).
+  // loop vectorizer; SLP found nothing more to do in them and took a quarter of the pipeline's time.
+  // Which loops may unroll is set per loop by the generators (codegen/cpu/ir_loops.h).
   pto.LoopVectorization = true;
   pto.SLPVectorization = false;
   llvm::PassBuilder pb(&tm, pto);
