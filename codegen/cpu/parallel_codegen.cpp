@@ -1,11 +1,12 @@
 // Optimization and code generation of a kernel module on several threads.
 //
 // A module's kernels are independent functions (NAME, with its always-inlined NAME.body, and the
-// shared helpers sinter.*), so they can be compiled apart: the module is cut into parts of about equal size by kernel, each part
-// travels as bitcode into an LLVMContext of its own (a context is single-threaded), and each thread
-// runs the same pipeline and emits an object file. Every global variable (the AOT plan tables)
-// stays in part 0; kernels that other parts reference become external symbols. The code of each
-// kernel is what a single-module compile gives: the passes that matter are per function.
+// shared helpers sinter.*), so they can be compiled apart: the module is cut into parts of about
+// equal size by kernel, each part travels as bitcode into an LLVMContext of its own (a context is
+// single-threaded), and each thread runs the same pipeline and emits an object file. Every global
+// variable (the AOT plan tables) stays in part 0; kernels that other parts reference become
+// external symbols. The code of each kernel is what a single-module compile gives: the passes that
+// matter are per function.
 #include <llvm/Bitcode/BitcodeReader.h>
 #include <llvm/Bitcode/BitcodeWriter.h>
 #include <llvm/IR/LLVMContext.h>
@@ -28,11 +29,16 @@ namespace {
 // The kernel a function belongs to: its name up to the first '.'.
 std::string kernelOf(const llvm::Function& f) { return f.getName().split('.').first.str(); }
 
-// Assigns each kernel to a part, largest first to the lightest part (size = IR instructions).
-std::map<std::string, int> assignParts(const llvm::Module& m, int parts) {
+// Each kernel's size in IR instructions.
+std::map<std::string, size_t> kernelSizes(const llvm::Module& m) {
   std::map<std::string, size_t> size;
   for (const llvm::Function& f : m)
     if (!f.isDeclaration()) size[kernelOf(f)] += f.getInstructionCount();
+  return size;
+}
+
+// Assigns each kernel to a part, largest first to the lightest part.
+std::map<std::string, int> assignParts(const std::map<std::string, size_t>& size, int parts) {
   std::vector<std::pair<size_t, std::string>> bySize;
   for (const auto& [name, n] : size) bySize.emplace_back(n, name);
   std::sort(bySize.begin(), bySize.end(), std::greater<>());
@@ -60,26 +66,29 @@ std::string partBitcode(const llvm::Module& m, const std::map<std::string, int>&
   return os.str();
 }
 
+// One module through the pipeline to an object file, with a target machine of its own (a target
+// machine is not shared between threads).
+Expected<std::string> compileModule(llvm::Module& m, const CodegenOptions& options) {
+  Expected<std::unique_ptr<llvm::TargetMachine>> tm = makeTargetMachine(options);
+  if (!tm) return tm.error();
+  optimizeModule(m, **tm, options);
+  return emitMachineCode(m, **tm, false);
+}
+
 Expected<std::string> compilePart(const std::string& bitcode, const CodegenOptions& options) {
   llvm::LLVMContext ctx;
   auto m = llvm::parseBitcodeFile(llvm::MemoryBufferRef(bitcode, "part"), ctx);
   if (!m) return Error("internal error: cannot read back a module part: " + llvm::toString(m.takeError()));
-  Expected<std::unique_ptr<llvm::TargetMachine>> tm = makeTargetMachine(options);
-  if (!tm) return tm.error();
-  optimizeModule(**m, **tm, options);
-  return emitMachineCode(**m, **tm, false);
+  return compileModule(**m, options);
 }
 
 }  // namespace
 
 Expected<std::vector<std::string>> compileToObjects(llvm::Module& m, const CodegenOptions& options, int threads) {
-  std::map<std::string, int> kernels = assignParts(m, 1);
-  const int parts = std::max(1, std::min(threads, static_cast<int>(kernels.size())));
+  const std::map<std::string, size_t> sizes = kernelSizes(m);
+  const int parts = std::max(1, std::min(threads, static_cast<int>(sizes.size())));
   if (parts == 1) {
-    Expected<std::unique_ptr<llvm::TargetMachine>> tm = makeTargetMachine(options);
-    if (!tm) return tm.error();
-    optimizeModule(m, **tm, options);
-    Expected<std::string> object = emitMachineCode(m, **tm, false);
+    Expected<std::string> object = compileModule(m, options);
     if (!object) return object.error();
     return std::vector<std::string>{object.take()};
   }
@@ -88,7 +97,7 @@ Expected<std::vector<std::string>> compileToObjects(llvm::Module& m, const Codeg
   for (llvm::Function& f : m)
     if (!f.isDeclaration() && f.hasLocalLinkage() && !f.getName().ends_with(".body"))
       f.setLinkage(llvm::GlobalValue::ExternalLinkage);
-  kernels = assignParts(m, parts);
+  const std::map<std::string, int> kernels = assignParts(sizes, parts);
   std::vector<std::string> bitcode;
   for (int p = 0; p < parts; ++p) bitcode.push_back(partBitcode(m, kernels, p));
   std::vector<Expected<std::string>> objects(parts, Error("not compiled"));
