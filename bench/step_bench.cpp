@@ -1,6 +1,6 @@
 // Times one whole training step (forward, backward, optimizer update) of a model compiled by the
 // CPU JIT, the way `sinter train` compiles it, on random inputs. A benchmark, not a test.
-//   step_bench MODEL.nn [--batch 64] [--threads 1] [--steps N] [--profile]
+//   step_bench MODEL.nn [--target cpu] [--batch 64] [--threads 1] [--steps N] [--profile]
 // Prints `sinter MODEL threads=T batch=B us_per_step=X gflops=Y` (bench/step.sh parses it), then
 // the peak RSS; --profile adds each kernel call's time on one thread, slowest first.
 #include <fmt/format.h>
@@ -15,11 +15,11 @@
 #include <string>
 #include <vector>
 
-#include "codegen/cpu/compile.h"
+#include "codegen/target.h"
 #include "frontend/compile.h"
 #include "frontend/render.h"
 #include "passes/pass.h"
-#include "runtime/program.h"
+#include "runtime/executor.h"
 
 using namespace sinter;
 
@@ -36,6 +36,7 @@ double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::d
 
 struct Options {
   std::string model;
+  std::string target = "cpu";
   int64_t batch = 64;
   int threads = 1;
   int64_t steps = 0;  // 0: as many as fit in about 2 s
@@ -46,33 +47,37 @@ Options parseArgs(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    auto value = [&] {
+    auto text = [&] {
       if (i + 1 >= argc) fail(fmt::format("{} needs a value", a));
-      return std::atoll(argv[++i]);
+      return std::string(argv[++i]);
     };
-    if (a == "--batch") o.batch = value();
+    auto value = [&] { return std::atoll(text().c_str()); };
+    if (a == "--target") o.target = text();
+    else if (a == "--batch") o.batch = value();
     else if (a == "--threads") o.threads = static_cast<int>(value());
     else if (a == "--steps") o.steps = value();
     else if (a == "--profile") o.profile = true;
     else if (a.starts_with("--")) fail(fmt::format("unknown flag '{}'", a));
     else o.model = a;
   }
-  if (o.model.empty()) fail("usage: step_bench MODEL.nn [--batch 64] [--threads N] [--steps N] [--profile]");
+  if (o.model.empty()) fail("usage: step_bench MODEL.nn [--target cpu] [--batch 64] [--threads N] [--steps N] [--profile]");
   if (o.batch < 1 || o.threads < 1) fail("--batch and --threads must be at least 1");
   return o;
 }
 
 // `sinter train`'s path (tools/build.cpp trainCommand): frontend, grad pipeline, drop @grad (the
-// trainer never runs it), JIT with the plan sized for `batch`.
-cpu::CompiledProgram compile(const std::string& path, int64_t batch) {
+// trainer never runs it), compiled in memory for `target` with the plan sized for `batch`.
+CompiledProgram compile(const std::string& path, const std::string& targetName, int64_t batch) {
+  Expected<const Target*> target = findTarget(targetName);
+  if (!target) fail(target.error().message());
   FrontendResult r = compileFile(path);
   if (r.error) fail(r.source ? renderDiagnostics(*r.error, *r.source) : r.error->message());
   Module m = *r.module;
   if (Status s = runGradPipeline(m, {}); !s) fail(s.error().message());
   std::erase_if(m.functions, [](const Function& f) { return f.name == "grad"; });
-  cpu::CpuOptions options;
+  TargetOptions options;
   options.maxBatch = batch;
-  Expected<cpu::CompiledProgram> c = cpu::compileForJit(m, options);
+  Expected<CompiledProgram> c = (*target)->compiler->compileForJit(m, options);
   if (!c) fail(c.error().message());
   return c.take();
 }
@@ -85,17 +90,21 @@ const PlanFunction& findFunction(const PlanTable& t, std::string_view name) {
 
 // f32 inputs (images) uniform in [-1, 1], i32 inputs (labels) uniform in [0, 10): the step's cost
 // does not depend on the values, but NaNs or denormals would distort it.
-void fillInputs(Program& p, const PlanFunction& fn, int64_t batch) {
+void fillInputs(Executor& p, const PlanFunction& fn, int64_t batch) {
   std::mt19937 rng(0);
   for (int32_t i = 0; i < fn.numInputs; ++i) {
     const PlanBuffer& b = p.table().buffers[fn.inputs[i]];
     const int64_t n = p.elements(b, batch);
     if (b.type == BufferType::F32) {
       std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-      for (int64_t j = 0; j < n; ++j) static_cast<float*>(p.data(b))[j] = d(rng);
+      std::vector<float> v(static_cast<size_t>(n));
+      for (float& x : v) x = d(rng);
+      p.writeFrom<float>(b, batch, v);
     } else {
       std::uniform_int_distribution<int32_t> d(0, 9);
-      for (int64_t j = 0; j < n; ++j) static_cast<int32_t*>(p.data(b))[j] = d(rng);
+      std::vector<int32_t> v(static_cast<size_t>(n));
+      for (int32_t& x : v) x = d(rng);
+      p.writeFrom<int32_t>(b, batch, v);
     }
   }
 }
@@ -109,23 +118,12 @@ double flopsPerStep(const PlanTable& t, int64_t batch) {
   return t.flopsPerStep;
 }
 
-// Program::run's loop with each call timed separately, on the calling thread only (one slice per
-// call), so the times add up to a one-thread step.
-void profile(Program& p, const PlanFunction& fn, int64_t batch, int64_t steps) {
-  std::vector<std::vector<void*>> bufs(static_cast<size_t>(fn.numCalls));
-  for (int32_t c = 0; c < fn.numCalls; ++c)
-    for (int32_t a = 0; a < fn.calls[c].numArgs; ++a) bufs[c].push_back(p.data(p.table().buffers[fn.calls[c].args[a]]));
+// The step with each call timed separately (Executor::profile: on one thread for the host), so the
+// times add up to a one-thread step.
+void profile(Executor& p, const PlanFunction& fn, int64_t batch, int64_t steps) {
   std::vector<double> total(static_cast<size_t>(fn.numCalls), 0.0);
-  for (int64_t s = 0; s < steps; ++s) {
-    for (int32_t c = 0; c < fn.numCalls; ++c) {
-      const PlanCall& call = fn.calls[c];
-      const int64_t extent = call.extentPerBatch * batch + call.extentConst;
-      if (extent <= 0) continue;
-      const auto t0 = Clock::now();
-      call.fn(bufs[c].data(), batch, 0, extent);
-      total[c] += seconds(t0, Clock::now());
-    }
-  }
+  for (int64_t s = 0; s < steps; ++s)
+    if (Status st = p.profile(fn.name, batch, total); !st) fail(st.error().message());
   std::vector<int32_t> order(static_cast<size_t>(fn.numCalls));
   for (int32_t c = 0; c < fn.numCalls; ++c) order[c] = c;
   std::ranges::sort(order, [&](int32_t a, int32_t b) { return total[a] > total[b]; });
@@ -146,10 +144,13 @@ void profile(Program& p, const PlanFunction& fn, int64_t batch, int64_t steps) {
 
 int main(int argc, char** argv) {
   const Options o = parseArgs(argc, argv);
-  const cpu::CompiledProgram compiled = compile(o.model, o.batch);
-  const PlanTable& table = compiled.table;
-  Program program(table, o.threads, 0);
+  const CompiledProgram compiled = compile(o.model, o.target, o.batch);
+  const PlanTable& table = compiled.table();
+  auto executor = makeExecutor(table, o.threads, 0);
+  if (!executor) fail(executor.error().message());
+  Executor& program = **executor;
   const PlanFunction& step = findFunction(table, "train_step");
+  if (Status s = program.prepare(o.batch); !s) fail(s.error().message());
   fillInputs(program, step, o.batch);
 
   auto runSteps = [&](int64_t n) {

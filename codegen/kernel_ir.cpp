@@ -1,4 +1,5 @@
-// The kernel-level IR: fusion into loop kernels, stores, and the memory plan (see kernel_ir.h).
+// The kernel-level IR: lowering a graph function to fused loop kernels and op kernels (see
+// kernel_ir.h), the kernels dump, and the memory plan's verifier.
 #include "codegen/kernel_ir.h"
 
 #include <fmt/format.h>
@@ -11,9 +12,6 @@
 namespace sinter::kir {
 
 namespace {
-
-constexpr int64_t kAlign = 64;
-int64_t alignUp(int64_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
 
 Lin mul(Lin a, Lin b) { return {a.perBatch * b.constant + a.constant * b.perBatch, a.constant * b.constant}; }
 
@@ -49,12 +47,6 @@ Role roleOf(const Node& n) {
   }
 }
 
-std::string sanitize(std::string s) {
-  for (char& c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) c = '_';
-  return s;
-}
-
 // Builds the kernels of one function into the program.
 class FunctionBuilder {
  public:
@@ -75,7 +67,7 @@ class FunctionBuilder {
   int32_t buildLoop(ValueId root, int32_t out);
   int32_t buildCopy(int32_t from, int32_t out, const TensorType& type);
   void finishKernel(Kernel k);
-  void planStores();
+  void emitStores();
 
   // Loop-kernel construction state.
   struct LoopState {
@@ -100,7 +92,6 @@ class FunctionBuilder {
   std::vector<bool> groupHasReduction_;
   std::vector<ValueId> inlinedInto_;
   std::vector<int32_t> buffer_;
-  std::vector<bool> liveToEnd_;  // per buffer index, for this function's results
   KFunction out_;
 };
 
@@ -330,10 +321,7 @@ int32_t FunctionBuilder::buildCopy(int32_t from, int32_t out, const TensorType& 
 }
 
 void FunctionBuilder::finishKernel(Kernel k) {
-  std::string ops;
-  for (OpKind op : k.ops) ops += "_" + std::string(mnemonic(op));
-  if (ops.size() > 40) ops = ops.substr(0, 40);
-  k.name = sanitize(fmt::format("{}_k{}{}", fn_.name, out_.kernels.size(), ops));
+  k.name = kernelName(fn_.name, out_.kernels.size(), k.ops);
   out_.kernels.push_back(std::move(k));
 }
 
@@ -402,44 +390,14 @@ int32_t FunctionBuilder::materialize(ValueId v) {
   return b;
 }
 
-// Redirects a stored value's storage into the global where that is safe (see the header), else
-// copies it there after every other kernel.
-void FunctionBuilder::planStores() {
-  for (size_t i = 0; i < fn_.nodes.size(); ++i) {
-    const Node& n = fn_.nodes[i];
+// Each store copies its value into the global after every other kernel; the place-stores pass
+// (codegen/place_stores.cpp) turns the copies it can prove unneeded into in-place writes.
+void FunctionBuilder::emitStores() {
+  for (const Node& n : fn_.nodes) {
     if (n.op != OpKind::Store) continue;
     size_t gi = 0;
     while (gi + 1 < m_.globals.size() && m_.globals[gi].name != n.attrs.s("global")) ++gi;
-    const int32_t g = globalBuffers_[gi];
-    const int32_t value = materialize(n.operands[0]);
-    const int32_t r = storageOf(value);
-    bool inPlace = r != g && p_.buffers[r].function == index_ && p_.buffers[r].role == BufferRole::Temp &&
-                   !liveToEnd_[r] && p_.buffers[r].bytesAtMax == p_.buffers[g].bytesAtMax;
-    int producer = -1;
-    for (size_t k = 0; inPlace && k < out_.kernels.size(); ++k)
-      if (storageOf(out_.kernels[k].args[0]) == r) { producer = static_cast<int>(k); break; }
-    if (producer < 0) inPlace = false;
-    for (size_t k = 0; inPlace && k < out_.kernels.size(); ++k) {
-      const Kernel& kn = out_.kernels[k];
-      bool readsG = false;
-      for (size_t a = 0; a < kn.args.size(); ++a) readsG = readsG || storageOf(kn.args[a]) == g;
-      if (!readsG) continue;
-      if (static_cast<int>(k) > producer) inPlace = false;
-      if (static_cast<int>(k) != producer) continue;
-      // The producer may read the global only at the element it writes.
-      if (kn.kind != KernelKind::Loop || kn.reduceRoot >= 0) { inPlace = false; continue; }
-      for (const Expr& e : kn.exprs)
-        if (e.kind == ExprKind::Read && storageOf(kn.args[e.arg]) == g && e.strides != kn.outStrides) inPlace = false;
-      if (storageOf(kn.args[0]) != r || kn.args[0] != r) inPlace = false;
-    }
-    if (inPlace) {
-      for (Buffer& b : p_.buffers)
-        if (b.storage == r) { b.storage = g; b.persistent = true; }
-      Kernel& kn = out_.kernels[producer];
-      for (size_t a = 1; a < kn.args.size(); ++a) kn.outputAliasesArg = kn.outputAliasesArg || storageOf(kn.args[a]) == g;
-      continue;
-    }
-    buildCopy(value, g, node(n.operands[0]).type);
+    buildCopy(materialize(n.operands[0]), globalBuffers_[gi], node(n.operands[0]).type);
   }
 }
 
@@ -467,14 +425,13 @@ Expected<KFunction> FunctionBuilder::build() {
     } else {
       b = buildCopy(b, newBuffer(fmt::format("{}.{}", fn_.name, name), BufferRole::Output, node(v).type), node(v).type);
     }
-    liveToEnd_.resize(p_.buffers.size(), false);
-    liveToEnd_[p_.buffers[b].storage] = true;
     out_.results.emplace_back(name, b);
   }
-  liveToEnd_.resize(p_.buffers.size(), false);
-  planStores();
+  emitStores();
   return std::move(out_);
 }
+
+}  // namespace
 
 // Intervals of one function's work storages: [first kernel, last kernel] over every buffer that
 // shares the storage; results live to the end.
@@ -498,8 +455,6 @@ std::map<int32_t, std::pair<int, int>> liveRanges(const KProgram& p, const KFunc
   return live;
 }
 
-}  // namespace
-
 Lin dimLin(int64_t dim) { return dim == kBatch ? Lin{1, 0} : Lin{0, dim}; }
 
 std::string formatLin(const Lin& l) {
@@ -518,13 +473,13 @@ ViewKind viewKind(OpKind op) {
   return ViewKind::None;
 }
 
-Expected<KProgram> buildKernels(const Module& m, const KernelOptions& options) {
+Expected<KProgram> lowerToKernels(const Module& m, int64_t maxBatch) {
   if (Status s = verifyModule(m); !s) return s.error();
+  if (maxBatch < 1) return Error("the maximum batch size must be at least 1");
   KProgram p;
   p.model = m.name;
-  p.maxBatch = options.maxBatch;
-  if (options.maxBatch < 1) return Error("the maximum batch size must be at least 1");
-  // Globals: the state arena, in module order.
+  p.maxBatch = maxBatch;
+  // Globals first, in module order (plan-memory lays the state arena out in this order).
   std::vector<int32_t> globalBuffers;
   for (size_t g = 0; g < m.globals.size(); ++g) {
     const Global& gl = m.globals[g];
@@ -533,11 +488,9 @@ Expected<KProgram> buildKernels(const Module& m, const KernelOptions& options) {
     b.role = gl.kind == GlobalKind::Param ? BufferRole::Param : BufferRole::State;
     b.type = gl.type;
     b.persistent = true;
-    b.bytesAtMax = bytesAt(gl.type, options.maxBatch);
-    b.offset = p.stateBytes;
+    b.bytesAtMax = bytesAt(gl.type, maxBatch);
     b.storage = static_cast<int32_t>(p.buffers.size());
     b.global = static_cast<int32_t>(g);
-    p.stateBytes += alignUp(b.bytesAtMax);
     globalBuffers.push_back(b.storage);
     p.buffers.push_back(b);
   }
@@ -550,48 +503,17 @@ Expected<KProgram> buildKernels(const Module& m, const KernelOptions& options) {
     if (!f) return f.error();
     p.functions.push_back(f.take());
   }
-  // Inputs first in the work arena (reserved: the caller writes them before a run).
-  int64_t base = 0;
-  for (Buffer& b : p.buffers)
-    if (b.role == BufferRole::Input && b.storage == static_cast<int32_t>(&b - p.buffers.data())) {
-      b.offset = base;
-      base += alignUp(b.bytesAtMax);
-      p.unplannedBytes += alignUp(b.bytesAtMax);
-    }
-  p.workBytes = base;
-  for (size_t fi = 0; fi < p.functions.size(); ++fi) {
-    auto live = liveRanges(p, p.functions[fi], static_cast<int32_t>(fi));
-    std::vector<int32_t> order;
-    for (const auto& [s, range] : live) order.push_back(s);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int32_t a, int32_t b) { return p.buffers[a].bytesAtMax > p.buffers[b].bytesAtMax; });
-    std::vector<int32_t> placed;
-    for (int32_t s : order) {
-      const int64_t size = alignUp(p.buffers[s].bytesAtMax);
-      p.unplannedBytes += size;
-      std::vector<std::pair<int64_t, int64_t>> busy;
-      for (int32_t q : placed) {
-        const auto &a = live[s], &b = live[q];
-        if (a.first <= b.second && b.first <= a.second) busy.emplace_back(p.buffers[q].offset, alignUp(p.buffers[q].bytesAtMax));
-      }
-      std::sort(busy.begin(), busy.end());
-      int64_t at = base;
-      for (const auto& [off, len] : busy) {
-        if (off >= at + size) break;
-        at = std::max(at, off + len);
-      }
-      p.buffers[s].offset = at;
-      p.workBytes = std::max(p.workBytes, at + size);
-      placed.push_back(s);
-    }
-  }
-  // Aliases take their storage's place.
-  for (Buffer& b : p.buffers) {
-    const Buffer& s = p.buffers[b.storage];
-    b.offset = s.offset;
-    b.persistent = s.persistent;
-  }
   return p;
+}
+
+std::string kernelName(const std::string& function, size_t index, const std::vector<OpKind>& ops) {
+  std::string suffix;
+  for (OpKind op : ops) suffix += "_" + std::string(mnemonic(op));
+  if (suffix.size() > 40) suffix = suffix.substr(0, 40);
+  std::string name = fmt::format("{}_k{}{}", function, index, suffix);
+  for (char& c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) c = '_';
+  return name;
 }
 
 Status verifyMemoryPlan(const KProgram& p) {

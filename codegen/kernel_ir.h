@@ -1,9 +1,9 @@
 // The kernel-level IR: an optimized function (@train_step, @eval, @grad) as a list of kernels over
 // named buffers with a memory plan. Backend-neutral (no LLVM): the CPU backend lowers each kernel to
-// one function, and the runtime's PlanTable is this IR with function pointers filled in.
+// one function, and the runtime's plan is this IR with each kernel bound to its code.
 //
-// Algorithm (buildKernels):
-//  1. Fusion. Pointwise ops (fusion class Elementwise/Broadcast) with one use whose consumer is
+// buildKernels runs lower-to-kernels (here), then the kernel-IR passes of kernel_passes.h:
+//  1. Fusion (lower-to-kernels). Pointwise ops (fusion class Elementwise/Broadcast) with one use whose consumer is
 //     pointwise over the same dims, or a reduction over them, are inlined into that consumer, so a
 //     chain becomes one loop nest with no intermediate buffer. A reduction with one use whose
 //     consumer is pointwise over the reduction's result dims becomes that kernel's accumulator (at
@@ -12,16 +12,18 @@
 //     are immediates. Everything else (fusion class OutFusable, Opaque, non-view Injective) is a
 //     kernel of its own over materialized operands. Decisions read fusion classes and the view
 //     table below, never op names.
-//  2. Stores. A store's value is written straight into the global when every other reader of the
-//     global's entry value runs before the kernel producing it, and that kernel reads the global at
-//     most at the element it writes; otherwise it lands in a temp copied into the global at the end.
-//  3. Memory plan. Params and state sit in the state arena in module order. Inputs sit at the start
+//     Each store is a copy of its value into the global after every other kernel.
+//  2. place-stores (place_stores.cpp). A store's value is written straight into the global when
+//     every other reader of the global's entry value runs before the kernel producing it, and that
+//     kernel reads the global at most at the element it writes; the copy is then dropped.
+//  3. plan-memory (plan_memory.cpp). Params and state sit in the state arena in module order. Inputs sit at the start
 //     of the work arena (the caller writes them before a run). Each function's temps get intervals
 //     [first kernel, last kernel] (results: to the end) and are placed first-fit, largest first, at
 //     64-byte aligned offsets; the work arena is the maximum over functions, sized at maxBatch.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -107,12 +109,20 @@ struct KProgram {
   int64_t stateBytes = 0, workBytes = 0, unplannedBytes = 0;
 };
 
-struct KernelOptions {
-  int64_t maxBatch = 64;
-};
+// Lowers every function of `m` (which must verify; @forward is skipped when @eval exists) to
+// kernels, with every store a trailing copy and no memory plan yet (every offset 0).
+Expected<KProgram> lowerToKernels(const Module& m, int64_t maxBatch);
 
-// Lowers every function of `m` (which must verify; @forward is skipped when @eval exists).
-Expected<KProgram> buildKernels(const Module& m, const KernelOptions& options);
+// "train_step_k12_add_mul": the function, the kernel's index in it, its ops (C identifier).
+std::string kernelName(const std::string& function, size_t index, const std::vector<OpKind>& ops);
+
+// Arena offsets are multiples of kAlign bytes.
+constexpr int64_t kAlign = 64;
+inline int64_t alignUp(int64_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
+
+// Function f's work storages (buffers that are their own storage, not persistent, not inputs) with
+// the kernel interval [first, last] that touches them; results live to the end (index = #kernels).
+std::map<int32_t, std::pair<int, int>> liveRanges(const KProgram& p, const KFunction& f, int32_t f_index);
 
 // One line per buffer, one per kernel, and `arena N bytes (sum of buffers M bytes)`.
 std::string printKernels(const KProgram& p);

@@ -1,7 +1,7 @@
 // The .nn abstract syntax tree: what the parser produces and AST -> IR consumes. Every node is located.
 #pragma once
 
-#include "ir/diagnostic.h"
+#include "support/error.h"
 
 #include <cstdint>
 #include <memory>

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "frontend/source.h"
-#include "ir/diagnostic.h"
+#include "support/error.h"
 
 #include <string>
 

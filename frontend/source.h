@@ -1,7 +1,7 @@
 // A model's source text, its name, and line lookup for diagnostics.
 #pragma once
 
-#include "ir/diagnostic.h"
+#include "support/error.h"
 
 #include <cstdint>
 #include <memory>

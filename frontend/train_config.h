@@ -2,7 +2,7 @@
 #pragma once
 
 #include "frontend/ast.h"
-#include "runtime/train_config.h"
+#include "support/train_config.h"
 
 #include <cstdint>
 #include <string_view>

@@ -46,6 +46,10 @@ ValueId Builder::create(OpKind op, std::vector<ValueId> operands, Attrs attrs, s
     fail(Error(loc_, fmt::format("'{}' takes {} operands, got {}", info.mnemonic, info.arity, operands.size())));
     return kNoValue;
   }
+  if (!info.infer) {
+    fail(Error(loc_, fmt::format("internal error: the op registry has no shape rule for '{}'", info.mnemonic)));
+    return kNoValue;
+  }
   Expected<TensorType> type = info.infer(op, types, attrs);
   if (!type) {
     Error e = type.error();

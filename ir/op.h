@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "ir/attr.h"
-#include "ir/diagnostic.h"
 #include "ir/types.h"
+#include "support/error.h"
 
 namespace sinter {
 

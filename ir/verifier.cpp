@@ -36,6 +36,7 @@ Status verifyFunction(const Module& m, const Function& fn) {
       if (t != g->type) return bad(n, fmt::format("@{} is {}, not {}", g->name, formatType(g->type), formatType(t)));
       if (n.op == OpKind::Load) continue;
     }
+    if (!info.infer) return bad(n, "the op registry has no shape rule for this op");
     Expected<TensorType> want = info.infer(n.op, types, n.attrs);
     if (!want) return bad(n, want.error().message());
     if (*want != n.type) return bad(n, fmt::format("result is {}, but its shape rule gives {}", formatType(n.type), formatType(*want)));

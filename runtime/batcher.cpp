@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "runtime/philox.h"
+#include "support/philox.h"
 
 namespace sinter {
 

@@ -1,13 +1,14 @@
-// Batches of a Dataset written straight into a Program's input buffers: normalization, the
-// per-epoch shuffle, augmentation and the validation split, all reproducible from the seed alone.
+// Batches of a Dataset assembled in host memory, which the trainer writes into the input buffers:
+// normalization, the per-epoch shuffle, augmentation and the validation split, all reproducible
+// from the seed alone.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <vector>
 
-#include "frontend/train_config.h"
 #include "runtime/dataset.h"
+#include "support/train_config.h"
 
 namespace sinter {
 

@@ -62,18 +62,16 @@ std::string listNames(const std::vector<std::string>& names) {
 
 }  // namespace
 
-Status saveCheckpoint(const std::string& path, Program& program, const CheckpointInfo& info) {
+Status saveCheckpoint(const std::string& path, Executor& program, const CheckpointInfo& info) {
   const PlanTable& table = program.table();
   TensorFile file;
   for (int32_t i = 0; i < table.numBuffers; ++i) {
     const PlanBuffer& b = table.buffers[i];
     if (!stored(b)) continue;
-    const int64_t n = program.elements(b, 1);
-    const void* data = program.data(b);
     if (b.type == BufferType::I32) {
-      file.tensors.push_back(NamedTensor::fromInt32s(b.name, shapeOf(b), {static_cast<const int32_t*>(data), size_t(n)}));
+      file.tensors.push_back(NamedTensor::fromInt32s(b.name, shapeOf(b), program.readAs<int32_t>(b, 1)));
     } else {
-      file.tensors.push_back(NamedTensor::fromFloats(b.name, shapeOf(b), {static_cast<const float*>(data), size_t(n)}));
+      file.tensors.push_back(NamedTensor::fromFloats(b.name, shapeOf(b), program.readAs<float>(b, 1)));
     }
     const std::string_view name = b.name;
     if (endsWith(name, kRunningMean)) {
@@ -107,7 +105,7 @@ Expected<Checkpoint> readCheckpoint(const std::string& path) {
   return ckpt;
 }
 
-Status applyCheckpoint(const Checkpoint& ckpt, Program& program, LoadMode mode) {
+Status applyCheckpoint(const Checkpoint& ckpt, Executor& program, LoadMode mode) {
   const PlanTable& table = program.table();
   const auto fail = [&](std::string msg) { return Error(fmt::format("{}: {}", ckpt.path, msg)); };
 
@@ -143,11 +141,11 @@ Status applyCheckpoint(const Checkpoint& ckpt, Program& program, LoadMode mode) 
     return fail(fmt::format("missing {} {}{}", missing.size() == 1 ? "tensor" : "tensors", listNames(missing),
                             mode == LoadMode::Resume ? " (a resume needs every parameter and optimizer state)" : ""));
 
-  for (const auto& [t, b] : copies) std::memcpy(program.data(*b), t->bytes.data(), t->bytes.size());
+  for (const auto& [t, b] : copies) program.write(*b, 1, std::as_bytes(std::span(t->bytes)));
   return ok();
 }
 
-Expected<CheckpointInfo> loadCheckpoint(const std::string& path, Program& program, LoadMode mode) {
+Expected<CheckpointInfo> loadCheckpoint(const std::string& path, Executor& program, LoadMode mode) {
   auto ckpt = readCheckpoint(path);
   if (!ckpt) return ckpt.error();
   if (Status s = applyCheckpoint(*ckpt, program, mode); !s) return s.error();

@@ -1,13 +1,13 @@
-// Checkpoints: every parameter and state buffer of a Program by name in a safetensors file, plus
+// Checkpoints: every parameter and state buffer of an Executor by name in a safetensors file, plus
 // where training stands, so `--resume` continues bit for bit and PyTorch can load the weights.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
-#include "ir/diagnostic.h"
-#include "runtime/program.h"
+#include "runtime/executor.h"
 #include "runtime/tensor_file.h"
+#include "support/error.h"
 
 namespace sinter {
 
@@ -26,7 +26,7 @@ struct CheckpointInfo {
 // Writes every Param and State buffer (F32, or I32 for i32 buffers such as `train.seed`) in plan order,
 // `<bn>.num_batches_tracked` (I64 scalar = info.step) for every buffer named `<bn>.running_mean` as
 // PyTorch's state dict has it, and info as metadata; atomically (see writeSafetensors).
-Status saveCheckpoint(const std::string& path, Program& program, const CheckpointInfo& info);
+Status saveCheckpoint(const std::string& path, Executor& program, const CheckpointInfo& info);
 
 // What a load must find. Resume: every Param and State buffer. Weights (eval, predict): the Params and
 // the batchnorm running statistics; optimizer state present in the file is loaded too.
@@ -38,16 +38,16 @@ struct Checkpoint {
   CheckpointInfo info;  // from the metadata; defaults where the file has none (a PyTorch state dict)
 };
 
-// Reads a checkpoint file and its metadata without touching a Program (the seed it holds is needed to
+// Reads a checkpoint file and its metadata without touching an Executor (the seed it holds is needed to
 // build one).
 Expected<Checkpoint> readCheckpoint(const std::string& path);
 
 // Checks the whole file against the plan before writing anything, then copies every tensor in.
 // Errors name the file and the tensor: unknown names, missing ones, dtype and shape mismatches
 // ("ckpt.safetensors: tensor 'fc1.weight' has shape [64, 784] but the model's is [128, 784]").
-Status applyCheckpoint(const Checkpoint& checkpoint, Program& program, LoadMode mode);
+Status applyCheckpoint(const Checkpoint& checkpoint, Executor& program, LoadMode mode);
 
 // readCheckpoint + applyCheckpoint.
-Expected<CheckpointInfo> loadCheckpoint(const std::string& path, Program& program, LoadMode mode);
+Expected<CheckpointInfo> loadCheckpoint(const std::string& path, Executor& program, LoadMode mode);
 
 }  // namespace sinter

@@ -11,7 +11,7 @@
 #include <variant>
 #include <vector>
 
-#include "ir/diagnostic.h"
+#include "support/error.h"
 
 namespace sinter {
 

@@ -4,14 +4,16 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cassert>
+#include <chrono>
 #include <array>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <numbers>
 
-#include "runtime/philox.h"
 #include "runtime/thread_pool.h"
+#include "support/philox.h"
 
 namespace sinter {
 
@@ -58,28 +60,55 @@ Program::~Program() {
   std::free(work_);
 }
 
-const PlanBuffer* Program::buffer(std::string_view name) const {
-  for (int32_t i = 0; i < table_.numBuffers; ++i)
-    if (name == table_.buffers[i].name) return &table_.buffers[i];
-  return nullptr;
-}
-
 void* Program::data(const PlanBuffer& b) { return static_cast<char*>(b.persistent ? state_ : work_) + b.offset; }
-
-int64_t Program::elements(const PlanBuffer& b, int64_t batch) const {
-  int64_t n = 1;
-  for (int32_t d = 0; d < b.rank; ++d) n *= b.dims[d] == kPlanBatch ? batch : b.dims[d];
-  return n;
-}
 
 int Program::threads() const { return pool_->size(); }
 
-Status Program::run(std::string_view name, int64_t batch) {
+// Host kernels need nothing per batch size: only the size is checked.
+Status Program::prepare(int64_t batch) {
+  if (batch < 1 || batch > table_.maxBatch)
+    return Error(fmt::format("batch size {} is outside [1, {}] (the compiled maximum)", batch, table_.maxBatch));
+  return ok();
+}
+
+void Program::read(const PlanBuffer& b, int64_t batch, std::span<std::byte> bytes) {
+  checkTransfer(b, batch, bytes.size());
+  std::memcpy(bytes.data(), data(b), bytes.size());
+}
+
+void Program::write(const PlanBuffer& b, int64_t batch, std::span<const std::byte> bytes) {
+  checkTransfer(b, batch, bytes.size());
+  std::memcpy(data(b), bytes.data(), bytes.size());
+}
+
+Expected<int32_t> Program::functionIndex(std::string_view name, int64_t batch) {
   int32_t f = 0;
   while (f < table_.numFunctions && name != table_.functions[f].name) ++f;
   if (f == table_.numFunctions) return Error(fmt::format("the plan for model '{}' has no function '{}'", table_.model, name));
-  if (batch < 1 || batch > table_.maxBatch)
-    return Error(fmt::format("batch size {} is outside [1, {}] (the compiled maximum)", batch, table_.maxBatch));
+  if (Status s = prepare(batch); !s) return s.error();
+  return f;
+}
+
+Status Program::profile(std::string_view name, int64_t batch, std::vector<double>& seconds) {
+  Expected<int32_t> f = functionIndex(name, batch);
+  if (!f) return f.error();
+  const PlanFunction& fn = table_.functions[*f];
+  seconds.resize(static_cast<size_t>(fn.numCalls), 0.0);
+  for (int32_t c = 0; c < fn.numCalls; ++c) {
+    const PlanCall& call = fn.calls[c];
+    const int64_t extent = call.extentPerBatch * batch + call.extentConst;
+    if (extent <= 0) continue;
+    const auto start = std::chrono::steady_clock::now();
+    call.fn(&argPtrs_[argStart_[callBase_[*f] + c]], batch, 0, extent);
+    seconds[static_cast<size_t>(c)] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  return ok();
+}
+
+Status Program::run(std::string_view name, int64_t batch) {
+  Expected<int32_t> index = functionIndex(name, batch);
+  if (!index) return index.error();
+  const int32_t f = *index;
   const PlanFunction& fn = table_.functions[f];
   const int64_t threads = pool_->size();
   for (int32_t c = 0; c < fn.numCalls; ++c) {
@@ -101,16 +130,17 @@ Status Program::run(std::string_view name, int64_t batch) {
 // Exactly codegen/ref's initGlobals: element j of global g draws Philox4x32-10 with counter
 // (j mod 2^32, g, j / 2^32, 0) and key (seed mod 2^32, seed / 2^32), computed in double and rounded
 // to float (i32 buffers: to the nearest integer).
-void initializeState(Program& program, uint64_t seed) {
-  const PlanTable& t = program.table();
+void initializeState(Executor& executor, uint64_t seed) {
+  const PlanTable& t = executor.table();
   const std::array<uint32_t, 2> key = {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)};
   for (int32_t i = 0; i < t.numBuffers; ++i) {
     const PlanBuffer& b = t.buffers[i];
     if (!b.persistent || !b.init || !*b.init) continue;
     const std::string_view kind = b.init;
     const auto index = static_cast<uint32_t>(b.initStream);
-    const int64_t n = program.elements(b, 1);
-    void* out = program.data(b);
+    const int64_t n = Executor::elements(b, 1);
+    std::vector<float> f32(b.type == BufferType::F32 ? static_cast<size_t>(n) : 0);
+    std::vector<int32_t> i32(b.type == BufferType::I32 ? static_cast<size_t>(n) : 0);
     for (int64_t j = 0; j < n; ++j) {
       auto draw = [&] {
         return philox4x32_10({static_cast<uint32_t>(j), index, static_cast<uint32_t>(static_cast<uint64_t>(j) >> 32), 0}, key);
@@ -132,9 +162,11 @@ void initializeState(Program& program, uint64_t seed) {
       } else {
         v = std::nan("");
       }
-      if (b.type == BufferType::I32) static_cast<int32_t*>(out)[j] = static_cast<int32_t>(std::nearbyint(v));
-      else static_cast<float*>(out)[j] = static_cast<float>(v);
+      if (b.type == BufferType::I32) i32[static_cast<size_t>(j)] = static_cast<int32_t>(std::nearbyint(v));
+      else f32[static_cast<size_t>(j)] = static_cast<float>(v);
     }
+    if (b.type == BufferType::I32) executor.writeFrom<int32_t>(b, 1, i32);
+    else executor.writeFrom<float>(b, 1, f32);
   }
 }
 

@@ -1,5 +1,5 @@
-// A loaded plan: the two arenas, a thread pool, and run(function). What the trainer, `sinter run
-// --target cpu` and the built executables drive.
+// The executor of plans whose kernels run on the host (the cpu target): the two arenas in host
+// memory, a thread pool, and run(function) splitting each kernel call over it.
 #pragma once
 
 #include <memory>
@@ -8,14 +8,15 @@
 #include <string_view>
 #include <vector>
 
-#include "ir/diagnostic.h"
+#include "runtime/executor.h"
 #include "runtime/plan.h"
+#include "support/error.h"
 
 namespace sinter {
 
 class ThreadPool;
 
-class Program {
+class Program final : public Executor {
  public:
   // Allocates both arenas (64-byte aligned) and initializes every Param and State from its init
   // with `seed`. `threads` 0 means all cores.
@@ -24,19 +25,20 @@ class Program {
   Program(const Program&) = delete;
   Program& operator=(const Program&) = delete;
 
-  const PlanTable& table() const { return table_; }
-  // Buffer lookup by name; nullptr if absent.
-  const PlanBuffer* buffer(std::string_view name) const;
-  // The buffer's bytes (for the current batch size where it has B).
-  void* data(const PlanBuffer& b);
-  int64_t elements(const PlanBuffer& b, int64_t batch) const;
-
-  // Runs function `name` ("train_step", "eval", "grad") on the inputs already written into the
-  // input buffers, with B = batch (1 <= batch <= maxBatch). Errors: unknown function, bad batch.
-  Status run(std::string_view name, int64_t batch);
-  int threads() const;
+  const PlanTable& table() const override { return table_; }
+  int threads() const override;
+  Status prepare(int64_t batch) override;
+  Status run(std::string_view name, int64_t batch) override;
+  // Each call on the calling thread alone (one slice), so the times add up to a one-thread step.
+  Status profile(std::string_view name, int64_t batch, std::vector<double>& seconds) override;
+  void read(const PlanBuffer& b, int64_t batch, std::span<std::byte> bytes) override;
+  void write(const PlanBuffer& b, int64_t batch, std::span<const std::byte> bytes) override;
 
  private:
+  void* data(const PlanBuffer& b);
+  // The index of function `name`, after checking `batch`.
+  Expected<int32_t> functionIndex(std::string_view name, int64_t batch);
+
   const PlanTable& table_;
   std::unique_ptr<ThreadPool> pool_;
   void* state_ = nullptr;
@@ -48,7 +50,7 @@ class Program {
   std::vector<size_t> callBase_;
 };
 
-// Writes every Param and State buffer's initial value (see PlanBuffer::init) into `program`.
-void initializeState(Program& program, uint64_t seed);
+// Writes every Param and State buffer's initial value (see PlanBuffer::init) through `executor`.
+void initializeState(Executor& executor, uint64_t seed);
 
 }  // namespace sinter

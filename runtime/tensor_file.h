@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "ir/diagnostic.h"
+#include "support/error.h"
 
 namespace sinter {
 

@@ -1,4 +1,5 @@
-// The epoch loop: batches into the input buffers, Program::run, loss bookkeeping, reports, checkpoints.
+// The epoch loop: batches through the executor into the input buffers, run, loss bookkeeping,
+// reports, checkpoints.
 #include "runtime/trainer.h"
 
 #include <unistd.h>
@@ -36,22 +37,31 @@ int64_t perSample(const PlanBuffer& b) {
 
 bool batched(const PlanBuffer& b) { return b.rank >= 1 && b.dims[0] == kPlanBatch; }
 
-template <typename T>
-T* ptr(Program& program, const PlanBuffer* b) {
-  return static_cast<T*>(program.data(*b));
-}
+// Host copies of a function's inputs, assembled by the Batcher and written through the executor.
+struct InputStaging {
+  std::vector<float> image;
+  std::vector<int32_t> labels;
+  InputStaging(const FunctionIo& io, int64_t batch)
+      : image(static_cast<size_t>(batch * io.imageSize)), labels(io.label ? static_cast<size_t>(batch) : 0) {}
+  int32_t* labelData() { return labels.empty() ? nullptr : labels.data(); }
+  // The first n images (and labels) into the function's input buffers at batch size n.
+  void write(Executor& program, const FunctionIo& io, int64_t n) const {
+    program.writeFrom<float>(*io.image, n, std::span(image).first(static_cast<size_t>(n * io.imageSize)));
+    if (io.label) program.writeFrom<int32_t>(*io.label, n, std::span(labels).first(static_cast<size_t>(n)));
+  }
+};
 
 // "nan", "inf" or "-inf" (a NaN's sign means nothing to the user).
 std::string nonFiniteName(float v) { return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
 
 // The first buffer in plan order that holds a non-finite f32 value at batch size `batch`.
-std::string firstNonFinite(Program& program, int64_t batch) {
+std::string firstNonFinite(Executor& program, int64_t batch) {
   const PlanTable& table = program.table();
   for (int32_t i = 0; i < table.numBuffers; ++i) {
     const PlanBuffer& b = table.buffers[i];
     if (b.type != BufferType::F32) continue;
-    const float* v = ptr<float>(program, &b);
-    const int64_t n = program.elements(b, batch);
+    const std::vector<float> v = program.readAs<float>(b, batch);
+    const auto n = static_cast<int64_t>(v.size());
     for (int64_t j = 0; j < n; ++j)
       if (!std::isfinite(v[j])) return fmt::format("; first non-finite buffer: '{}' (element {} is {})", b.name, j, nonFiniteName(v[j]));
   }
@@ -106,15 +116,17 @@ class Progress {
   bool shown_ = false;
 };
 
-Status writeScalar(Program& program, const char* name, BufferType type, double value) {
+Status writeScalar(Executor& program, const char* name, BufferType type, double value) {
   const PlanBuffer* b = program.buffer(name);
   if (!b) return ok();
   if (b->type != type || program.elements(*b, 1) != 1)
     return Error(fmt::format("the plan's '{}' is not a scalar of the expected type", name));
   if (type == BufferType::F32) {
-    *ptr<float>(program, b) = static_cast<float>(value);
+    const float v = static_cast<float>(value);
+    program.writeFrom<float>(*b, 1, std::span(&v, 1));
   } else {
-    *ptr<int32_t>(program, b) = static_cast<int32_t>(value);
+    const int32_t v = static_cast<int32_t>(value);
+    program.writeFrom<int32_t>(*b, 1, std::span(&v, 1));
   }
   return ok();
 }
@@ -183,7 +195,7 @@ double scheduledLr(const TrainConfig& config, int64_t epoch) {
   return lr0;
 }
 
-Expected<EvalResult> evaluate(Program& program, const Dataset& data, int64_t begin, int64_t end,
+Expected<EvalResult> evaluate(Executor& program, const Dataset& data, int64_t begin, int64_t end,
                               const NormalizeConfig& normalize, int64_t batch) {
   auto io = functionIo(program.table(), "eval");
   if (!io) return io.error();
@@ -191,21 +203,23 @@ Expected<EvalResult> evaluate(Program& program, const Dataset& data, int64_t beg
   if (Status s = checkImageShape(*io, data.channels, data.height, data.width, "the data set's images"); !s)
     return s.error();
   if (Status s = checkNormalize(normalize, data.channels); !s) return s.error();
+  if (Status s = program.prepare(batch); !s) return s.error();
   Batcher batcher(data, begin, end, {normalize, {}, 0});
+  InputStaging staging(*io, batch);
   EvalResult result;
   result.hasLoss = io->loss && io->label;
   double lossSum = 0;
   int64_t correct = 0;
   for (int64_t i = 0; i < batcher.batches(batch); ++i) {
     const int64_t first = i * batch;
-    const int64_t n = batcher.fill(i, batch, ptr<float>(program, io->image),
-                                   io->label ? ptr<int32_t>(program, io->label) : nullptr, false);
+    const int64_t n = batcher.fill(i, batch, staging.image.data(), staging.labelData(), false);
+    staging.write(program, *io, n);
     if (Status s = program.run("eval", n); !s) return s.error();
-    if (result.hasLoss) lossSum += static_cast<double>(*ptr<float>(program, io->loss)) * static_cast<double>(n);
+    if (result.hasLoss) lossSum += static_cast<double>(program.readAs<float>(*io->loss, n)[0]) * static_cast<double>(n);
     if (io->output) {
-      const float* out = ptr<float>(program, io->output);
+      const std::vector<float> out = program.readAs<float>(*io->output, n);
       for (int64_t j = 0; j < n; ++j)
-        correct += argmax(out + j * io->outputSize, io->outputSize) ==
+        correct += argmax(out.data() + j * io->outputSize, io->outputSize) ==
                    data.labels[static_cast<size_t>(batcher.order()[static_cast<size_t>(first + j)])];
     }
   }
@@ -245,7 +259,7 @@ std::string formatEpochJson(const EpochReport& r, int64_t epochs, int64_t step) 
   return writeJson(j);
 }
 
-Expected<TrainResult> train(Program& program, const DataSplits& data, const TrainerOptions& options) {
+Expected<TrainResult> train(Executor& program, const DataSplits& data, const TrainerOptions& options) {
   const TrainConfig& config = options.config;
   const PlanTable& table = program.table();
   std::FILE* out = options.out;
@@ -313,9 +327,8 @@ Expected<TrainResult> train(Program& program, const DataSplits& data, const Trai
     std::fflush(out);
   }
 
-  float* image = ptr<float>(program, io->image);
-  int32_t* labels = io->label ? ptr<int32_t>(program, io->label) : nullptr;
-  const float* loss = ptr<float>(program, io->loss);
+  if (Status s = program.prepare(batch); !s) return s.error();
+  InputStaging staging(*io, batch);
   const int64_t evalBatch = maxBatch;
   for (int64_t e = state.epoch; e < config.epochs; ++e) {
     const auto start = Clock::now();
@@ -327,10 +340,11 @@ Expected<TrainResult> train(Program& program, const DataSplits& data, const Trai
     Progress progress(out, e + 1, config.epochs, steps);
     double lossSum = 0;
     for (int64_t i = 0; i < steps; ++i) {
-      const int64_t n = trainBatches.fill(i, batch, image, labels, true);
+      const int64_t n = trainBatches.fill(i, batch, staging.image.data(), staging.labelData(), true);
+      staging.write(program, *io, n);
       if (Status s = program.run("train_step", n); !s) return s.error();
       ++state.step;
-      const float value = *loss;
+      const float value = program.readAs<float>(*io->loss, n)[0];
       if (!std::isfinite(value)) {
         if (out) progress.finish();
         return Error(fmt::format("loss is {} at step {} (epoch {}){}", nonFiniteName(value), state.step, e + 1,

@@ -1,4 +1,4 @@
-// The training loop over a Program: epochs of train_step on shuffled, augmented batches, the LR
+// The training loop over an Executor: epochs of train_step on shuffled, augmented batches, the LR
 // schedule, evaluation, progress and per-epoch reports, JSON logs, early stopping and checkpoints.
 #pragma once
 
@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "frontend/train_config.h"
-#include "ir/diagnostic.h"
 #include "runtime/checkpoint.h"
 #include "runtime/dataset.h"
-#include "runtime/program.h"
+#include "runtime/executor.h"
+#include "support/error.h"
+#include "support/train_config.h"
 
 namespace sinter {
 
@@ -25,7 +25,7 @@ struct TrainerOptions {
   std::string savePath;    // written after every epoch (atomically), so an interrupted run can resume
   std::string resumePath;  // continue from this checkpoint: bitwise the run it came from, same threads
   std::string logPath;     // JSON lines, one per epoch (appended to when resuming)
-  int64_t maxBatch = 0;    // the plan's; 0 takes it from the Program
+  int64_t maxBatch = 0;    // the plan's; 0 takes it from the plan
   // End the run after this many epochs have completed, as an interruption would (0: run them all).
   // The schedule still spans config.epochs; for tests of --resume.
   int64_t stopAfter = 0;
@@ -80,10 +80,10 @@ double scheduledLr(const TrainConfig& config, int64_t epoch);
 // data.test after every epoch. Writes `train.lr` at each epoch's start and `train.seed` on a fresh
 // start. A non-finite loss stops with "loss is nan at step 1234 (epoch 2)" naming the first buffer in
 // plan order that holds a non-finite value.
-Expected<TrainResult> train(Program& program, const DataSplits& data, const TrainerOptions& options);
+Expected<TrainResult> train(Executor& program, const DataSplits& data, const TrainerOptions& options);
 
 // Runs "eval" over data[begin, end) in batches of up to batch images.
-Expected<EvalResult> evaluate(Program& program, const Dataset& data, int64_t begin, int64_t end,
+Expected<EvalResult> evaluate(Executor& program, const Dataset& data, int64_t begin, int64_t end,
                               const NormalizeConfig& normalize, int64_t batch);
 
 // "epoch 3/10  train loss 0.4123  test loss 0.3890  test acc 86.21%  12.3 s", validation too when

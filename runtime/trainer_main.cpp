@@ -13,7 +13,7 @@
 #include "runtime/batcher.h"
 #include "runtime/checkpoint.h"
 #include "runtime/dataset.h"
-#include "runtime/program.h"
+#include "runtime/executor.h"
 #include "runtime/trainer.h"
 
 namespace sinter {
@@ -207,9 +207,10 @@ Status runTrain(const PlanTable& table, const TrainConfig& defaults, const Flags
 
   auto data = loadData(options.dataDir, out);
   if (!data) return data.error();
-  Program program(table, options.threads, options.config.seed);
+  auto program = makeExecutor(table, options.threads, options.config.seed);
+  if (!program) return program.error();
   const auto start = std::chrono::steady_clock::now();
-  auto result = train(program, *data, options);
+  auto result = train(**program, *data, options);
   if (!result) return result.error();
   fmt::print(out, "trained {} epoch{}, {} steps in {:.1f} s{}\n", result->epochs.size(),
              result->epochs.size() == 1 ? "" : "s", result->state.step,
@@ -228,13 +229,14 @@ Status runEval(const PlanTable& table, const TrainConfig& defaults, const Flags&
   const std::string dir = flags.getOr("--data", kDefaultDataDir);
   auto ckpt = readCheckpoint(*weights);
   if (!ckpt) return ckpt.error();
-  Program program(table, *threads, ckpt->info.seed);
-  if (Status s = applyCheckpoint(*ckpt, program, LoadMode::Weights); !s) return s;
+  auto program = makeExecutor(table, *threads, ckpt->info.seed);
+  if (!program) return program.error();
+  if (Status s = applyCheckpoint(*ckpt, **program, LoadMode::Weights); !s) return s;
   auto data = loadData(dir, out);
   if (!data) return data.error();
   if (data->test.empty()) return Error(fmt::format("{} has no test set", dir));
   const auto start = std::chrono::steady_clock::now();
-  auto result = evaluate(program, data->test, 0, data->test.count, defaults.normalize, *batch);
+  auto result = evaluate(**program, data->test, 0, data->test.count, defaults.normalize, *batch);
   if (!result) return result.error();
   std::string line = result->hasLoss ? fmt::format("test loss {:.4f}  ", result->loss) : std::string();
   fmt::print(out, "{}test acc {:.2f}%  ({} images, {:.1f} s)\n", line, 100 * result->accuracy, result->count,
@@ -307,22 +309,27 @@ Status runPredict(const PlanTable& table, const TrainConfig& defaults, const Fla
 
   auto ckpt = readCheckpoint(*weights);
   if (!ckpt) return ckpt.error();
-  Program program(table, *threads, ckpt->info.seed);
+  auto executor = makeExecutor(table, *threads, ckpt->info.seed);
+  if (!executor) return executor.error();
+  Executor& program = **executor;
   if (Status s = applyCheckpoint(*ckpt, program, LoadMode::Weights); !s) return s;
   const auto lut = normalizationTables(defaults.normalize, 1)[0];
-  float* image = static_cast<float*>(program.data(*io->image));
   const int64_t batch = table.maxBatch;
+  if (Status s = program.prepare(batch); !s) return s;
+  std::vector<float> image(static_cast<size_t>(batch * io->imageSize));
+  const std::vector<int32_t> labels(static_cast<size_t>(batch), 0);
   const bool isProbs = std::string_view(io->output->name) == "probs";
   for (size_t first = 0; first < samples.size(); first += static_cast<size_t>(batch)) {
     const int64_t n = std::min<int64_t>(batch, static_cast<int64_t>(samples.size() - first));
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < io->imageSize; ++j)
-        image[i * io->imageSize + j] = lut[samples[first + static_cast<size_t>(i)].pixels[j]];
-    if (io->label) std::fill_n(static_cast<int32_t*>(program.data(*io->label)), n, 0);
+        image[static_cast<size_t>(i * io->imageSize + j)] = lut[samples[first + static_cast<size_t>(i)].pixels[j]];
+    program.writeFrom<float>(*io->image, n, std::span(image).first(static_cast<size_t>(n * io->imageSize)));
+    if (io->label) program.writeFrom<int32_t>(*io->label, n, std::span(labels).first(static_cast<size_t>(n)));
     if (Status s = program.run("eval", n); !s) return s;
-    const float* probs = static_cast<const float*>(program.data(*io->output));
+    const std::vector<float> probs = program.readAs<float>(*io->output, n);
     for (int64_t i = 0; i < n; ++i) {
-      const float* row = probs + i * io->outputSize;
+      const float* row = probs.data() + i * io->outputSize;
       int64_t best = 0;
       for (int64_t k = 1; k < io->outputSize; ++k)
         if (row[k] > row[best]) best = k;

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "frontend/train_config.h"
 #include "runtime/plan.h"
+#include "support/train_config.h"
 
 namespace sinter {
 

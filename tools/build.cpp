@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "codegen/cpu/compile.h"
+#include "codegen/target.h"
 #include "runtime/trainer_main.h"
 #include "tools/commands.h"
 
@@ -18,7 +18,7 @@ namespace sinter {
 
 namespace {
 
-void printTimings(const cpu::Timings& t) {
+void printTimings(const Timings& t) {
   double total = 0;
   for (const auto& [_, s] : t) total += s;
   std::string out = "===- sinter compile time -===\n";
@@ -27,31 +27,28 @@ void printTimings(const cpu::Timings& t) {
   std::fputs(out.c_str(), stderr);
 }
 
-Status checkCpuTarget(const ToolOptions& o, const char* command) {
-  if (o.target.empty() || o.target == "cpu") return ok();
-  return Error(fmt::format("target '{}' is not available for `sinter {}` yet; the cpu target is", o.target, command));
-}
-
 // The largest batch the plan is sized for: --max-batch, else the model's train batch.
 int64_t planBatch(const ToolOptions& o, const FrontendResult& r) { return o.maxBatch > 0 ? o.maxBatch : r.train.batch; }
 
-cpu::CpuOptions cpuOptions(const ToolOptions& o, int64_t maxBatch, cpu::Timings* timings) {
-  cpu::CpuOptions c;
+TargetOptions targetOptions(const ToolOptions& o, int64_t maxBatch, Timings* timings) {
+  TargetOptions c;
   c.maxBatch = maxBatch;
-  c.codegen.cpu = o.cpu;
-  c.codegen.optLevel = o.optLevel;
+  c.machine.cpu = o.cpu;
+  c.machine.optLevel = o.optLevel;
   c.compileThreads = o.jobs;
   c.timings = timings;
   return c;
 }
 
-// The model file through the frontend and the grad pipeline into `m`, timed; a nonzero exit status
-// after reporting an error. The trainer runs train_step and eval: @grad (for `sinter run --grads`)
-// is dropped rather than compiled.
-int compileToTrainer(const ToolOptions& o, const char* command, cpu::PhaseClock& clock, FrontendResult& r, Module& m) {
+// The model file through the frontend and the grad pipeline into `m`, timed, and the --target it
+// is compiled for (cpu by default); a nonzero exit status after reporting an error. The trainer
+// runs train_step and eval: @grad (for `sinter run --grads`) is dropped rather than compiled.
+int compileToTrainer(const ToolOptions& o, PhaseClock& clock, FrontendResult& r, Module& m, const Target*& target) {
   r = compileFile(o.files[0]);
   if (reportErrors(r)) return 1;
-  if (Status s = checkCpuTarget(o, command); !s) return reportError(s.error(), r);
+  Expected<const Target*> t = findTarget(o.target.empty() ? "cpu" : o.target);
+  if (!t) return reportError(t.error(), r);
+  target = *t;
   clock.mark("frontend (parse, check, lower to IR)");
   Expected<Module> training = trainingModule(r);
   if (!training) return reportError(training.error(), r);
@@ -75,7 +72,7 @@ Status writeFile(const std::string& path, const std::string& bytes) {
 Status link(const std::vector<std::string>& objects, const std::string& output) {
   std::vector<std::string> args = {SINTER_LINKER, "-o", output};
   args.insert(args.end(), objects.begin(), objects.end());
-  args.insert(args.end(), {SINTER_MODEL_MAIN_LIB, SINTER_RUNTIME_LIB, "-lz", "-pthread", "-lm"});
+  args.insert(args.end(), {SINTER_MODEL_MAIN_LIB, SINTER_RUNTIME_LIB, SINTER_SUPPORT_LIB, "-lz", "-pthread", "-lm"});
   for (std::string flags = SINTER_MODEL_LINK_FLAGS; !flags.empty();) {
     size_t space = flags.find(' ');
     if (space != 0) args.push_back(flags.substr(0, space));
@@ -104,20 +101,21 @@ std::string defaultOutput(const ToolOptions& o) {
 }  // namespace
 
 int buildCommand(const ToolOptions& o) {
-  cpu::Timings timings;
-  cpu::PhaseClock clock(&timings);
+  Timings timings;
+  PhaseClock clock(&timings);
   FrontendResult r;
   Module m;
-  if (int status = compileToTrainer(o, "build", clock, r, m)) return status;
-  const cpu::CpuOptions options = cpuOptions(o, planBatch(o, r), &timings);
+  const Target* target = nullptr;
+  if (int status = compileToTrainer(o, clock, r, m, target)) return status;
+  const TargetOptions options = targetOptions(o, planBatch(o, r), &timings);
   const std::string output = o.output.empty() ? defaultOutput(o) : o.output;
   if (!o.emit.empty()) {
-    const cpu::EmitKind emit = o.emit == "llvm" ? cpu::EmitKind::Llvm : o.emit == "asm" ? cpu::EmitKind::Asm : cpu::EmitKind::Obj;
-    Expected<std::string> code = cpu::compileAot(m, options, formatTrainConfig(r.train), emit);
+    const EmitKind emit = o.emit == "llvm" ? EmitKind::Llvm : o.emit == "asm" ? EmitKind::Asm : EmitKind::Obj;
+    Expected<std::string> code = target->compiler->emit(m, options, formatTrainConfig(r.train), emit);
     if (!code) return reportError(code.error(), r);
     if (Status s = writeFile(output, *code); !s) return reportError(s.error(), r);
   } else {
-    Expected<std::vector<std::string>> code = cpu::compileAotObjects(m, options, formatTrainConfig(r.train));
+    Expected<std::vector<std::string>> code = target->compiler->compileObjects(m, options, formatTrainConfig(r.train));
     if (!code) return reportError(code.error(), r);
     clock.restart();
     std::vector<std::string> objects;
@@ -136,23 +134,24 @@ int buildCommand(const ToolOptions& o) {
 }
 
 int trainCommand(const ToolOptions& o) {
-  cpu::Timings timings;
-  cpu::PhaseClock clock(&timings);
+  Timings timings;
+  PhaseClock clock(&timings);
   FrontendResult r;
   Module m;
-  if (int status = compileToTrainer(o, "train", clock, r, m)) return status;
+  const Target* target = nullptr;
+  if (int status = compileToTrainer(o, clock, r, m, target)) return status;
   // Size the plan for the batch the trainer will run (--batch, else the model's).
   int64_t maxBatch = planBatch(o, r);
   for (size_t i = 0; i + 1 < o.trainerArgs.size(); ++i)
     if (o.trainerArgs[i] == "--batch") maxBatch = std::max<int64_t>(maxBatch, std::atoll(o.trainerArgs[i + 1].c_str()));
   for (const std::string& a : o.trainerArgs)
     if (a.rfind("--batch=", 0) == 0) maxBatch = std::max<int64_t>(maxBatch, std::atoll(a.c_str() + 8));
-  Expected<cpu::CompiledProgram> c = cpu::compileForJit(m, cpuOptions(o, maxBatch, &timings));
+  Expected<CompiledProgram> c = target->compiler->compileForJit(m, targetOptions(o, maxBatch, &timings));
   if (!c) return reportError(c.error(), r);
   if (o.timePasses) printTimings(timings);
   std::vector<std::string> args = {"sinter train", "train"};
   args.insert(args.end(), o.trainerArgs.begin(), o.trainerArgs.end());
-  return trainerMain(c->table, r.train, args, stdout, stderr);
+  return trainerMain(c->table(), r.train, args, stdout, stderr);
 }
 
 }  // namespace sinter

@@ -6,12 +6,12 @@
 #include <cmath>
 #include <cstdio>
 
-#include "codegen/cpu/compile.h"
 #include "codegen/ref/evaluator.h"
-#include "runtime/program.h"
+#include "codegen/target.h"
 #include "passes/pass.h"
-#include "runtime/philox.h"
+#include "runtime/executor.h"
 #include "runtime/tensor_file.h"
+#include "support/philox.h"
 #include "tools/commands.h"
 
 namespace sinter {
@@ -77,9 +77,20 @@ Status checkOneHotInputs(const Function& fn, const ref::TensorMap& inputs) {
   return ok();
 }
 
-// `sinter run --target cpu`: the same files as the reference path, computed by the JIT'd plan in f32.
-Status runOnCpu(const ToolOptions& o, const Module& m, const std::string& fnName, const ref::TensorMap& inputs,
-                TensorFile& out) {
+// A reference tensor into a plan buffer at `batch`, converted to the buffer's dtype.
+Status writeTensor(Executor& e, const PlanBuffer& b, int64_t batch, const ref::Tensor& t) {
+  if (static_cast<int64_t>(t.data.size()) != Executor::elements(b, batch))
+    return Error(fmt::format("'{}' has {} elements but the plan's buffer holds {}", b.name, t.data.size(),
+                             Executor::elements(b, batch)));
+  if (b.type == BufferType::I32) e.writeFrom<int32_t>(b, batch, std::vector<int32_t>(t.data.begin(), t.data.end()));
+  else e.writeFrom<float>(b, batch, std::vector<float>(t.data.begin(), t.data.end()));
+  return ok();
+}
+
+// `sinter run --target T`: the same files as the reference path, computed in f32 by the plan that
+// target compiles in memory.
+Status runCompiled(const ToolOptions& o, const Target& target, const Module& m, const std::string& fnName,
+                   const ref::TensorMap& inputs, TensorFile& out) {
   const Function& fn = *m.function(fnName);
   int64_t batch = 1;
   for (ValueId v : fn.inputs()) {
@@ -88,33 +99,29 @@ Status runOnCpu(const ToolOptions& o, const Module& m, const std::string& fnName
       if (n.type.dims[k] == kBatch) batch = inputs.at(n.attrs.s("name")).dims[k];
   }
   if (Status s = checkOneHotInputs(fn, inputs); !s) return s;
-  Expected<cpu::CompiledProgram> c = cpu::compileForJit(m, {std::max<int64_t>({o.maxBatch, batch, 64}), {}});
+  Expected<CompiledProgram> c = target.compiler->compileForJit(m, {std::max<int64_t>({o.maxBatch, batch, 64}), {}});
   if (!c) return c.error();
-  Program program(c->table, o.threads, o.seed);
+  auto executor = makeExecutor(c->table(), o.threads, o.seed);
+  if (!executor) return executor.error();
+  Executor& program = **executor;
+  if (Status s = program.prepare(batch); !s) return s;
   if (!o.weights.empty()) {
     ref::TensorMap weights;
     if (Status s = loadWeights(m, o.weights, weights); !s) return s;
     for (const auto& [name, t] : weights) {
       const PlanBuffer* b = program.buffer(name);
       if (!b) return Error(fmt::format("{}: '{}' has no buffer in the compiled plan", o.weights, name));
-      for (size_t i = 0; i < t.data.size(); ++i) {
-        if (b->type == BufferType::I32) static_cast<int32_t*>(program.data(*b))[i] = static_cast<int32_t>(t.data[i]);
-        else static_cast<float*>(program.data(*b))[i] = static_cast<float>(t.data[i]);
-      }
+      if (Status s = writeTensor(program, *b, batch, t); !s) return Error(fmt::format("{}: {}", o.weights, s.error().message()));
     }
   }
   for (ValueId v : fn.inputs()) {
     const std::string& name = fn.nodes[v].attrs.s("name");
     const PlanBuffer* b = program.buffer(name);
     if (!b) return Error(fmt::format("input '{}' has no buffer in the compiled plan", name));
-    const ref::Tensor& t = inputs.at(name);
-    for (size_t i = 0; i < t.data.size(); ++i) {
-      if (b->type == BufferType::I32) static_cast<int32_t*>(program.data(*b))[i] = static_cast<int32_t>(t.data[i]);
-      else static_cast<float*>(program.data(*b))[i] = static_cast<float>(t.data[i]);
-    }
+    if (Status s = writeTensor(program, *b, batch, inputs.at(name)); !s) return s;
   }
   if (Status s = program.run(fnName, batch); !s) return s;
-  const PlanTable& table = c->table;
+  const PlanTable& table = c->table();
   const PlanFunction* pf = nullptr;
   for (int32_t f = 0; f < table.numFunctions; ++f)
     if (fnName == table.functions[f].name) pf = &table.functions[f];
@@ -123,19 +130,13 @@ Status runOnCpu(const ToolOptions& o, const Module& m, const std::string& fnName
     const PlanBuffer& b = table.buffers[pf->results[r]];
     std::vector<int64_t> shape;
     for (int32_t d = 0; d < b.rank; ++d) shape.push_back(b.dims[d] == kPlanBatch ? batch : b.dims[d]);
-    const auto n = static_cast<size_t>(program.elements(b, batch));
     const std::string name = pf->resultNames[r];
-    if (b.type == BufferType::I32) {
-      const auto* p = static_cast<const int32_t*>(program.data(b));
-      sorted.emplace_back(name, NamedTensor::fromInt32s(name, shape, std::vector<int32_t>(p, p + n)));
-    } else {
-      const auto* p = static_cast<const float*>(program.data(b));
-      sorted.emplace_back(name, NamedTensor::fromFloats(name, shape, std::vector<float>(p, p + n)));
-    }
+    if (b.type == BufferType::I32) sorted.emplace_back(name, NamedTensor::fromInt32s(name, shape, program.readAs<int32_t>(b, batch)));
+    else sorted.emplace_back(name, NamedTensor::fromFloats(name, shape, program.readAs<float>(b, batch)));
   }
   // Name order, as the reference path writes them.
   std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  out.metadata = {{"model", m.name}, {"function", fnName}, {"precision", "f32"}, {"target", "cpu"}};
+  out.metadata = {{"model", m.name}, {"function", fnName}, {"precision", "f32"}, {"target", std::string(target.name)}};
   for (auto& [name, t] : sorted) out.tensors.push_back(std::move(t));
   return ok();
 }
@@ -146,9 +147,13 @@ int runCommand(const ToolOptions& o) {
   FrontendResult r = compileFile(o.files[0]);
   if (reportErrors(r)) return 1;
   auto fail = [&](const Error& e) { return reportError(e, r); };
-  const std::string target = o.target.empty() ? "ref" : o.target;
-  if (target != "ref" && target != "cpu")
-    return fail(Error(fmt::format("target '{}' is not available for `sinter run`; use --target ref or cpu", o.target)));
+  // The reference evaluator (float64 or float32) is the default; any built target runs in f32.
+  const Target* target = nullptr;
+  if (!o.target.empty() && o.target != "ref") {
+    Expected<const Target*> t = findTarget(o.target);
+    if (!t) return fail(t.error());
+    target = *t;
+  }
   if (o.precision != "f64" && o.precision != "f32") return fail(Error("--precision must be f64 or f32"));
   if (o.inputs.empty() || o.output.empty()) return fail(Error("`sinter run` needs --inputs FILE and -o FILE"));
   Expected<Module> m = trainingModule(r);
@@ -156,11 +161,11 @@ int runCommand(const ToolOptions& o) {
   std::string fnName = o.grads ? "grad" : "eval";
   const Function* fn = m->function(fnName);
   if (!fn) return fail(Error(fmt::format("model '{}' has no loss, so it has no gradients", m->name)));
-  if (target == "cpu") {
+  if (target) {
     Expected<ref::TensorMap> inputs = loadInputs(*m, *fn, o.inputs);
     if (!inputs) return fail(inputs.error());
     TensorFile out;
-    if (Status s = runOnCpu(o, *m, fnName, *inputs, out); !s) return fail(s.error());
+    if (Status s = runCompiled(o, *target, *m, fnName, *inputs, out); !s) return fail(s.error());
     if (Status s = writeSafetensors(o.output, out); !s) return fail(s.error());
     return 0;
   }

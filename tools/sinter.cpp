@@ -3,8 +3,8 @@
 
 #include <cstdio>
 
-#include "codegen/cpu/compile.h"
-#include "codegen/kernel_ir.h"
+#include "codegen/kernel_passes.h"
+#include "codegen/target.h"
 #include "frontend/ast_dump.h"
 #include "frontend/compile.h"
 #include "frontend/render.h"
@@ -35,13 +35,21 @@ int dumpCommand(const ToolOptions& o) {
   Expected<Module> m = runStage(*r.module, o);
   if (!m) return reportError(m.error(), r);
   if (o.stage == "kernels") {
-    Expected<kir::KProgram> k = kir::buildKernels(*m, {o.maxBatch > 0 ? o.maxBatch : r.train.batch});
+    kir::KernelOptions ko;
+    ko.maxBatch = o.maxBatch > 0 ? o.maxBatch : r.train.batch;
+    ko.printAfterAll = o.printAfterAll;
+    ko.printAfter = o.printAfter;
+    ko.printChanged = o.printChanged;
+    Expected<kir::KProgram> k = kir::buildKernels(*m, ko);
     if (!k) return reportError(k.error(), r);
     std::fputs(kir::printKernels(*k).c_str(), stdout);
     return 0;
   }
   if (o.stage == "llvm") {
-    Expected<std::string> text = cpu::compileAot(*m, {o.maxBatch > 0 ? o.maxBatch : r.train.batch, {}}, formatTrainConfig(r.train), cpu::EmitKind::Llvm);
+    Expected<const Target*> target = findTarget(o.target.empty() ? "cpu" : o.target);
+    if (!target) return reportError(target.error(), r);
+    Expected<std::string> text = (*target)->compiler->emit(*m, {o.maxBatch > 0 ? o.maxBatch : r.train.batch, {}},
+                                                           formatTrainConfig(r.train), EmitKind::Llvm);
     if (!text) return reportError(text.error(), r);
     std::fputs(text->c_str(), stdout);
     return 0;

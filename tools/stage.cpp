@@ -1,6 +1,7 @@
 // `sinter dump`'s stages: the pass pipeline up to the stage asked for.
 #include <fmt/format.h>
 
+#include "codegen/kernel_passes.h"
 #include "passes/pass.h"
 #include "tools/commands.h"
 
@@ -18,7 +19,7 @@ Expected<Module> runStage(Module m, const ToolOptions& o) {
   pm.printAfter = o.printAfter;
   pm.printChanged = o.printChanged;
   for (const std::string& name : o.printAfter)
-    if (!findPass(name)) return Error(fmt::format("unknown pass '{}' in --print-after", name));
+    if (!findPass(name) && !kir::isKernelStep(name)) return Error(fmt::format("unknown pass '{}' in --print-after", name));
   if (!o.passes.empty()) {
     std::vector<const PassInfo*> list;
     for (const std::string& name : o.passes) {

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "ir/attr.h"
-#include "ir/diagnostic.h"
 #include "ir/op.h"
 #include "ir/types.h"
+#include "support/error.h"
 
 namespace llvm {
 class Function;

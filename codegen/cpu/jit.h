@@ -6,7 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "ir/diagnostic.h"
+#include "codegen/target.h"
+#include "support/error.h"
 
 namespace llvm {
 class LLVMContext;
@@ -16,12 +17,8 @@ class TargetMachine;
 
 namespace sinter::cpu {
 
-// Code generation options shared by the JIT and AOT paths.
-struct CodegenOptions {
-  std::string cpu;          // "" = the host (e.g. znver4); for AOT, --cpu / -march
-  std::string features;     // "" = the host's
-  int optLevel = 3;         // -O0..3
-};
+// Code generation options shared by the JIT and AOT paths: cpu "" is the host (e.g. znver4).
+using CodegenOptions = MachineOptions;
 
 // A target machine for `options` (PIC, aggressive codegen). Sets the module's triple and layout.
 Expected<std::unique_ptr<llvm::TargetMachine>> makeTargetMachine(const CodegenOptions& options);

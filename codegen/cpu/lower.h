@@ -8,7 +8,8 @@
 
 #include "codegen/cpu/heavy_kernels.h"
 #include "codegen/kernel_ir.h"
-#include "ir/diagnostic.h"
+#include "codegen/plan_builder.h"
+#include "support/error.h"
 
 namespace llvm {
 class Module;
@@ -17,11 +18,7 @@ class Module;
 namespace sinter::cpu {
 
 // What the runtime needs to call a lowered kernel.
-struct LoweredKernel {
-  std::string symbol;
-  int64_t extentPerBatch = 0, extentConst = 1, grain = 1;
-  double flops = 0;  // at the program's maximum batch
-};
+using LoweredKernel = KernelBinding;
 
 // Adds every kernel of `p` to `m`, the heavy ones tiled for `target`'s registers; result[f][k]
 // describes function f's kernel k.
@@ -35,6 +32,7 @@ enum class LoweringKind { Pointwise, Reduction, View, Structural, Kernel, Heavy,
 struct LoweringInfo {
   LoweringKind kind;
   const char* note;  // the reason for Unsupported
+  bool emitter;      // a Kernel op's table entry names the function that emits it
 };
 LoweringInfo loweringFor(OpKind op);
 

@@ -17,7 +17,7 @@
 #include "codegen/cpu/heavy_kernels.h"
 #include "codegen/cpu/ir_loops.h"
 #include "codegen/cpu/lower.h"
-#include "runtime/philox.h"
+#include "support/philox.h"
 
 
 namespace sinter::cpu {
@@ -170,10 +170,19 @@ Value* pwEqual(Gen& g, const std::vector<Value*>& x, const Expr& e) {
   return e.dtype == DType::I32 ? g.b.CreateZExt(eq, g.i32) : g.b.CreateSelect(eq, fconst(g, 1.0), fconst(g, 0.0));
 }
 
+// Ops that are kernels of their own (LoweringKind::Kernel) name their emitter in the table; an
+// entry without one is refused when a kernel reaches it, never emitted as an empty function.
+using KernelEmitter = void (*)(Gen&, const Kernel&, const kir::KProgram&, LoweredKernel&);
+void emitRows(Gen& g, const Kernel& k, const kir::KProgram& p, LoweredKernel& out);
+void emitSoftmax(Gen& g, const Kernel& k, const kir::KProgram& p, LoweredKernel& out);
+void emitOneHot(Gen& g, const Kernel& k, const kir::KProgram& p, LoweredKernel& out);
+void emitDropoutMask(Gen& g, const Kernel& k, const kir::KProgram& p, LoweredKernel& out);
+
 struct Entry {
   OpKind op;
   LoweringKind kind;
   Pointwise pointwise = nullptr;
+  KernelEmitter emit = nullptr;
   const char* note = nullptr;
 };
 
@@ -208,10 +217,10 @@ const Entry kTable[] = {
     {OpKind::Reshape, LoweringKind::View},
     {OpKind::Transpose, LoweringKind::View},
     {OpKind::Broadcast, LoweringKind::View},
-    {OpKind::Concat, LoweringKind::Kernel},
-    {OpKind::Slice, LoweringKind::Kernel},
-    {OpKind::Pad, LoweringKind::Kernel},
-    {OpKind::OneHot, LoweringKind::Kernel},
+    {OpKind::Concat, LoweringKind::Kernel, nullptr, emitRows},
+    {OpKind::Slice, LoweringKind::Kernel, nullptr, emitRows},
+    {OpKind::Pad, LoweringKind::Kernel, nullptr, emitRows},
+    {OpKind::OneHot, LoweringKind::Kernel, nullptr, emitOneHot},
     {OpKind::MatMul, LoweringKind::Heavy},
     {OpKind::Conv2d, LoweringKind::Heavy},
     {OpKind::Conv2dGradInput, LoweringKind::Heavy},
@@ -220,11 +229,11 @@ const Entry kTable[] = {
     {OpKind::MaxPool2dGrad, LoweringKind::Heavy},
     {OpKind::AvgPool2d, LoweringKind::Heavy},
     {OpKind::AvgPool2dGrad, LoweringKind::Heavy},
-    {OpKind::Softmax, LoweringKind::Kernel},
-    {OpKind::LogSoftmax, LoweringKind::Kernel},
-    {OpKind::DropoutMask, LoweringKind::Kernel},
-    {OpKind::Dropout, LoweringKind::Unsupported, nullptr, "expanded into dropout_mask by build-train-step"},
-    {OpKind::BatchNorm, LoweringKind::Unsupported, nullptr, "expanded into primitives by build-train-step"},
+    {OpKind::Softmax, LoweringKind::Kernel, nullptr, emitSoftmax},
+    {OpKind::LogSoftmax, LoweringKind::Kernel, nullptr, emitSoftmax},
+    {OpKind::DropoutMask, LoweringKind::Kernel, nullptr, emitDropoutMask},
+    {OpKind::Dropout, LoweringKind::Unsupported, nullptr, nullptr, "expanded into dropout_mask by build-train-step"},
+    {OpKind::BatchNorm, LoweringKind::Unsupported, nullptr, nullptr, "expanded into primitives by build-train-step"},
 };
 
 const Entry* entryFor(OpKind op) {
@@ -331,7 +340,8 @@ Lin prodLin(const Dims& d, int from, int to) {
 }
 
 // Softmax and log_softmax along `axis`, in double like the reference: max, sum of exp, write.
-void emitSoftmax(Gen& g, const Kernel& k, bool log, LoweredKernel& out) {
+void emitSoftmax(Gen& g, const Kernel& k, const kir::KProgram&, LoweredKernel& out) {
+  const bool log = k.op == OpKind::LogSoftmax;
   const Dims& d = k.resultType.dims;
   const int axis = normAxis(k.attrs.i("axis"), static_cast<int>(d.size()));
   const Lin outerL = prodLin(d, 0, axis), innerL = prodLin(d, axis + 1, static_cast<int>(d.size()));
@@ -370,7 +380,7 @@ void emitSoftmax(Gen& g, const Kernel& k, bool log, LoweredKernel& out) {
 }
 
 // Row i of the result is zero except a 1 at column label[i] (an out-of-range label gives a zero row).
-void emitOneHot(Gen& g, const Kernel& k, LoweredKernel& out) {
+void emitOneHot(Gen& g, const Kernel& k, const kir::KProgram&, LoweredKernel& out) {
   const int64_t classes = k.attrs.i("classes");
   auto& b = g.b;
   g.loop(g.begin, g.end, [&](Value* i) {
@@ -390,7 +400,7 @@ void emitOneHot(Gen& g, const Kernel& k, LoweredKernel& out) {
 
 // Element i keeps iff uniformFromBits(Philox4x32-10((i, step, 0, 0), (seed, salt))[0]) >= p
 // (codegen/ref/nn.cpp); operands (x, seed, step).
-void emitDropoutMask(Gen& g, const Kernel& k, LoweredKernel& out) {
+void emitDropoutMask(Gen& g, const Kernel& k, const kir::KProgram&, LoweredKernel& out) {
   auto& b = g.b;
   const double p = k.attrs.f("p");
   const auto salt = static_cast<uint32_t>(k.attrs.i("salt"));
@@ -512,13 +522,9 @@ Status emitKernel(llvm::Module& m, const kir::KProgram& p, const Kernel& k, cons
         return Error(fmt::format("'{}' is not a pointwise op", mnemonic(e.op)));
     emitLoopKernel(g, k, p, out);
   } else {
-    switch (k.op) {
-      case OpKind::Softmax: emitSoftmax(g, k, false, out); break;
-      case OpKind::LogSoftmax: emitSoftmax(g, k, true, out); break;
-      case OpKind::OneHot: emitOneHot(g, k, out); break;
-      case OpKind::DropoutMask: emitDropoutMask(g, k, out); break;
-      default: emitRows(g, k, p, out); break;
-    }
+    if (!entry || !entry->emit)
+      return Error(fmt::format("internal error: the CPU backend has no emitter for the kernel op '{}'", mnemonic(k.op)));
+    entry->emit(g, k, p, out);
   }
   g.finish();
   return ok();
@@ -528,8 +534,8 @@ Status emitKernel(llvm::Module& m, const kir::KProgram& p, const Kernel& k, cons
 
 LoweringInfo loweringFor(OpKind op) {
   const Entry* e = entryFor(op);
-  if (!e) return {LoweringKind::Unsupported, nullptr};
-  return {e->kind, e->note};
+  if (!e) return {LoweringKind::Unsupported, nullptr, false};
+  return {e->kind, e->note, e->emit != nullptr};
 }
 
 Expected<std::vector<std::vector<LoweredKernel>>> lowerKernels(const kir::KProgram& p, llvm::Module& m,

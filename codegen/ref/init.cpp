@@ -3,7 +3,7 @@
 #include <numbers>
 
 #include "codegen/ref/kernels.h"
-#include "runtime/philox.h"
+#include "support/philox.h"
 
 namespace sinter::ref {
 

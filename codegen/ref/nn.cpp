@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "codegen/ref/kernels.h"
-#include "runtime/philox.h"
+#include "support/philox.h"
 
 namespace sinter::ref {
 

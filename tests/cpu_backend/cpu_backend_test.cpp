@@ -12,11 +12,12 @@
 
 #include "codegen/cpu/compile.h"
 #include "codegen/cpu/lower.h"
+#include "codegen/kernel_passes.h"
 #include "codegen/ref/evaluator.h"
 #include "frontend/compile.h"
 #include "passes/pass.h"
-#include "runtime/philox.h"
 #include "runtime/program.h"
+#include "support/philox.h"
 #include "tests/passes/reference_util.h"
 
 using namespace sinter;
@@ -60,18 +61,19 @@ ref::TensorMap randomInputs(const Function& fn, int64_t batch, uint32_t seed) {
   return inputs;
 }
 
-void writeBuffer(Program& p, const PlanBuffer& b, const ref::Tensor& t) {
-  for (size_t i = 0; i < t.data.size(); ++i) {
-    if (b.type == BufferType::I32) static_cast<int32_t*>(p.data(b))[i] = static_cast<int32_t>(t.data[i]);
-    else static_cast<float*>(p.data(b))[i] = static_cast<float>(t.data[i]);
-  }
+void writeBuffer(Executor& p, const PlanBuffer& b, int64_t batch, const ref::Tensor& t) {
+  REQUIRE(static_cast<int64_t>(t.data.size()) == Executor::elements(b, batch));
+  if (b.type == BufferType::I32) p.writeFrom<int32_t>(b, batch, std::vector<int32_t>(t.data.begin(), t.data.end()));
+  else p.writeFrom<float>(b, batch, std::vector<float>(t.data.begin(), t.data.end()));
 }
 
-std::vector<double> readBuffer(Program& p, const PlanBuffer& b, int64_t batch) {
-  std::vector<double> out(static_cast<size_t>(p.elements(b, batch)));
-  for (size_t i = 0; i < out.size(); ++i)
-    out[i] = b.type == BufferType::I32 ? static_cast<const int32_t*>(p.data(b))[i] : static_cast<const float*>(p.data(b))[i];
-  return out;
+std::vector<double> readBuffer(Executor& p, const PlanBuffer& b, int64_t batch) {
+  if (b.type == BufferType::I32) {
+    const std::vector<int32_t> v = p.readAs<int32_t>(b, batch);
+    return {v.begin(), v.end()};
+  }
+  const std::vector<float> v = p.readAs<float>(b, batch);
+  return {v.begin(), v.end()};
 }
 
 // max|a - b| / max|b| (max|a - b| when b is all zeros); NaN counts as infinitely wrong.
@@ -113,7 +115,7 @@ const PlanFunction* planFunction(const PlanTable& t, const std::string& name) {
 
 // Runs `fn` on both backends from the same seeded globals and compares every result, and for
 // @train_step every global afterwards.
-void compareFunction(const Module& m, const std::string& model, cpu::CompiledProgram& c, const std::string& fnName,
+void compareFunction(const Module& m, const std::string& model, CompiledProgram& c, const std::string& fnName,
                      int64_t batch, uint32_t seed) {
   const Function* fn = m.function(fnName);
   if (!fn) return;
@@ -122,15 +124,15 @@ void compareFunction(const Module& m, const std::string& model, cpu::CompiledPro
   ref::TensorMap globals = ref::initGlobals(m, seed);
   Expected<ref::TensorMap> want = ref::evaluate(m, fnName, inputs, globals, ref::Precision::F32);
   REQUIRE_MESSAGE(want, (want ? "" : want.error().message()));
-  Program program(c.table, 2, seed);
+  Program program(c.table(), 2, seed);
   for (const auto& [name, t] : inputs) {
     const PlanBuffer* b = program.buffer(name);
     REQUIRE(b);
-    writeBuffer(program, *b, t);
+    writeBuffer(program, *b, batch, t);
   }
   Status s = program.run(fnName, batch);
   REQUIRE_MESSAGE(s, (s ? "" : s.error().message()));
-  const PlanFunction* pf = planFunction(c.table, fnName);
+  const PlanFunction* pf = planFunction(c.table(), fnName);
   REQUIRE(pf);
   auto check = [&](const std::string& what, const std::vector<double>& got, const ref::Tensor& w) {
     REQUIRE(got.size() == w.data.size());
@@ -140,7 +142,7 @@ void compareFunction(const Module& m, const std::string& model, cpu::CompiledPro
     worst.note(model, fmt::format("@{} B={} {}", fnName, batch, what), err);
   };
   for (int32_t r = 0; r < pf->numResults; ++r)
-    check(pf->resultNames[r], readBuffer(program, c.table.buffers[pf->results[r]], batch), want->at(pf->resultNames[r]));
+    check(pf->resultNames[r], readBuffer(program, c.table().buffers[pf->results[r]], batch), want->at(pf->resultNames[r]));
   if (fnName != "train_step") return;
   for (const Global& g : m.globals) {
     const PlanBuffer* b = program.buffer(g.name);
@@ -156,6 +158,7 @@ TEST_CASE("every op has a CPU lowering or an explicit refusal") {
   {                                                                                           \
     const cpu::LoweringInfo info = cpu::loweringFor(OpKind::Enum);                            \
     CHECK_MESSAGE((info.kind != cpu::LoweringKind::Unsupported || info.note != nullptr), mnemonic); \
+    CHECK_MESSAGE((info.kind != cpu::LoweringKind::Kernel || info.emitter), mnemonic);             \
   }
 #include "ir/ops.def"
 #undef OP
@@ -175,7 +178,7 @@ TEST_CASE("memory plan: no live buffers overlap, the arena is at most the sum of
     INFO(path);
     Module m = compileForTraining(sourcePath(path));
     for (int64_t maxBatch : {1, 64}) {
-      Expected<kir::KProgram> k = kir::buildKernels(m, {maxBatch});
+      Expected<kir::KProgram> k = kir::buildKernels(m, {.maxBatch = maxBatch});
       REQUIRE_MESSAGE(k, (k ? "" : k.error().message()));
       Status s = kir::verifyMemoryPlan(*k);
       CHECK_MESSAGE(s, (s ? "" : s.error().message()));
@@ -186,7 +189,7 @@ TEST_CASE("memory plan: no live buffers overlap, the arena is at most the sum of
 
 TEST_CASE("fusion: a bias add and relu are one kernel, a reduction takes its producers") {
   Module m = compileForTraining(sourcePath("examples/mlp.nn"));
-  Expected<kir::KProgram> k = kir::buildKernels(m, {64});
+  Expected<kir::KProgram> k = kir::buildKernels(m, {.maxBatch = 64});
   REQUIRE(k);
   const std::string text = kir::printKernels(*k);
   CHECK(text.find(": add relu (") != std::string::npos);
@@ -199,10 +202,10 @@ TEST_CASE("initial state equals the reference evaluator's initGlobals bit for bi
   for (const char* path : {"examples/mlp.nn", "tests/reference/models/opt_adam.nn", "tests/reference/models/dropout.nn"}) {
     INFO(path);
     Module m = compileForTraining(sourcePath(path));
-    Expected<cpu::CompiledProgram> c = cpu::compileForJit(m, {8, {}});
+    Expected<CompiledProgram> c = cpu::compileForJit(m, {8, {}});
     REQUIRE_MESSAGE(c, (c ? "" : c.error().message()));
     for (uint64_t seed : {0ull, 12345678901234ull}) {
-      Program program(c->table, 1, seed);
+      Program program(c->table(), 1, seed);
       ref::TensorMap want = ref::initGlobals(m, seed);
       for (const Global& g : m.globals) {
         const PlanBuffer* b = program.buffer(g.name);
@@ -218,7 +221,7 @@ TEST_CASE("every model: @eval, @grad and @train_step equal the reference evaluat
     const std::string model = stem(path);
     INFO(path);
     Module m = compileForTraining(sourcePath(path));
-    Expected<cpu::CompiledProgram> c = cpu::compileForJit(m, {64, {}});
+    Expected<CompiledProgram> c = cpu::compileForJit(m, {64, {}});
     REQUIRE_MESSAGE(c, (c ? "" : c.error().message()));
     // The reference evaluator's convolutions are slow: convolutional models run @grad at batch 64
     // only through @eval, and cifar_cnn not at all.
@@ -242,15 +245,15 @@ TEST_CASE("kernels compiled on several threads are the program one thread compil
   std::map<std::string, std::vector<double>> first;
   for (int threads : {1, 3}) {
     INFO(threads, " compile threads");
-    cpu::CpuOptions options{8, {}};
+    TargetOptions options{8, {}};
     options.compileThreads = threads;
-    Expected<cpu::CompiledProgram> c = cpu::compileForJit(m, options);
+    Expected<CompiledProgram> c = cpu::compileForJit(m, options);
     REQUIRE_MESSAGE(c, (c ? "" : c.error().message()));
-    Program program(c->table, 1, 3);
-    for (const auto& [name, t] : inputs) writeBuffer(program, *program.buffer(name), t);
+    Program program(c->table(), 1, 3);
+    for (const auto& [name, t] : inputs) writeBuffer(program, *program.buffer(name), 8, t);
     for (int step = 0; step < 2; ++step) REQUIRE(program.run("train_step", 8));
-    for (int32_t b = 0; b < c->table.numBuffers; ++b) {
-      const PlanBuffer& pb = c->table.buffers[b];
+    for (int32_t b = 0; b < c->table().numBuffers; ++b) {
+      const PlanBuffer& pb = c->table().buffers[b];
       if (!pb.persistent) continue;
       std::vector<double> got = readBuffer(program, pb, 8);
       if (threads == 1) first[pb.name] = got;
@@ -262,9 +265,9 @@ TEST_CASE("kernels compiled on several threads are the program one thread compil
 
 TEST_CASE("a batch beyond the compiled maximum is an error") {
   Module m = compileForTraining(sourcePath("tests/reference/models/opt_sgd.nn"));
-  Expected<cpu::CompiledProgram> c = cpu::compileForJit(m, {4, {}});
+  Expected<CompiledProgram> c = cpu::compileForJit(m, {4, {}});
   REQUIRE(c);
-  Program program(c->table, 1, 0);
+  Program program(c->table(), 1, 0);
   CHECK(!program.run("eval", 5));
   CHECK(!program.run("eval", 0));
   CHECK(!program.run("no_such_function", 1));

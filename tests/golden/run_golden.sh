@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Golden IR tests: `sinter dump MODEL --stage=S` must print exactly tests/golden/expected/NAME.S.ir.
 # Models: the examples and tests/golden/*.nn; stages: ir (the forward graph), grad (the whole
-# training step after autodiff and simplification) and kernels (fused kernels and the memory plan).
+# training step after autodiff and simplification) and kernels (fused kernels and the memory plan);
+# and the kernel-IR passes before and after, from tests/golden/passes/*.nn.
 #   run:        tests/golden/run_golden.sh build/tools/sinter
 #   regenerate: tests/golden/run_golden.sh build/tools/sinter --update   (then read the diff)
 set -uo pipefail
@@ -28,6 +29,24 @@ for model in examples/*.nn tests/golden/*.nn; do
       diff <(printf '%s\n' "$actual") "$expected" | head -40
     fi
   done
+done
+# Pass tests: each tests/golden/passes/NAME.nn names the dump flags on its `# RUN:` line; its
+# expected output (the dumps that go to stderr) is tests/golden/expected/passes/NAME.txt.
+for model in tests/golden/passes/*.nn; do
+  [ -f "$model" ] || continue
+  name=$(basename "$model" .nn)
+  read -ra flags <<< "$(sed -n 's/^# RUN: //p' "$model" | head -1)"
+  expected=tests/golden/expected/passes/$name.txt
+  actual=$("$sinter" dump "$model" "${flags[@]}" 2>&1 >/dev/null)
+  if [ "$update" = "--update" ]; then
+    printf '%s\n' "$actual" > "$expected"
+  elif [ -f "$expected" ] && [ "$actual" = "$(cat "$expected")" ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: sinter dump $model ${flags[*]} differs from $expected:"
+    diff <(printf '%s\n' "$actual") "$expected" | head -40
+  fi
 done
 [ "$update" = "--update" ] && { echo "updated tests/golden/expected"; exit 0; }
 echo "$passed passed, $failed failed"

@@ -1,7 +1,7 @@
 // Reference kernels of pooling, softmax and the dropout mask.
 #include <cmath>
 
-#include "runtime/philox.h"
+#include "support/philox.h"
 #include "tests/ref/ref_test_util.h"
 
 using namespace sinter;

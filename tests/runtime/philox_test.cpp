@@ -1,5 +1,5 @@
 // Philox4x32-10 against Random123's known-answer vectors, and the float conversion's range.
-#include "runtime/philox.h"
+#include "support/philox.h"
 
 #include <doctest/doctest.h>
 

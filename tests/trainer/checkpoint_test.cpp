@@ -20,10 +20,12 @@ void scribble(Program& program, float base) {
   for (int32_t i = 0; i < t.numBuffers; ++i) {
     const PlanBuffer& b = t.buffers[i];
     if (!b.persistent) continue;
-    for (int64_t j = 0; j < program.elements(b, 1); ++j) {
-      if (b.type == BufferType::F32) static_cast<float*>(program.data(b))[j] = base + static_cast<float>(i * 1000 + j);
-      else static_cast<int32_t*>(program.data(b))[j] = static_cast<int32_t>(base) + i;
-    }
+    const auto n = static_cast<size_t>(program.elements(b, 1));
+    std::vector<float> f(n);
+    std::vector<int32_t> k(n, static_cast<int32_t>(base) + i);
+    for (size_t j = 0; j < n; ++j) f[j] = base + static_cast<float>(static_cast<size_t>(i) * 1000 + j);
+    if (b.type == BufferType::F32) program.writeFrom<float>(b, 1, f);
+    else program.writeFrom<int32_t>(b, 1, k);
   }
 }
 

@@ -72,8 +72,9 @@ inline std::vector<std::vector<uint8_t>> persistentBytes(Program& program) {
   for (int32_t i = 0; i < t.numBuffers; ++i) {
     const PlanBuffer& b = t.buffers[i];
     if (!b.persistent) continue;
-    const auto* p = static_cast<const uint8_t*>(program.data(b));
-    out.emplace_back(p, p + program.elements(b, 1) * 4);
+    std::vector<uint8_t> bytes(static_cast<size_t>(program.elements(b, 1) * 4));
+    program.read(b, 1, std::as_writable_bytes(std::span(bytes)));
+    out.push_back(std::move(bytes));
   }
   return out;
 }

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ir/diagnostic.h"
+#include "support/error.h"
 
 namespace sinter {
 

@@ -1,5 +1,5 @@
 // Training settings: PyTorch's optimizer defaults and the text form a built executable embeds.
-#include "runtime/train_config.h"
+#include "support/train_config.h"
 
 #include <fmt/format.h>
 

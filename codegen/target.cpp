@@ -1,0 +1,37 @@
+// The table of targets. A new target is one row here and a folder codegen/<target>/ that defines
+// its TargetCompiler.
+#include "codegen/target.h"
+
+#include "codegen/cpu/compile.h"
+
+namespace sinter {
+
+namespace {
+
+const Target kTargets[] = {
+    {"cpu", "LLVM-generated code for the CPU, tiled and vectorized, no vendor library", &cpu::kCompiler},
+    {"dnnl", "oneDNN primitives for conv, matmul, pooling and batch norm, LLVM for the rest", nullptr},
+    {"cuda", "cuBLAS and cuDNN for the heavy ops, LLVM NVPTX kernels for the rest", nullptr},
+};
+
+std::string builtNames() {
+  std::string names;
+  for (const Target& t : kTargets)
+    if (t.compiler) names += (names.empty() ? "" : ", ") + std::string(t.name);
+  return names;
+}
+
+}  // namespace
+
+std::span<const Target> allTargets() { return kTargets; }
+
+Expected<const Target*> findTarget(std::string_view name) {
+  for (const Target& t : kTargets) {
+    if (t.name != name) continue;
+    if (!t.compiler) return Error(fmt::format("target '{}' ({}) is not built yet; built: {}", name, t.summary, builtNames()));
+    return &t;
+  }
+  return Error(fmt::format("unknown target '{}' (built: {})", name, builtNames()));
+}
+
+}  // namespace sinter

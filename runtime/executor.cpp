@@ -1,0 +1,35 @@
+// The executors the runtime has, by the target a plan was compiled for: each target's plan names
+// its target, and this table says which executor runs it.
+#include "runtime/executor.h"
+
+#include <fmt/format.h>
+
+#include "runtime/program.h"
+
+namespace sinter {
+
+namespace {
+
+using MakeExecutor = std::unique_ptr<Executor> (*)(const PlanTable&, int threads, uint64_t seed);
+
+struct ExecutorEntry {
+  std::string_view target;
+  MakeExecutor make;
+};
+
+const ExecutorEntry kExecutors[] = {
+    {"cpu", [](const PlanTable& t, int threads, uint64_t seed) -> std::unique_ptr<Executor> {
+       return std::make_unique<Program>(t, threads, seed);
+     }},
+};
+
+}  // namespace
+
+Expected<std::unique_ptr<Executor>> makeExecutor(const PlanTable& table, int threads, uint64_t seed) {
+  const std::string_view target = table.target ? table.target : "";
+  for (const ExecutorEntry& e : kExecutors)
+    if (e.target == target) return e.make(table, threads, seed);
+  return Error(fmt::format("this runtime has no executor for plans of target '{}'", target));
+}
+
+}  // namespace sinter
