@@ -11,42 +11,37 @@ update=${2:-}
 cd "$(dirname "$0")/../.."
 passed=0
 failed=0
-for model in examples/*.nn tests/golden/*.nn; do
-  [ -f "$model" ] || continue
-  name=$(basename "$model" .nn)
-  for stage in ir grad kernels; do
-    expected=tests/golden/expected/$name.$stage.ir
-    actual=$("$sinter" dump "$model" --stage=$stage 2>&1)
-    if [ "$update" = "--update" ]; then
-      printf '%s\n' "$actual" > "$expected"
-      continue
-    fi
-    if [ -f "$expected" ] && [ "$actual" = "$(cat "$expected")" ]; then
-      passed=$((passed + 1))
-    else
-      failed=$((failed + 1))
-      echo "FAIL: sinter dump $model --stage=$stage differs from $expected:"
-      diff <(printf '%s\n' "$actual") "$expected" | head -40
-    fi
-  done
-done
-# Pass tests: each tests/golden/passes/NAME.nn names the dump flags on its `# RUN:` line; its
-# expected output (the dumps that go to stderr) is tests/golden/expected/passes/NAME.txt.
-for model in tests/golden/passes/*.nn; do
-  [ -f "$model" ] || continue
-  name=$(basename "$model" .nn)
-  read -ra flags <<< "$(sed -n 's/^# RUN: //p' "$model" | head -1)"
-  expected=tests/golden/expected/passes/$name.txt
-  actual=$("$sinter" dump "$model" "${flags[@]}" 2>&1 >/dev/null)
+
+# Compares (or with --update, writes) one dump.  EXPECTED_FILE ACTUAL_TEXT DESCRIPTION
+check() {
+  local expected=$1 actual=$2 what=$3
   if [ "$update" = "--update" ]; then
     printf '%s\n' "$actual" > "$expected"
   elif [ -f "$expected" ] && [ "$actual" = "$(cat "$expected")" ]; then
     passed=$((passed + 1))
   else
     failed=$((failed + 1))
-    echo "FAIL: sinter dump $model ${flags[*]} differs from $expected:"
+    echo "FAIL: $what differs from $expected:"
     diff <(printf '%s\n' "$actual") "$expected" | head -40
   fi
+}
+
+for model in examples/*.nn tests/golden/*.nn; do
+  [ -f "$model" ] || continue
+  name=$(basename "$model" .nn)
+  for stage in ir grad kernels; do
+    check "tests/golden/expected/$name.$stage.ir" "$("$sinter" dump "$model" --stage=$stage 2>&1)" \
+      "sinter dump $model --stage=$stage"
+  done
+done
+
+# Pass tests: each tests/golden/passes/NAME.nn names the dump flags on its `# RUN:` line; its
+# expected output (the dumps, which go to stderr) is tests/golden/expected/passes/NAME.txt.
+for model in tests/golden/passes/*.nn; do
+  [ -f "$model" ] || continue
+  read -ra flags <<< "$(sed -n 's/^# RUN: //p' "$model" | head -1)"
+  check "tests/golden/expected/passes/$(basename "$model" .nn).txt" "$("$sinter" dump "$model" "${flags[@]}" 2>&1 >/dev/null)" \
+    "sinter dump $model ${flags[*]}"
 done
 [ "$update" = "--update" ] && { echo "updated tests/golden/expected"; exit 0; }
 echo "$passed passed, $failed failed"
