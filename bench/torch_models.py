@@ -1,5 +1,6 @@
-"""The example models (examples/mlp.nn, examples/lenet.nn) and their train-block optimizers in
-PyTorch, for the benchmarks that compare Sinter with PyTorch (torch_step.py, torch_epoch.py)."""
+"""The example models (examples/mlp.nn, examples/lenet.nn, examples/cifar_cnn.nn) and their
+train-block optimizers in PyTorch, for the benchmarks that compare Sinter with PyTorch
+(torch_step.py, torch_epoch.py)."""
 import sys
 
 try:
@@ -24,7 +25,21 @@ def build(model):
                             nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                             nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
         return net, torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-    sys.exit(f"error: unknown model '{model}' (expected mlp or lenet)")
+    if model == "cifar_cnn":
+        # three blocks of two 3x3 convs (no bias) + batchnorm + relu, each block ending in a 2x2 max
+        # pool, then dropout 0.25, dense 256 + relu, dropout 0.5, dense 10
+        def block(cin, cout):
+            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+                    nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+                    nn.MaxPool2d(2)]
+        net = nn.Sequential(*block(3, 32), *block(32, 64), *block(64, 128), nn.Flatten(), nn.Dropout(0.25),
+                            nn.Linear(128 * 4 * 4, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 10))
+        return net, torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    sys.exit(f"error: unknown model '{model}' (expected mlp, lenet or cifar_cnn)")
+
+
+# The input image shape of each model, [C, H, W].
+IMAGE_SHAPES = {"mlp": (1, 28, 28), "lenet": (1, 28, 28), "cifar_cnn": (3, 32, 32)}
 
 
 def train_step(net, optimizer, x, y):

@@ -1,15 +1,15 @@
 """Times one PyTorch training step of an example model on random data (the counterpart of
 step_bench). Prints `torch MODEL threads=T batch=B us_per_step=X` for bench/step.sh.
-    /usr/bin/python3 bench/torch_step.py mlp|lenet [--threads 1] [--batch 64] [--seconds 2]"""
+    /usr/bin/python3 bench/torch_step.py mlp|lenet|cifar_cnn [--threads 1] [--batch 64] [--seconds 2]"""
 import argparse
 import time
 
-from torch_models import build, torch, train_step  # first: exits clearly where torch is missing
+from torch_models import IMAGE_SHAPES, build, torch, train_step  # first: exits clearly where torch is missing
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("model", choices=["mlp", "lenet"])
+    p.add_argument("model", choices=sorted(IMAGE_SHAPES))
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--seconds", type=float, default=2.0, help="how long to time, after the warm-up")
@@ -18,7 +18,7 @@ def main():
     torch.manual_seed(0)
     net, optimizer = build(a.model)
     # The same inputs as step_bench: images uniform in [-1, 1], labels in [0, 10), fixed across steps.
-    x = torch.rand(a.batch, 1, 28, 28) * 2 - 1
+    x = torch.rand(a.batch, *IMAGE_SHAPES[a.model]) * 2 - 1
     y = torch.randint(0, 10, (a.batch,))
 
     def run(n):

@@ -35,6 +35,7 @@ namespace {
 
 constexpr int64_t kPanelFloats = 48 * 1024;     // about 192 KB: the panel stays in L2
 constexpr int64_t kMaxImagesPerPanel = 8;
+constexpr int64_t kWeightPanelFloats = 192 * 1024;
 constexpr double kGrainFlops = 5e5;
 
 int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -109,8 +110,8 @@ void emitPack(Emitter& e, const Pack& p, Value* row0, int64_t rb) {
 }
 
 // Output rows per panel: as many as fit kPanelFloats (at least one).
-int64_t rowsPerPanel(int64_t k, int64_t outW, int64_t outH, int64_t lanes) {
-  return std::clamp<int64_t>(kPanelFloats / std::max<int64_t>(k * roundUp(outW, lanes), 1), 1, outH);
+int64_t rowsPerPanel(int64_t k, int64_t outW, int64_t outH, int64_t lanes, int64_t budget = kPanelFloats) {
+  return std::clamp<int64_t>(budget / std::max<int64_t>(k * roundUp(outW, lanes), 1), 1, outH);
 }
 
 // Calls block(row0, rb) over [0, outH) in blocks of `rows` (the last one shorter).
@@ -338,8 +339,8 @@ Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, c
     k.grain = 1;
   } else {
     Value *dw = e.bufs[0], *xs = e.bufs[1], *dy = e.bufs[2];
-    const int64_t rb = rowsPerPanel(Kc, OW, OH, e.lanes), ps = roundUp(rb * OW, e.lanes) + e.lanes;
-    const int64_t nbMax = rb < OH ? 1 : std::clamp<int64_t>(kPanelFloats * 2 / (Kc * ps), 1, kMaxImagesPerPanel);
+    const int64_t rb = rowsPerPanel(Kc, OW, OH, e.lanes, kWeightPanelFloats), ps = roundUp(rb * OW, e.lanes) + e.lanes;
+    const int64_t nbMax = rb < OH ? 1 : std::clamp<int64_t>(kWeightPanelFloats / (Kc * ps), 1, kMaxImagesPerPanel);
     Value* panel = e.stackArray(e.f32, Kc * nbMax * ps);
     Value* Nv = e.dim(N);
     e.loop(zero, Nv, nbMax, [&](Value* n0) {

@@ -285,7 +285,16 @@ void emitLoopKernel(Gen& g, const Kernel& k, const kir::KProgram& p, LoweredKern
         if (d == rank) {
           Value* v = emitExpr(g, k, k.reduceRoot, idx, nullptr);
           Value* a = g.b.CreateLoad(accTy, slot);
-          g.b.CreateStore(isMax ? g.intrinsic(llvm::Intrinsic::maximum, {a, v}) : g.b.CreateFAdd(a, g.b.CreateFPExt(v, g.f64)), slot);
+          Value* next = isMax ? g.intrinsic(llvm::Intrinsic::maximum, {a, v}) : g.b.CreateFAdd(a, g.b.CreateFPExt(v, g.f64));
+          // The sum may be reassociated: the vectorizer then keeps lane partial sums (in double, so
+          // the order moves the f32 result by far less than its rounding) instead of one serial
+          // chain of dependent adds, which ran at one element per add latency.
+          if (!isMax) {
+            llvm::FastMathFlags fmf = llvm::cast<llvm::Instruction>(next)->getFastMathFlags();
+            fmf.setAllowReassoc();
+            llvm::cast<llvm::Instruction>(next)->setFastMathFlags(fmf);
+          }
+          g.b.CreateStore(next, slot);
           return;
         }
         g.loop(g.c(0), g.lin(k.space[d]), [&](Value* i) { idx[d] = i; nest(d + 1); });
