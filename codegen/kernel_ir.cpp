@@ -118,8 +118,10 @@ int32_t FunctionBuilder::newBuffer(const std::string& name, BufferRole role, con
 void FunctionBuilder::decideFusion() {
   const size_t n = fn_.nodes.size();
   uses_.assign(n, 0);
+  // numel reads only its operand's shape (it is an immediate): not a use that keeps a value alive.
   for (const Node& nd : fn_.nodes)
-    for (ValueId v : nd.operands) ++uses_[v];
+    if (roleOf(nd) != Role::Count)
+      for (ValueId v : nd.operands) ++uses_[v];
   for (const auto& [name, v] : fn_.results) ++uses_[v];
   group_.resize(n);
   groupHasReduction_.assign(n, false);
