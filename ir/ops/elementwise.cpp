@@ -57,8 +57,10 @@ Grads gradTanh(Builder& b, const Node&, ValueId y, ValueId dy) {
 Grads gradSigmoid(Builder& b, const Node&, ValueId y, ValueId dy) {
   return {b.mul(dy, b.mul(y, b.sub(b.constant(1.0), y)))};
 }
-Grads gradRelu(Builder& b, const Node& n, ValueId, ValueId dy) {
-  return {b.mul(dy, b.unary(OpKind::Step, n.operands[0]))};
+// step(relu(x)) is step(x): the mask reads relu's output, which the next layer keeps for its own
+// gradient anyway, so relu's input has one use and fuses into its producer (bias, batch norm).
+Grads gradRelu(Builder& b, const Node&, ValueId self, ValueId dy) {
+  return {b.mul(dy, b.unary(OpKind::Step, self))};
 }
 // slope + (1 - slope) * step(x): 1 where x > 0, slope elsewhere.
 Grads gradLeakyRelu(Builder& b, const Node& n, ValueId, ValueId dy) {
