@@ -11,6 +11,7 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "runtime/plan.h"
@@ -70,6 +71,18 @@ class Executor {
     std::vector<T> out(static_cast<size_t>(elements(b, batch)));
     read(b, batch, std::as_writable_bytes(std::span(out)));
     return out;
+  }
+  // A one-element buffer (the loss, the step counter): no allocation, for the training loop.
+  template <typename T>
+  T readScalar(const PlanBuffer& b) {
+    assert(holds<T>(b));
+    T value{};
+    read(b, 1, std::as_writable_bytes(std::span(&value, 1)));
+    return value;
+  }
+  template <typename T>
+  void writeScalar(const PlanBuffer& b, T value) {
+    writeFrom<T>(b, 1, std::span<const T>(&value, 1));
   }
   template <typename T>
   void writeFrom(const PlanBuffer& b, int64_t batch, std::span<const T> values) {

@@ -37,20 +37,6 @@ int64_t perSample(const PlanBuffer& b) {
 
 bool batched(const PlanBuffer& b) { return b.rank >= 1 && b.dims[0] == kPlanBatch; }
 
-// Host copies of a function's inputs, assembled by the Batcher and written through the executor.
-struct InputStaging {
-  std::vector<float> image;
-  std::vector<int32_t> labels;
-  InputStaging(const FunctionIo& io, int64_t batch)
-      : image(static_cast<size_t>(batch * io.imageSize)), labels(io.label ? static_cast<size_t>(batch) : 0) {}
-  int32_t* labelData() { return labels.empty() ? nullptr : labels.data(); }
-  // The first n images (and labels) into the function's input buffers at batch size n.
-  void write(Executor& program, const FunctionIo& io, int64_t n) const {
-    program.writeFrom<float>(*io.image, n, std::span(image).first(static_cast<size_t>(n * io.imageSize)));
-    if (io.label) program.writeFrom<int32_t>(*io.label, n, std::span(labels).first(static_cast<size_t>(n)));
-  }
-};
-
 // "nan", "inf" or "-inf" (a NaN's sign means nothing to the user).
 std::string nonFiniteName(float v) { return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
 
@@ -121,13 +107,8 @@ Status writeScalar(Executor& program, const char* name, BufferType type, double 
   if (!b) return ok();
   if (b->type != type || program.elements(*b, 1) != 1)
     return Error(fmt::format("the plan's '{}' is not a scalar of the expected type", name));
-  if (type == BufferType::F32) {
-    const float v = static_cast<float>(value);
-    program.writeFrom<float>(*b, 1, std::span(&v, 1));
-  } else {
-    const int32_t v = static_cast<int32_t>(value);
-    program.writeFrom<int32_t>(*b, 1, std::span(&v, 1));
-  }
+  if (type == BufferType::F32) program.writeScalar(*b, static_cast<float>(value));
+  else program.writeScalar(*b, static_cast<int32_t>(value));
   return ok();
 }
 
@@ -215,7 +196,7 @@ Expected<EvalResult> evaluate(Executor& program, const Dataset& data, int64_t be
     const int64_t n = batcher.fill(i, batch, staging.image.data(), staging.labelData(), false);
     staging.write(program, *io, n);
     if (Status s = program.run("eval", n); !s) return s.error();
-    if (result.hasLoss) lossSum += static_cast<double>(program.readAs<float>(*io->loss, n)[0]) * static_cast<double>(n);
+    if (result.hasLoss) lossSum += static_cast<double>(program.readScalar<float>(*io->loss)) * static_cast<double>(n);
     if (io->output) {
       const std::vector<float> out = program.readAs<float>(*io->output, n);
       for (int64_t j = 0; j < n; ++j)
@@ -344,7 +325,7 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
       staging.write(program, *io, n);
       if (Status s = program.run("train_step", n); !s) return s.error();
       ++state.step;
-      const float value = program.readAs<float>(*io->loss, n)[0];
+      const float value = program.readScalar<float>(*io->loss);
       if (!std::isfinite(value)) {
         if (out) progress.finish();
         return Error(fmt::format("loss is {} at step {} (epoch {}){}", nonFiniteName(value), state.step, e + 1,

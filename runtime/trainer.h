@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,21 @@ Expected<FunctionIo> functionIo(const PlanTable& table, std::string_view name);
 std::string imageShapeString(const FunctionIo& io);
 // Whether images of channels x height x width fit the image input; the error names both shapes.
 Status checkImageShape(const FunctionIo& io, int64_t channels, int64_t height, int64_t width, std::string_view what);
+
+// Host copies of a function's inputs for up to `batch` images (labels zero until filled), written
+// through the executor: the Batcher (train, eval) and predict assemble batches here.
+struct InputStaging {
+  std::vector<float> image;
+  std::vector<int32_t> labels;
+  InputStaging(const FunctionIo& io, int64_t batch)
+      : image(static_cast<size_t>(batch * io.imageSize)), labels(io.label ? static_cast<size_t>(batch) : 0) {}
+  int32_t* labelData() { return labels.empty() ? nullptr : labels.data(); }
+  // The first n images (and labels) into the function's input buffers at batch size n.
+  void write(Executor& program, const FunctionIo& io, int64_t n) const {
+    program.writeFrom<float>(*io.image, n, std::span(image).first(static_cast<size_t>(n * io.imageSize)));
+    if (io.label) program.writeFrom<int32_t>(*io.label, n, std::span(labels).first(static_cast<size_t>(n)));
+  }
+};
 
 // The learning rate of 0-based epoch e out of `epochs`: constant; step (lr * gamma^floor(e / every));
 // cosine (minLr + (lr - minLr)(1 + cos(pi e / epochs)) / 2).

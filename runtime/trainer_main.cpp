@@ -316,16 +316,14 @@ Status runPredict(const PlanTable& table, const TrainConfig& defaults, const Fla
   const auto lut = normalizationTables(defaults.normalize, 1)[0];
   const int64_t batch = table.maxBatch;
   if (Status s = program.prepare(batch); !s) return s;
-  std::vector<float> image(static_cast<size_t>(batch * io->imageSize));
-  const std::vector<int32_t> labels(static_cast<size_t>(batch), 0);
+  InputStaging staging(*io, batch);
   const bool isProbs = std::string_view(io->output->name) == "probs";
   for (size_t first = 0; first < samples.size(); first += static_cast<size_t>(batch)) {
     const int64_t n = std::min<int64_t>(batch, static_cast<int64_t>(samples.size() - first));
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < io->imageSize; ++j)
-        image[static_cast<size_t>(i * io->imageSize + j)] = lut[samples[first + static_cast<size_t>(i)].pixels[j]];
-    program.writeFrom<float>(*io->image, n, std::span(image).first(static_cast<size_t>(n * io->imageSize)));
-    if (io->label) program.writeFrom<int32_t>(*io->label, n, std::span(labels).first(static_cast<size_t>(n)));
+        staging.image[static_cast<size_t>(i * io->imageSize + j)] = lut[samples[first + static_cast<size_t>(i)].pixels[j]];
+    staging.write(program, *io, n);
     if (Status s = program.run("eval", n); !s) return s;
     const std::vector<float> probs = program.readAs<float>(*io->output, n);
     for (int64_t i = 0; i < n; ++i) {

@@ -62,8 +62,8 @@ TEST_CASE("trainer: softmax regression learns MNIST in 2 epochs") {
   CHECK(last.trainLoss < result->epochs.front().trainLoss);
   CHECK(result->state.step == 200);  // 2 epochs of 10000 / 100
   CHECK(result->state.epoch == 2);
-  CHECK(program.readAs<float>(*program.buffer("train.step"), 1)[0] == 200.0f);
-  CHECK(program.readAs<int32_t>(*program.buffer("train.seed"), 1)[0] == 1);
+  CHECK(program.readScalar<float>(*program.buffer("train.step")) == 200.0f);
+  CHECK(program.readScalar<int32_t>(*program.buffer("train.seed")) == 1);
 
   const auto printed = lines(out.text());
   REQUIRE(printed.size() == 3);
