@@ -570,6 +570,8 @@ std::string printKernels(const KProgram& p) {
         for (size_t d = 0; d < k.space.size(); ++d)
           dims += fmt::format("{}{}{}", d ? "," : "", static_cast<int>(d) >= k.numKept ? "r:" : "", formatLin(k.space[d]));
         shape = fmt::format("loop[{}]", dims);
+      } else if (k.kind == KernelKind::Library) {
+        shape = "library " + k.library;
       } else {
         shape = "op";
       }

@@ -22,6 +22,7 @@
 //     64-byte aligned offsets; the work arena is the maximum over functions, sized at maxBatch.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -71,6 +72,7 @@ struct Expr {
 enum class KernelKind : uint8_t {
   Loop,  // a loop nest over `space` computing exprs (optionally with one reduction)
   Op,    // one op over materialized operands (heavy ops, softmax, one_hot, concat, ...)
+  Library,  // an Op kernel the target runs as a call into a vendor library (select-library-kernels)
 };
 
 struct Kernel {
@@ -87,7 +89,8 @@ struct Kernel {
   int32_t root = -1;            // the output value (may read the accumulator through Acc)
   std::vector<Lin> outStrides;  // output element stride per kept dim
   bool outputAliasesArg = false;  // the output is an argument's storage too (an in-place store)
-  // Op: the op and its operand/result types (operands are args[1..]).
+  std::string library;  // Library: which library ("dnnl")
+  // Op, Library: the op and its operand/result types (operands are args[1..]).
   OpKind op = OpKind::Constant;
   Attrs attrs;
   std::vector<TensorType> operandTypes;
@@ -101,8 +104,16 @@ struct KFunction {
   std::vector<std::pair<std::string, int32_t>> results;    // name -> buffer
 };
 
+// The ops a target's vendor library runs instead of generated code (oneDNN's conv, matmul, pooling).
+struct LibraryOps {
+  std::string name;  // "dnnl"
+  std::vector<OpKind> ops;
+  bool takes(OpKind op) const { return std::find(ops.begin(), ops.end(), op) != ops.end(); }
+};
+
 struct KProgram {
   std::string model;
+  LibraryOps library;  // the target's (empty: everything is generated)
   int64_t maxBatch = 64;
   std::vector<Buffer> buffers;
   std::vector<KFunction> functions;

@@ -9,6 +9,9 @@ namespace sinter::kir {
 namespace {
 
 const KernelPass kPasses[] = {
+    // First: which kernels are library calls is the target's choice of code, and later passes
+    // must see it (a library call reads and writes whole buffers, never in place).
+    {"select-library-kernels", selectLibraryKernels, "run the ops the target's vendor library takes as calls into it"},
     // Before the memory plan: a store made in place removes a temp (and a copy kernel) that the
     // plan would otherwise have to place. Relies on stores being trailing copies.
     {"place-stores", placeStores, "write stored values straight into their globals where that is safe"},
@@ -19,6 +22,21 @@ const KernelPass kPasses[] = {
 constexpr std::string_view kLowering = "lower-to-kernels";
 
 }  // namespace
+
+// select-library-kernels: an Op kernel whose op the target's library takes becomes a Library
+// kernel. Must not fire: loops (a fused bias or ReLU stays generated code), and ops the library
+// does not take (softmax, one_hot).
+Expected<bool> selectLibraryKernels(KProgram& p) {
+  bool changed = false;
+  for (KFunction& f : p.functions)
+    for (Kernel& k : f.kernels)
+      if (k.kind == KernelKind::Op && p.library.takes(k.op)) {
+        k.kind = KernelKind::Library;
+        k.library = p.library.name;
+        changed = true;
+      }
+  return changed;
+}
 
 std::span<const KernelPass> kernelPasses() { return kPasses; }
 
@@ -37,6 +55,7 @@ Expected<KProgram> buildKernels(const Module& m, const KernelOptions& o) {
   };
   Expected<KProgram> p = lowerToKernels(m, o.maxBatch);
   if (!p) return p.error();
+  p->library = o.library;
   print(kLowering, true, *p);
   for (const KernelPass& pass : kPasses) {
     Expected<bool> changed = pass.run(*p);

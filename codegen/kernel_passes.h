@@ -29,6 +29,7 @@ bool isKernelStep(std::string_view name);
 
 struct KernelOptions {
   int64_t maxBatch = 64;
+  LibraryOps library;  // the target's vendor-library ops (select-library-kernels)
   bool printAfterAll = false;
   std::vector<std::string> printAfter;  // step names
   bool printChanged = false;
@@ -38,6 +39,7 @@ struct KernelOptions {
 // lower-to-kernels, then every pass of kernelPasses(); the memory plan is verified at the end.
 Expected<KProgram> buildKernels(const Module& m, const KernelOptions& options);
 
+Expected<bool> selectLibraryKernels(KProgram& p);
 Expected<bool> placeStores(KProgram& p);
 Expected<bool> planMemory(KProgram& p);
 

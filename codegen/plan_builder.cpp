@@ -2,6 +2,8 @@
 #include "codegen/plan_builder.h"
 
 #include <algorithm>
+#include <type_traits>
+#include <variant>
 
 namespace sinter {
 
@@ -17,7 +19,71 @@ double initArg(const Init& init, const std::string& key, double fallback) {
   return fallback;
 }
 
+std::string jsonString(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<int>(c));
+    else out += c;
+  }
+  return out + "\"";
+}
+
+std::string jsonAttr(const Attr& a) {
+  return std::visit(
+      [](const auto& v) -> std::string {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) return jsonString(v);
+        else if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
+        else if constexpr (std::is_same_v<T, double>) return formatFloat(v);
+        else if constexpr (std::is_same_v<T, int64_t>) return std::to_string(v);
+        else return fmt::format("[{}]", fmt::join(v, ","));
+      },
+      a);
+}
+
+std::string jsonDims(const TensorType& t) {
+  std::vector<int64_t> dims;
+  for (int64_t d : t.dims) dims.push_back(d == kBatch ? kPlanBatch : d);
+  return fmt::format("[{}]", fmt::join(dims, ","));
+}
+
+double elementsAt(const TensorType& t, int64_t batch) {
+  double n = 1;
+  for (int64_t d : t.dims) n *= static_cast<double>(d == kBatch ? batch : d);
+  return n;
+}
+
 }  // namespace
+
+std::string libraryDescriptor(const kir::Kernel& k) {
+  std::string attrs, operands;
+  for (const auto& [key, value] : k.attrs.items()) attrs += fmt::format("{}{}:{}", attrs.empty() ? "" : ",", jsonString(key), jsonAttr(value));
+  for (const TensorType& t : k.operandTypes) operands += fmt::format("{}{}", operands.empty() ? "" : ",", jsonDims(t));
+  return fmt::format(R"({{"library":{},"op":{},"attrs":{{{}}},"operands":[{}],"result":{}}})", jsonString(k.library),
+                     jsonString(std::string(mnemonic(k.op))), attrs, operands, jsonDims(k.resultType));
+}
+
+double heavyOpFlops(const kir::Kernel& k, int64_t batch) {
+  const auto& in = k.operandTypes;
+  auto perOutput = [&](const TensorType& w) { return 2 * elementsAt(w, batch) / static_cast<double>(w.dims[0]); };
+  auto window = [&] { return static_cast<double>(k.attrs.ints("kernel")[0] * k.attrs.ints("kernel")[1]); };
+  switch (k.op) {
+    case OpKind::MatMul: {
+      const TensorType& a = in[0];
+      const int64_t inner = k.attrs.b("transpose_a") ? a.dims[0] : a.dims[1];
+      return 2 * elementsAt(k.resultType, batch) * static_cast<double>(inner == kBatch ? batch : inner);
+    }
+    case OpKind::Conv2d: return elementsAt(k.resultType, batch) * perOutput(in[1]);
+    case OpKind::Conv2dGradInput: return elementsAt(in[0], batch) * perOutput(in[1]);
+    case OpKind::Conv2dGradWeight: return elementsAt(in[1], batch) * perOutput(k.resultType);
+    case OpKind::MaxPool2d:
+    case OpKind::AvgPool2d: return elementsAt(k.resultType, batch) * window();
+    case OpKind::MaxPool2dGrad: return elementsAt(in[1], batch) * window();
+    case OpKind::AvgPool2dGrad: return elementsAt(in[0], batch) * window();
+    default: return 0;
+  }
+}
 
 Expected<PlanSpec> buildPlan(const Module& m, const kir::KProgram& k, const std::vector<std::vector<KernelBinding>>& bindings,
                              const std::string& target) {
@@ -53,8 +119,9 @@ Expected<PlanSpec> buildPlan(const Module& m, const kir::KProgram& k, const std:
     sf.name = fn.name;
     for (size_t i = 0; i < fn.kernels.size(); ++i) {
       const KernelBinding& kb = bindings[f][i];
-      sf.calls.push_back(PlanSpec::Call{kb.symbol, nullptr, fn.kernels[i].args, kb.extentPerBatch, kb.extentConst,
-                                        std::max<int64_t>(1, kb.grain)});
+      const kir::Kernel& k = fn.kernels[i];
+      sf.calls.push_back(PlanSpec::Call{kb.symbol, nullptr, k.args, kb.extentPerBatch, kb.extentConst, std::max<int64_t>(1, kb.grain),
+                                        k.kind == kir::KernelKind::Library ? libraryDescriptor(k) : ""});
       if (fn.name == "train_step") s.flopsPerStep += kb.flops;
     }
     sf.inputs = fn.inputs;

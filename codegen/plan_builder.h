@@ -21,6 +21,13 @@ struct KernelBinding {
   double flops = 0;  // at the program's maximum batch
 };
 
+// A Library kernel as the runtime's library executor reads it (PlanCall::library): JSON
+// {"library","op","attrs","operands","result"}, dims with -1 for B.
+std::string libraryDescriptor(const kir::Kernel& k);
+// Floating-point operations of a heavy op (matmul, the convolutions, pooling) at batch size
+// `batch`, counting a multiply-add as two: what a library kernel's binding reports.
+double heavyOpFlops(const kir::Kernel& k, int64_t batch);
+
 // bindings[f][k] describes kernels.functions[f].kernels[k]. Calls are left unbound (fn null):
 // in memory the target binds them (bindKernels), an executable binds them when it loads the plan.
 Expected<PlanSpec> buildPlan(const Module& m, const kir::KProgram& kernels,

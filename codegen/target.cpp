@@ -3,15 +3,16 @@
 #include "codegen/target.h"
 
 #include "codegen/cpu/compile.h"
+#include "codegen/onednn/compile.h"
 
 namespace sinter {
 
 namespace {
 
 const Target kTargets[] = {
-    {"cpu", "LLVM-generated code for the CPU, tiled and vectorized, no vendor library", &cpu::kCompiler},
-    {"dnnl", "oneDNN primitives for conv, matmul, pooling and batch norm, LLVM for the rest", nullptr},
-    {"cuda", "cuBLAS and cuDNN for the heavy ops, LLVM NVPTX kernels for the rest", nullptr},
+    {"cpu", "LLVM-generated code for the CPU, tiled and vectorized, no vendor library", &cpu::kCompiler, nullptr},
+    {"dnnl", "oneDNN 2.6 primitives for conv, matmul and pooling, LLVM for the rest", &onednn::kCompiler, &onednn::kLibrary},
+    {"cuda", "cuBLAS and cuDNN for the heavy ops, LLVM NVPTX kernels for the rest", nullptr, nullptr},
 };
 
 std::string builtNames() {

@@ -56,6 +56,7 @@ struct Target {
   std::string_view name;
   std::string_view summary;
   const TargetCompiler* compiler;  // null: not built into this Sinter
+  const kir::LibraryOps* library;  // the ops a vendor library runs (select-library-kernels); null: none
 };
 
 std::span<const Target> allTargets();

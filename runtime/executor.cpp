@@ -4,13 +4,14 @@
 
 #include <fmt/format.h>
 
+#include "runtime/onednn/executor.h"
 #include "runtime/program.h"
 
 namespace sinter {
 
 namespace {
 
-using MakeExecutor = std::unique_ptr<Executor> (*)(const PlanTable&, int threads, uint64_t seed);
+using MakeExecutor = Expected<std::unique_ptr<Executor>> (*)(const PlanTable&, int threads, uint64_t seed);
 
 struct ExecutorEntry {
   std::string_view target;
@@ -18,9 +19,10 @@ struct ExecutorEntry {
 };
 
 const ExecutorEntry kExecutors[] = {
-    {"cpu", [](const PlanTable& t, int threads, uint64_t seed) -> std::unique_ptr<Executor> {
-       return std::make_unique<Program>(t, threads, seed);
+    {"cpu", [](const PlanTable& t, int threads, uint64_t seed) -> Expected<std::unique_ptr<Executor>> {
+       return std::unique_ptr<Executor>(std::make_unique<Program>(t, threads, seed));
      }},
+    {"dnnl", onednn::makeExecutor},
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
@@ -38,6 +39,8 @@ class Executor {
   // host memory; `bytes` must hold exactly elements(b, batch) of them.
   virtual void read(const PlanBuffer& b, int64_t batch, std::span<std::byte> bytes) = 0;
   virtual void write(const PlanBuffer& b, int64_t batch, std::span<const std::byte> bytes) = 0;
+  // The library calls and the implementation each chose at the last prepare (for `info`).
+  virtual std::vector<std::string> libraryCalls() const { return {}; }
 
   // Buffer lookup by name; nullptr if absent.
   const PlanBuffer* buffer(std::string_view name) const {

@@ -47,6 +47,10 @@ struct PlanCall {
   int64_t extentPerBatch;    // parallel extent = extentPerBatch * batch + extentConst
   int64_t extentConst;
   int64_t grain;             // smallest slice worth a thread (in extent units)
+  // A call into the target's vendor library instead of generated code (fn is null): the JSON
+  // text {"library","op","attrs","operands","result"} that the executor builds its primitive
+  // from; "" for generated kernels.
+  const char* library;
 };
 
 struct PlanFunction {

@@ -125,7 +125,7 @@ OwnedPlan::OwnedPlan(PlanSpec spec) : spec_(std::move(spec)) {
     std::vector<PlanCall>& calls = calls_.emplace_back();
     for (const PlanSpec::Call& c : f.calls)
       calls.push_back(PlanCall{c.name.c_str(), c.fn, c.args.data(), static_cast<int32_t>(c.args.size()),
-                               c.extentPerBatch, c.extentConst, c.grain});
+                               c.extentPerBatch, c.extentConst, c.grain, c.library.c_str()});
     std::vector<const char*>& names = resultNames_.emplace_back();
     for (const std::string& n : f.resultNames) names.push_back(n.c_str());
   }
@@ -169,6 +169,12 @@ std::string formatPlan(const PlanSpec& s) {
       o.set("extent_per_batch", c.extentPerBatch);
       o.set("extent_const", c.extentConst);
       o.set("grain", c.grain);
+      // The descriptor is JSON the compiler wrote: kept as an object, so the plan text stays one
+      // readable JSON document.
+      if (!c.library.empty()) {
+        Expected<Json> library = parseJson(c.library);
+        o.set("library", library ? library.take() : Json(c.library));
+      }
       calls.push(std::move(o));
     }
     Json names = Json::array();
@@ -261,6 +267,10 @@ Expected<PlanSpec> parsePlan(std::string_view text) {
       call.extentPerBatch = rc.integer("extent_per_batch", 0);
       call.extentConst = rc.integer("extent_const", 0);
       call.grain = rc.integer("grain", 1);
+      if (const Json* library = jc.find("library")) {
+        if (library->isObject()) call.library = writeJson(*library);
+        else rc.fail(rc.path() + ".library: expected an object");
+      }
       f.calls.push_back(std::move(call));
     }
     s.functions.push_back(std::move(f));
@@ -272,6 +282,7 @@ Expected<PlanSpec> parsePlan(std::string_view text) {
 Status bindKernels(PlanSpec& spec, const KernelResolver& resolve) {
   for (PlanSpec::Function& f : spec.functions)
     for (PlanSpec::Call& c : f.calls) {
+      if (!c.library.empty()) continue;
       Expected<void*> fn = resolve(c.name);
       if (!fn) return fn.error();
       c.fn = reinterpret_cast<KernelFn>(*fn);

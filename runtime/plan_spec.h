@@ -33,6 +33,7 @@ struct PlanSpec {
     KernelFn fn = nullptr;  // bound in memory (JIT) or by bindKernels (an executable)
     std::vector<int32_t> args;
     int64_t extentPerBatch = 0, extentConst = 1, grain = 1;
+    std::string library;  // a library call's descriptor (PlanCall::library); "" for a generated kernel
   };
   struct Function {
     std::string name;
@@ -52,7 +53,7 @@ struct PlanSpec {
 // table points into it): hold it by pointer.
 class OwnedPlan {
  public:
-  // Every call must be bound (fn set).
+  // Every generated call must be bound (fn set).
   explicit OwnedPlan(PlanSpec spec);
   OwnedPlan(const OwnedPlan&) = delete;
   OwnedPlan& operator=(const OwnedPlan&) = delete;
@@ -73,7 +74,7 @@ class OwnedPlan {
 std::string formatPlan(const PlanSpec& spec);
 Expected<PlanSpec> parsePlan(std::string_view text);
 
-// Sets every call's fn from its symbol; an unknown symbol is an error that names it.
+// Sets every generated call's fn from its symbol (library calls have none); an unknown symbol is an error that names it.
 using KernelResolver = std::function<Expected<void*>(const std::string& symbol)>;
 Status bindKernels(PlanSpec& spec, const KernelResolver& resolve);
 

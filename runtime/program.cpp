@@ -8,6 +8,7 @@
 #include <chrono>
 #include <array>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <numbers>
@@ -41,13 +42,24 @@ void runSlice(void* context, int64_t i) {
 }  // namespace
 
 Program::Program(const PlanTable& table, int threads, uint64_t seed)
-    : table_(table), pool_(std::make_unique<ThreadPool>(threads)) {
+    : Program(table, std::make_unique<ThreadPool>(threads), {}, seed) {}
+
+Program::Program(const PlanTable& table, std::unique_ptr<Workers> workers, LibraryKernels library, uint64_t seed)
+    : table_(table), pool_(std::move(workers)), library_(std::move(library)) {
+  size_t calls = 0;
+  for (int32_t f = 0; f < table.numFunctions; ++f) calls += static_cast<size_t>(table.functions[f].numCalls);
+  library_.resize(calls);
   state_ = allocateArena(table.stateBytes);
   work_ = allocateArena(table.workBytes);
   for (int32_t f = 0; f < table.numFunctions; ++f) {
     callBase_.push_back(argStart_.size());
     const PlanFunction& fn = table.functions[f];
     for (int32_t c = 0; c < fn.numCalls; ++c) {
+      const size_t index = argStart_.size();
+      if (fn.calls[c].library && *fn.calls[c].library && !library_[index]) {
+        std::fprintf(stderr, "sinter: internal error: no library kernel for call '%s'\n", fn.calls[c].name);
+        std::abort();
+      }
       argStart_.push_back(argPtrs_.size());
       for (int32_t a = 0; a < fn.calls[c].numArgs; ++a) argPtrs_.push_back(data(table.buffers[fn.calls[c].args[a]]));
     }
@@ -64,11 +76,23 @@ void* Program::data(const PlanBuffer& b) { return static_cast<char*>(b.persisten
 
 int Program::threads() const { return pool_->size(); }
 
-// Host kernels need nothing per batch size: only the size is checked.
+// Generated kernels need nothing per batch size; library kernels build their primitives.
 Status Program::prepare(int64_t batch) {
   if (batch < 1 || batch > table_.maxBatch)
     return Error(fmt::format("batch size {} is outside [1, {}] (the compiled maximum)", batch, table_.maxBatch));
+  if (batch == preparedBatch_) return ok();
+  for (const auto& k : library_)
+    if (k)
+      if (Status s = k->prepare(batch); !s) return s;
+  preparedBatch_ = batch;
   return ok();
+}
+
+std::vector<std::string> Program::libraryCalls() const {
+  std::vector<std::string> out;
+  for (const auto& k : library_)
+    if (k) out.push_back(k->describe());
+  return out;
 }
 
 void Program::read(const PlanBuffer& b, int64_t batch, std::span<std::byte> bytes) {
@@ -98,8 +122,10 @@ Status Program::profile(std::string_view name, int64_t batch, std::vector<double
     const PlanCall& call = fn.calls[c];
     const int64_t extent = call.extentPerBatch * batch + call.extentConst;
     if (extent <= 0) continue;
+    const size_t index = callBase_[*f] + static_cast<size_t>(c);
     const auto start = std::chrono::steady_clock::now();
-    call.fn(&argPtrs_[argStart_[callBase_[*f] + c]], batch, 0, extent);
+    if (library_[index]) library_[index]->run(&argPtrs_[argStart_[index]], batch);
+    else call.fn(&argPtrs_[argStart_[index]], batch, 0, extent);
     seconds[static_cast<size_t>(c)] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   return ok();
@@ -115,7 +141,12 @@ Status Program::run(std::string_view name, int64_t batch) {
     const PlanCall& call = fn.calls[c];
     const int64_t extent = call.extentPerBatch * batch + call.extentConst;
     if (extent <= 0) continue;
-    void* const* bufs = &argPtrs_[argStart_[callBase_[f] + c]];
+    const size_t index = callBase_[f] + static_cast<size_t>(c);
+    void* const* bufs = &argPtrs_[argStart_[index]];
+    if (library_[index]) {
+      library_[index]->run(bufs, batch);
+      continue;
+    }
     const int64_t slices = std::min(threads, std::max<int64_t>(1, extent / std::max<int64_t>(call.grain, 1)));
     if (slices <= 1) {
       call.fn(bufs, batch, 0, extent);

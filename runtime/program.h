@@ -1,5 +1,6 @@
-// The executor of plans whose kernels run on the host (the cpu target): the two arenas in host
-// memory, a thread pool, and run(function) splitting each kernel call over it.
+// The executor of plans whose kernels run on the host (the cpu and dnnl targets): the two arenas in
+// host memory, a pool of workers, and run(function) splitting each generated kernel call over it;
+// library calls (dnnl) run through their LibraryKernel, prepared per batch size.
 #pragma once
 
 #include <memory>
@@ -9,18 +10,22 @@
 #include <vector>
 
 #include "runtime/executor.h"
+#include "runtime/library_kernel.h"
 #include "runtime/plan.h"
 #include "support/error.h"
 
 namespace sinter {
 
-class ThreadPool;
+class Workers;
 
 class Program final : public Executor {
  public:
   // Allocates both arenas (64-byte aligned) and initializes every Param and State from its init
   // with `seed`. `threads` 0 means all cores.
   Program(const PlanTable& table, int threads, uint64_t seed);
+  // The same on `workers`, with `library` holding a kernel for each library call of the plan (see
+  // LibraryKernels); a plan with library calls and no kernel for one is a caller's bug.
+  Program(const PlanTable& table, std::unique_ptr<Workers> workers, LibraryKernels library, uint64_t seed);
   ~Program();
   Program(const Program&) = delete;
   Program& operator=(const Program&) = delete;
@@ -33,6 +38,7 @@ class Program final : public Executor {
   Status profile(std::string_view name, int64_t batch, std::vector<double>& seconds) override;
   void read(const PlanBuffer& b, int64_t batch, std::span<std::byte> bytes) override;
   void write(const PlanBuffer& b, int64_t batch, std::span<const std::byte> bytes) override;
+  std::vector<std::string> libraryCalls() const override;
 
  private:
   void* data(const PlanBuffer& b);
@@ -40,7 +46,9 @@ class Program final : public Executor {
   Expected<int32_t> functionIndex(std::string_view name, int64_t batch);
 
   const PlanTable& table_;
-  std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<Workers> pool_;
+  LibraryKernels library_;
+  int64_t preparedBatch_ = 0;  // the batch size the library kernels are prepared for
   void* state_ = nullptr;
   void* work_ = nullptr;
   // Buffer addresses of every call's arguments, resolved once (arenas never move): call c of

@@ -11,7 +11,18 @@
 
 namespace sinter {
 
-class ThreadPool {
+// What splits a kernel call's slices over threads: the host pool below, or OpenMP's team where a
+// library (oneDNN) already runs on it, so that one set of threads serves both.
+class Workers {
+ public:
+  virtual ~Workers() = default;
+  virtual int size() const = 0;
+  // Calls task(context, i) for i in [0, n), spread over the threads; returns when all are done.
+  using Task = void (*)(void* context, int64_t i);
+  virtual void run(int64_t n, Task task, void* context) = 0;
+};
+
+class ThreadPool final : public Workers {
  public:
   // `threads` counts the caller: 1 runs everything inline; 0 means all hardware threads.
   explicit ThreadPool(int threads);
@@ -19,11 +30,8 @@ class ThreadPool {
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
-  int size() const { return static_cast<int>(workers_.size()) + 1; }
-
-  // Calls task(context, i) for i in [0, n), spread over the pool; returns when all are done.
-  using Task = void (*)(void* context, int64_t i);
-  void run(int64_t n, Task task, void* context);
+  int size() const override { return static_cast<int>(workers_.size()) + 1; }
+  void run(int64_t n, Task task, void* context) override;
 
  private:
   void work();

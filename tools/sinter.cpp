@@ -35,7 +35,10 @@ int dumpCommand(const ToolOptions& o) {
   Expected<Module> m = runStage(*r.module, o);
   if (!m) return reportError(m.error(), r);
   if (o.stage == "kernels") {
+    Expected<const Target*> target = findTarget(o.target.empty() ? "cpu" : o.target);
+    if (!target) return reportError(target.error(), r);
     kir::KernelOptions ko;
+    if ((*target)->library) ko.library = *(*target)->library;
     ko.maxBatch = o.maxBatch > 0 ? o.maxBatch : r.train.batch;
     ko.printAfterAll = o.printAfterAll;
     ko.printAfter = o.printAfter;

@@ -35,7 +35,8 @@ Status emitPlanGlobals(llvm::Module& m, const PlanSpec& plan, const std::string&
 
   std::set<std::string> symbols;
   for (const PlanSpec::Function& f : plan.functions)
-    for (const PlanSpec::Call& c : f.calls) symbols.insert(c.name);
+    for (const PlanSpec::Call& c : f.calls)
+      if (c.library.empty()) symbols.insert(c.name);
   std::vector<llvm::Constant*> entries;
   for (const std::string& s : symbols) {
     llvm::Function* fn = m.getFunction(s);

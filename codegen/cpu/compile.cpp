@@ -24,9 +24,12 @@ struct Lowered {
   std::vector<std::vector<LoweredKernel>> lowered;
 };
 
-Expected<Lowered> lower(const Module& m, const TargetOptions& o, const llvm::TargetMachine& tm, PhaseClock& clock) {
+Expected<Lowered> lower(const Module& m, const TargetOptions& o, const HostTarget& target, const llvm::TargetMachine& tm,
+                        PhaseClock& clock) {
   Lowered l;
-  Expected<kir::KProgram> k = kir::buildKernels(m, {.maxBatch = o.maxBatch});
+  kir::KernelOptions ko{.maxBatch = o.maxBatch};
+  if (target.library) ko.library = *target.library;
+  Expected<kir::KProgram> k = kir::buildKernels(m, ko);
   if (!k) return k.error();
   l.kernels = k.take();
   clock.mark("kernel IR (fusion, memory plan)");
@@ -49,13 +52,14 @@ struct AotModule {
   Lowered lowered;
 };
 
-Expected<AotModule> lowerForAot(const Module& m, const TargetOptions& o, const std::string& trainConfig, PhaseClock& clock) {
+Expected<AotModule> lowerForAot(const Module& m, const TargetOptions& o, const std::string& trainConfig, const HostTarget& target,
+                                PhaseClock& clock) {
   auto tm = makeTargetMachine(o.machine);
   if (!tm) return tm.error();
   clock.mark("target machine setup");
-  Expected<Lowered> l = lower(m, o, **tm, clock);
+  Expected<Lowered> l = lower(m, o, target, **tm, clock);
   if (!l) return l.error();
-  Expected<PlanSpec> plan = buildPlan(m, l->kernels, l->lowered, "cpu");
+  Expected<PlanSpec> plan = buildPlan(m, l->kernels, l->lowered, target.name);
   if (!plan) return plan.error();
   l->module->setTargetTriple((*tm)->getTargetTriple().str());
   l->module->setDataLayout((*tm)->createDataLayout());
@@ -66,25 +70,28 @@ Expected<AotModule> lowerForAot(const Module& m, const TargetOptions& o, const s
 
 }  // namespace
 
-Expected<CompiledProgram> compileForJit(const Module& m, const TargetOptions& o) {
+const HostTarget kCpu = {"cpu", nullptr};
+
+Expected<CompiledProgram> compileForJit(const Module& m, const TargetOptions& o, const HostTarget& target) {
   PhaseClock clock(o.timings);
   auto created = Jit::create(o.machine);
   if (!created) return created.error();
   std::shared_ptr<Jit> jit = created.take();
   clock.mark("JIT and target machine setup");
-  Expected<Lowered> l = lower(m, o, jit->targetMachine(), clock);
+  Expected<Lowered> l = lower(m, o, target, jit->targetMachine(), clock);
   if (!l) return l.error();
   if (Status s = jit->add(*l->module, compileThreads(o)); !s) return s.error();
-  Expected<PlanSpec> plan = buildPlan(m, l->kernels, l->lowered, "cpu");
+  Expected<PlanSpec> plan = buildPlan(m, l->kernels, l->lowered, target.name);
   if (!plan) return plan.error();
   if (Status s = bindKernels(*plan, [&](const std::string& symbol) { return jit->lookup(symbol); }); !s) return s.error();
   clock.mark(fmt::format("LLVM optimization and code generation ({} threads)", compileThreads(o)));
   return CompiledProgram{std::move(jit), std::make_shared<const OwnedPlan>(plan.take())};
 }
 
-Expected<std::string> compileAot(const Module& m, const TargetOptions& o, const std::string& trainConfig, EmitKind emit) {
+Expected<std::string> compileAot(const Module& m, const TargetOptions& o, const std::string& trainConfig, EmitKind emit,
+                                 const HostTarget& target) {
   PhaseClock clock(o.timings);
-  Expected<AotModule> a = lowerForAot(m, o, trainConfig, clock);
+  Expected<AotModule> a = lowerForAot(m, o, trainConfig, target, clock);
   if (!a) return a.error();
   llvm::Module& module = *a->lowered.module;
   optimizeModule(module, *a->tm, o.machine);
@@ -100,15 +107,16 @@ Expected<std::string> compileAot(const Module& m, const TargetOptions& o, const 
   return code;
 }
 
-Expected<std::vector<std::string>> compileAotObjects(const Module& m, const TargetOptions& o, const std::string& trainConfig) {
+Expected<std::vector<std::string>> compileAotObjects(const Module& m, const TargetOptions& o, const std::string& trainConfig,
+                                                     const HostTarget& target) {
   PhaseClock clock(o.timings);
-  Expected<AotModule> a = lowerForAot(m, o, trainConfig, clock);
+  Expected<AotModule> a = lowerForAot(m, o, trainConfig, target, clock);
   if (!a) return a.error();
   auto objects = compileToObjects(*a->lowered.module, o.machine, compileThreads(o));
   clock.mark(fmt::format("LLVM optimization and code generation ({} threads)", compileThreads(o)));
   return objects;
 }
 
-const TargetCompiler kCompiler = {compileForJit, compileAotObjects, compileAot};
+const TargetCompiler kCompiler = hostCompiler<kCpu>();
 
 }  // namespace sinter::cpu

@@ -497,6 +497,11 @@ std::string heavyKey(const Kernel& k) {
 Status emitKernel(llvm::Module& m, const kir::KProgram& p, const Kernel& k, const HeavyTarget& target,
                   HeavyCache& heavy, LoweredKernel& out) {
   out.symbol = k.name;
+  // The executor calls the library once per run, on its own threads: nothing to generate.
+  if (k.kind == kir::KernelKind::Library) {
+    out.flops = heavyOpFlops(k, p.maxBatch);
+    return ok();
+  }
   const Entry* entry = k.kind == kir::KernelKind::Op ? entryFor(k.op) : nullptr;
   if (entry && entry->kind == LoweringKind::Heavy) {
     const std::string key = heavyKey(k);

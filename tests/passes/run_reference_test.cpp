@@ -1,4 +1,4 @@
-// `sinter run --target cpu --grads` against PyTorch, through the command line a user types: every
+// `sinter run --target T --grads` against PyTorch for T = cpu and dnnl, through the command line a user types: every
 // model with reference data (tests/reference/README.md), the JIT'd f32 plan's outputs, loss and
 // parameter gradients in training mode against the float64 PyTorch results. The tolerance is the
 // float32 one reference_test.cpp applies to the reference evaluator in f32 (normwise 1e-4).
@@ -13,9 +13,9 @@
 using namespace sinter;
 using namespace sinter::testing;
 
-TEST_CASE("sinter run --target cpu --grads matches PyTorch for every reference model") {
+void checkTargetAgainstPyTorch(const std::string& target) {
   const std::string data = sourcePath("tests/reference/data/");
-  const std::filesystem::path out = std::filesystem::temp_directory_path() / "sinter_run_cpu_reference";
+  const std::filesystem::path out = std::filesystem::temp_directory_path() / ("sinter_run_reference_" + target);
   std::filesystem::create_directories(out);
   int models = 0;
   for (const auto& entry : std::filesystem::directory_iterator(data)) {
@@ -28,8 +28,8 @@ TEST_CASE("sinter run --target cpu --grads matches PyTorch for every reference m
     const std::string result = (out / (model + ".safetensors")).string();
     const std::string command =
         fmt::format("'{}' run '{}' --weights '{}{}.weights.safetensors' --inputs '{}{}.inputs.safetensors' -o '{}' "
-                    "--grads --target cpu --threads 2",
-                    SINTER_TOOL, source, data, model, data, model, result);
+                    "--grads --target {} --threads 2",
+                    SINTER_TOOL, source, data, model, data, model, result, target);
     INFO(command);
     REQUIRE(std::system(command.c_str()) == 0);
     const ref::TensorMap got = readTensors(result);
@@ -38,10 +38,15 @@ TEST_CASE("sinter run --target cpu --grads matches PyTorch for every reference m
     for (const auto& [name, w] : want) {
       auto it = got.find(name);
       CHECK_MESSAGE(it != got.end(), model, ": no result '", name, "'");
-      if (it != got.end()) checkClose(model + " " + name, it->second, w, 1.0, 1e-4);
+      if (it != got.end()) checkClose(target + " " + model + " " + name, it->second, w, 1.0, 1e-4);
     }
     ++models;
   }
   CHECK(models >= 17);
   std::filesystem::remove_all(out);
 }
+
+TEST_CASE("sinter run --target cpu --grads matches PyTorch for every reference model") { checkTargetAgainstPyTorch("cpu"); }
+
+// oneDNN's convolutions, matmuls and pooling in place of the generated ones: the same tolerance.
+TEST_CASE("sinter run --target dnnl --grads matches PyTorch for every reference model") { checkTargetAgainstPyTorch("dnnl"); }

@@ -1,0 +1,20 @@
+// The dnnl target is a host target with a library: everything else is the cpu target's pipeline.
+#include "codegen/onednn/compile.h"
+
+#include "codegen/cpu/compile.h"
+
+namespace sinter::onednn {
+
+const kir::LibraryOps kLibrary = {
+    "dnnl",
+    {OpKind::Conv2d, OpKind::Conv2dGradInput, OpKind::Conv2dGradWeight, OpKind::MatMul, OpKind::MaxPool2d,
+     OpKind::MaxPool2dGrad, OpKind::AvgPool2d, OpKind::AvgPool2dGrad},
+};
+
+namespace {
+const cpu::HostTarget kDnnl = {"dnnl", &kLibrary};
+}  // namespace
+
+const TargetCompiler kCompiler = cpu::hostCompiler<kDnnl>();
+
+}  // namespace sinter::onednn

@@ -1,0 +1,414 @@
+// oneDNN 2.6 primitives for the dnnl target's library calls.
+//
+// Each call keeps the plan's plain row-major buffers (NCHW activations, OIHW weights) at its edges
+// and lets oneDNN pick its own layouts inside (format_tag::any): a convolution reorders its
+// operands into the blocked layout its fastest implementation wants and its result back. Its
+// backward primitives get their own `any` descriptors rather than the forward's choice, which
+// would select the reference implementation (../shared/notes/deps.md). Every primitive is created
+// in prepare(batch) for that batch size; a step only sets buffer addresses and executes.
+// A reference ("ref:") implementation is refused with the primitive's description: it is 100-600x
+// slower, and a user asked for this target to be fast.
+#include "runtime/onednn/kernels.h"
+
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace sinter::onednn {
+
+namespace {
+
+using dnnl::memory;
+using Dims = memory::dims;
+using Tag = memory::format_tag;
+constexpr auto kF32 = memory::data_type::f32;
+
+// The descriptor's parts: dims use -1 for the batch size.
+struct Descriptor {
+  std::string op;
+  Json attrs;  // an object
+  std::vector<std::vector<int64_t>> operands;
+  std::vector<int64_t> result;
+
+  Expected<std::vector<int64_t>> ints(const char* key, size_t count) const {
+    const Json* v = attrs.find(key);
+    if (!v || !v->isArray() || v->asArray().size() != count) return Error(fmt::format("{}: attribute '{}' must be {} integers", op, key, count));
+    std::vector<int64_t> out;
+    for (const Json& e : v->asArray()) {
+      if (!e.isInt()) return Error(fmt::format("{}: attribute '{}' must be integers", op, key));
+      out.push_back(e.asInt());
+    }
+    return out;
+  }
+  Expected<int64_t> integer(const char* key) const {
+    const Json* v = attrs.find(key);
+    if (!v || !v->isInt()) return Error(fmt::format("{}: attribute '{}' must be an integer", op, key));
+    return v->asInt();
+  }
+  bool flag(const char* key) const {
+    const Json* v = attrs.find(key);
+    return v && v->isBool() && v->asBool();
+  }
+};
+
+Expected<std::vector<int64_t>> dimsOf(const Json* j, const std::string& what) {
+  if (!j || !j->isArray() || j->asArray().size() > 6) return Error(fmt::format("library descriptor: {} must be a list of dims", what));
+  std::vector<int64_t> d;
+  for (const Json& e : j->asArray()) {
+    if (!e.isInt() || (e.asInt() < 1 && e.asInt() != -1)) return Error(fmt::format("library descriptor: {} has a bad dim", what));
+    d.push_back(e.asInt());
+  }
+  return d;
+}
+
+Dims at(const std::vector<int64_t>& d, int64_t batch) {
+  Dims out;
+  for (int64_t x : d) out.push_back(x == -1 ? batch : x);
+  return out;
+}
+
+std::string formatDims(const Dims& d) { return fmt::format("{}", fmt::join(d, "x")); }
+
+// One oneDNN op: its arguments as plain user memories (args[0] the result), and the primitives a
+// run executes in order (input reorders, the op, output reorders).
+class DnnlKernel : public LibraryKernel {
+ public:
+  // Builds the steps for the batch size (the op's own part).
+  using Build = std::function<Status(DnnlKernel&, int64_t batch)>;
+
+  DnnlKernel(std::shared_ptr<Context> context, Descriptor d, Build build)
+      : context_(std::move(context)), d_(std::move(d)), build_(std::move(build)) {}
+
+  Status prepare(int64_t batch) override {
+    steps_.clear();
+    post_.clear();
+    user_.clear();
+    implementation_.clear();
+    try {
+      if (Status s = build_(*this, batch); !s) return s;
+    } catch (const dnnl::error& e) {
+      return Error(fmt::format("oneDNN cannot run {} at batch {}: {}", describeShapes(batch), batch, e.what()));
+    }
+    steps_.insert(steps_.end(), post_.begin(), post_.end());
+    post_.clear();
+    batch_ = batch;
+    return ok();
+  }
+
+  void run(void* const* bufs, int64_t) override {
+    for (size_t i = 0; i < user_.size(); ++i) user_[i].set_data_handle(bufs[i]);
+    omp_set_num_threads(context_->threads);
+    try {
+      for (Step& s : steps_) s.primitive.execute(context_->stream, s.args);
+      context_->stream.wait();
+    } catch (const dnnl::error& e) {
+      // prepare created these primitives for exactly these shapes: a failure here is a bug.
+      std::fprintf(stderr, "sinter: internal error: oneDNN %s failed: %s\n", d_.op.c_str(), e.what());
+      std::abort();
+    }
+  }
+
+  std::string describe() const override { return fmt::format("{}: {}", describeShapes(batch_), implementation_); }
+
+  // For the builders.
+  const Descriptor& d() const { return d_; }
+  const dnnl::engine& engine() const { return context_->engine; }
+  // The plain user memory of argument i (0: the result), with its data handle set at each run.
+  memory user(size_t i, const memory::desc& md) {
+    if (user_.size() <= i) user_.resize(i + 1);
+    user_[i] = memory(md, engine(), DNNL_MEMORY_NONE);
+    return user_[i];
+  }
+  // `from` as the primitive wants it: itself, or a buffer a reorder fills before the op.
+  memory input(const memory& from, const memory::desc& want) {
+    if (from.get_desc() == want) return from;
+    memory to(want, engine());
+    steps_.push_back({dnnl::reorder(from, to), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}});
+    return to;
+  }
+  // Where the primitive writes a result that `to` wants: `to` itself, or a buffer reordered into
+  // it after the op.
+  memory output(const memory& to, const memory::desc& have) {
+    if (to.get_desc() == have) return to;
+    memory from(have, engine());
+    post_.push_back({dnnl::reorder(from, to), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}});
+    return from;
+  }
+  void add(dnnl::primitive p, std::unordered_map<int, memory> args) { steps_.push_back({std::move(p), std::move(args)}); }
+  // Records the implementation oneDNN chose; a reference implementation is an error.
+  template <typename PD>
+  Status accept(const PD& pd, int64_t batch) {
+    const std::string impl = pd.impl_info_str();
+    if (impl.rfind("ref", 0) == 0)
+      return Error(fmt::format("oneDNN offers only its reference implementation '{}' for {}; refusing it (it is 100x slower)", impl,
+                               describeShapes(batch)));
+    implementation_ += (implementation_.empty() ? "" : ", ") + impl;
+    return ok();
+  }
+
+ private:
+  struct Step {
+    dnnl::primitive primitive;
+    std::unordered_map<int, memory> args;
+  };
+
+  std::string describeShapes(int64_t batch) const {
+    std::string in;
+    for (const auto& o : d_.operands) in += (in.empty() ? "" : ", ") + formatDims(at(o, batch));
+    return fmt::format("{}({}) -> {}", d_.op, in, formatDims(at(d_.result, batch)));
+  }
+
+  std::shared_ptr<Context> context_;
+  Descriptor d_;
+  Build build_;
+  std::vector<Step> steps_, post_;
+  std::vector<memory> user_;
+  std::string implementation_;
+  int64_t batch_ = 0;
+};
+
+memory::desc plain(const Dims& d, Tag tag) { return memory::desc(d, kF32, tag); }
+memory::desc anyLayout(const Dims& d) { return memory::desc(d, kF32, Tag::any); }
+
+// A convolution's geometry at one batch size: src [N,C,H,W], weights, dst [N,F,OH,OW].
+struct ConvShape {
+  Dims src, weights, dst, strides, dilates, padL, padR;
+  Tag weightsTag = Tag::oihw;
+};
+
+// src and dst dims (at the batch size) and the filter's KxK from the attributes.
+Expected<ConvShape> convShape(const Descriptor& d, const Dims& src, const Dims& dst, int64_t kh, int64_t kw) {
+  Expected<std::vector<int64_t>> stride = d.ints("stride", 2), padding = d.ints("padding", 2), dilation = d.ints("dilation", 2);
+  Expected<int64_t> groups = d.integer("groups");
+  if (!stride) return stride.error();
+  if (!padding) return padding.error();
+  if (!dilation) return dilation.error();
+  if (!groups) return groups.error();
+  ConvShape s;
+  s.src = src;
+  s.dst = dst;
+  const int64_t g = *groups;
+  if (g == 1) {
+    s.weights = {dst[1], src[1], kh, kw};
+  } else {
+    s.weights = {g, dst[1] / g, src[1] / g, kh, kw};
+    s.weightsTag = Tag::goihw;
+  }
+  const int64_t k[2] = {kh, kw};
+  for (int i = 0; i < 2; ++i) {
+    s.strides.push_back((*stride)[i]);
+    s.dilates.push_back((*dilation)[i] - 1);  // oneDNN counts the gaps
+    s.padL.push_back((*padding)[i]);
+    // The right padding that gives exactly the plan's output size (floor division may leave some
+    // of the left padding's mirror unused).
+    s.padR.push_back((dst[2 + i] - 1) * (*stride)[i] + (k[i] - 1) * (*dilation)[i] + 1 - src[2 + i] - (*padding)[i]);
+  }
+  return s;
+}
+
+dnnl::convolution_forward::primitive_desc convForwardHint(const dnnl::engine& e, const ConvShape& s) {
+  dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, anyLayout(s.src),
+                                     anyLayout(s.weights), anyLayout(s.dst), s.strides, s.dilates, s.padL, s.padR);
+  return {fd, e};
+}
+
+// conv2d (x, w) -> y.
+Status buildConv(DnnlKernel& k, int64_t batch) {
+  const Descriptor& d = k.d();
+  const Dims x = at(d.operands[0], batch), w = at(d.operands[1], batch), y = at(d.result, batch);
+  Expected<ConvShape> s = convShape(d, x, y, w[2], w[3]);
+  if (!s) return s.error();
+  auto pd = convForwardHint(k.engine(), *s);
+  if (Status st = k.accept(pd, batch); !st) return st;
+  memory out = k.user(0, plain(y, Tag::nchw));
+  memory src = k.input(k.user(1, plain(x, Tag::nchw)), pd.src_desc());
+  memory wei = k.input(k.user(2, plain(s->weights, s->weightsTag)), pd.weights_desc());
+  memory dst = k.output(out, pd.dst_desc());
+  k.add(dnnl::convolution_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
+  return ok();
+}
+
+// conv2d_grad_input (dy, w) -> dx.
+Status buildConvGradInput(DnnlKernel& k, int64_t batch) {
+  const Descriptor& d = k.d();
+  const Dims dy = at(d.operands[0], batch), w = at(d.operands[1], batch), dx = at(d.result, batch);
+  Expected<ConvShape> s = convShape(d, dx, dy, w[2], w[3]);
+  if (!s) return s.error();
+  dnnl::convolution_backward_data::desc bd(dnnl::algorithm::convolution_direct, anyLayout(s->src), anyLayout(s->weights),
+                                           anyLayout(s->dst), s->strides, s->dilates, s->padL, s->padR);
+  dnnl::convolution_backward_data::primitive_desc pd(bd, k.engine(), convForwardHint(k.engine(), *s));
+  if (Status st = k.accept(pd, batch); !st) return st;
+  memory out = k.user(0, plain(dx, Tag::nchw));
+  memory diffDst = k.input(k.user(1, plain(dy, Tag::nchw)), pd.diff_dst_desc());
+  memory wei = k.input(k.user(2, plain(s->weights, s->weightsTag)), pd.weights_desc());
+  memory diffSrc = k.output(out, pd.diff_src_desc());
+  k.add(dnnl::convolution_backward_data(pd), {{DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, diffSrc}});
+  return ok();
+}
+
+// conv2d_grad_weight (x, dy) -> dw.
+Status buildConvGradWeight(DnnlKernel& k, int64_t batch) {
+  const Descriptor& d = k.d();
+  const Dims x = at(d.operands[0], batch), dy = at(d.operands[1], batch);
+  Expected<std::vector<int64_t>> kernel = d.ints("kernel", 2);
+  if (!kernel) return kernel.error();
+  Expected<ConvShape> s = convShape(d, x, dy, (*kernel)[0], (*kernel)[1]);
+  if (!s) return s.error();
+  dnnl::convolution_backward_weights::desc bd(dnnl::algorithm::convolution_direct, anyLayout(s->src), anyLayout(s->weights),
+                                              anyLayout(s->dst), s->strides, s->dilates, s->padL, s->padR);
+  dnnl::convolution_backward_weights::primitive_desc pd(bd, k.engine(), convForwardHint(k.engine(), *s));
+  if (Status st = k.accept(pd, batch); !st) return st;
+  memory out = k.user(0, plain(s->weights, s->weightsTag));
+  memory src = k.input(k.user(1, plain(x, Tag::nchw)), pd.src_desc());
+  memory diffDst = k.input(k.user(2, plain(dy, Tag::nchw)), pd.diff_dst_desc());
+  memory diffWei = k.output(out, pd.diff_weights_desc());
+  k.add(dnnl::convolution_backward_weights(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_DIFF_WEIGHTS, diffWei}});
+  return ok();
+}
+
+// matmul (a, b) -> c, either operand stored transposed.
+Status buildMatMul(DnnlKernel& k, int64_t batch) {
+  const Descriptor& d = k.d();
+  const Dims a = at(d.operands[0], batch), b = at(d.operands[1], batch), c = at(d.result, batch);
+  const bool ta = d.flag("transpose_a"), tb = d.flag("transpose_b");
+  // Logical [M,K] and [K,N]; a transposed operand is the same bytes read column-major (tag ba).
+  const Dims la = ta ? Dims{a[1], a[0]} : a, lb = tb ? Dims{b[1], b[0]} : b;
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(plain(la, ta ? Tag::ba : Tag::ab), plain(lb, tb ? Tag::ba : Tag::ab), plain(c, Tag::ab)),
+                                  k.engine());
+  if (Status st = k.accept(pd, batch); !st) return st;
+  memory dst = k.user(0, pd.dst_desc());
+  memory src = k.user(1, pd.src_desc());
+  memory wei = k.user(2, pd.weights_desc());
+  k.add(dnnl::matmul(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
+  return ok();
+}
+
+// A pooling window's geometry at one batch size.
+struct PoolShape {
+  Dims src, dst, strides, kernel, padL, padR;
+};
+
+Expected<PoolShape> poolShape(const Descriptor& d, const Dims& src, const Dims& dst) {
+  Expected<std::vector<int64_t>> kernel = d.ints("kernel", 2), stride = d.ints("stride", 2), padding = d.ints("padding", 2);
+  if (!kernel) return kernel.error();
+  if (!stride) return stride.error();
+  if (!padding) return padding.error();
+  PoolShape s{src, dst, {}, {}, {}, {}};
+  for (int i = 0; i < 2; ++i) {
+    s.strides.push_back((*stride)[i]);
+    s.kernel.push_back((*kernel)[i]);
+    s.padL.push_back((*padding)[i]);
+    s.padR.push_back((dst[2 + i] - 1) * (*stride)[i] + (*kernel)[i] - src[2 + i] - (*padding)[i]);
+  }
+  return s;
+}
+
+dnnl::algorithm poolAlgorithm(const Descriptor& d) {
+  // Sinter's average pooling divides by the whole window, padding included (count_include_pad).
+  return d.op.rfind("maxpool", 0) == 0 ? dnnl::algorithm::pooling_max : dnnl::algorithm::pooling_avg_include_padding;
+}
+
+dnnl::pooling_forward::primitive_desc poolForward(const dnnl::engine& e, const PoolShape& s, dnnl::algorithm alg, dnnl::prop_kind prop) {
+  dnnl::pooling_forward::desc fd(prop, alg, plain(s.src, Tag::nchw), plain(s.dst, Tag::nchw), s.strides, s.kernel, s.padL, s.padR);
+  return {fd, e};
+}
+
+// maxpool2d, avgpool2d (x) -> y.
+Status buildPool(DnnlKernel& k, int64_t batch) {
+  const Dims x = at(k.d().operands[0], batch), y = at(k.d().result, batch);
+  Expected<PoolShape> s = poolShape(k.d(), x, y);
+  if (!s) return s.error();
+  auto pd = poolForward(k.engine(), *s, poolAlgorithm(k.d()), dnnl::prop_kind::forward_inference);
+  if (Status st = k.accept(pd, batch); !st) return st;
+  memory dst = k.user(0, pd.dst_desc());
+  memory src = k.user(1, pd.src_desc());
+  k.add(dnnl::pooling_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+  return ok();
+}
+
+// maxpool2d_grad (x, dy) -> dx and avgpool2d_grad (dy) -> dx. Max pooling's backward needs the
+// forward's workspace (where each window's maximum was), which Sinter's graph does not carry from
+// the forward pass: the kernel runs the forward again on x into its own buffers first.
+Status buildPoolGrad(DnnlKernel& k, int64_t batch) {
+  const Descriptor& d = k.d();
+  const bool max = poolAlgorithm(d) == dnnl::algorithm::pooling_max;
+  const Dims dx = at(d.result, batch), dy = at(d.operands[max ? 1 : 0], batch);
+  Expected<PoolShape> s = poolShape(d, dx, dy);
+  if (!s) return s.error();
+  auto fwd = poolForward(k.engine(), *s, poolAlgorithm(d), dnnl::prop_kind::forward_training);
+  dnnl::pooling_backward::desc bd(poolAlgorithm(d), plain(dx, Tag::nchw), plain(dy, Tag::nchw), s->strides, s->kernel, s->padL, s->padR);
+  dnnl::pooling_backward::primitive_desc pd(bd, k.engine(), fwd);
+  if (max)
+    if (Status st = k.accept(fwd, batch); !st) return st;
+  if (Status st = k.accept(pd, batch); !st) return st;
+  memory diffSrc = k.user(0, pd.diff_src_desc());
+  if (max) {
+    memory src = k.user(1, fwd.src_desc());
+    memory diffDst = k.user(2, pd.diff_dst_desc());
+    memory y(fwd.dst_desc(), k.engine()), workspace(fwd.workspace_desc(), k.engine());
+    k.add(dnnl::pooling_forward(fwd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, y}, {DNNL_ARG_WORKSPACE, workspace}});
+    k.add(dnnl::pooling_backward(pd), {{DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_WORKSPACE, workspace}, {DNNL_ARG_DIFF_SRC, diffSrc}});
+  } else {
+    memory diffDst = k.user(1, pd.diff_dst_desc());
+    k.add(dnnl::pooling_backward(pd), {{DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_DIFF_SRC, diffSrc}});
+  }
+  return ok();
+}
+
+struct OpEntry {
+  const char* op;
+  size_t operands;
+  size_t rank;  // of every operand and the result
+  DnnlKernel::Build build;
+};
+
+const OpEntry kOps[] = {
+    {"conv2d", 2, 4, buildConv},
+    {"conv2d_grad_input", 2, 4, buildConvGradInput},
+    {"conv2d_grad_weight", 2, 4, buildConvGradWeight},
+    {"matmul", 2, 2, buildMatMul},
+    {"maxpool2d", 1, 4, buildPool},
+    {"avgpool2d", 1, 4, buildPool},
+    {"maxpool2d_grad", 2, 4, buildPoolGrad},
+    {"avgpool2d_grad", 1, 4, buildPoolGrad},
+};
+
+}  // namespace
+
+Expected<std::unique_ptr<LibraryKernel>> makeKernel(const Json& descriptor, std::shared_ptr<Context> context) {
+  const Json* library = descriptor.find("library");
+  const Json* op = descriptor.find("op");
+  if (!library || !library->isString() || library->asString() != "dnnl")
+    return Error("library descriptor: not a call into oneDNN (\"library\": \"dnnl\")");
+  if (!op || !op->isString()) return Error("library descriptor: no \"op\"");
+  Descriptor d;
+  d.op = op->asString();
+  if (const Json* attrs = descriptor.find("attrs"); attrs && attrs->isObject()) d.attrs = *attrs;
+  const OpEntry* entry = nullptr;
+  for (const OpEntry& e : kOps)
+    if (d.op == e.op) entry = &e;
+  if (!entry) return Error(fmt::format("oneDNN does not run '{}' on this target", d.op));
+  const Json* operands = descriptor.find("operands");
+  if (!operands || !operands->isArray() || operands->asArray().size() != entry->operands)
+    return Error(fmt::format("library descriptor: {} takes {} operands", d.op, entry->operands));
+  for (const Json& o : operands->asArray()) {
+    Expected<std::vector<int64_t>> dims = dimsOf(&o, "an operand");
+    if (!dims) return dims.error();
+    d.operands.push_back(dims.take());
+  }
+  Expected<std::vector<int64_t>> result = dimsOf(descriptor.find("result"), "the result");
+  if (!result) return result.error();
+  d.result = result.take();
+  for (const auto& dims : d.operands)
+    if (dims.size() != entry->rank) return Error(fmt::format("library descriptor: {} needs rank-{} operands", d.op, entry->rank));
+  if (d.result.size() != entry->rank) return Error(fmt::format("library descriptor: {} needs a rank-{} result", d.op, entry->rank));
+  return std::unique_ptr<LibraryKernel>(std::make_unique<DnnlKernel>(std::move(context), std::move(d), entry->build));
+}
+
+}  // namespace sinter::onednn
