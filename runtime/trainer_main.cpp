@@ -172,6 +172,23 @@ Status runInfo(const PlanTable& table, std::FILE* out) {
   for (int32_t f = 0; f < table.numFunctions; ++f)
     functions += fmt::format("{}{} ({} kernel calls)", f ? ", " : "", table.functions[f].name, table.functions[f].numCalls);
   fmt::print(out, "functions    {}\n", functions);
+  // Which primitive and implementation each library call got: the executor builds them for the
+  // maximum batch, as a training run would.
+  bool library = false;
+  for (int32_t f = 0; f < table.numFunctions; ++f)
+    for (int32_t c = 0; c < table.functions[f].numCalls; ++c) library = library || *table.functions[f].calls[c].library;
+  if (!library) return ok();
+  Expected<std::unique_ptr<Executor>> executor = makeExecutor(table, 0, 0);
+  if (!executor) return executor.error();
+  if (Status s = (*executor)->prepare(table.maxBatch); !s) return s;
+  std::vector<std::pair<std::string, int>> calls;
+  for (const std::string& call : (*executor)->libraryCalls()) {
+    auto it = std::find_if(calls.begin(), calls.end(), [&](const auto& c) { return c.first == call; });
+    if (it == calls.end()) calls.emplace_back(call, 1);
+    else ++it->second;
+  }
+  fmt::print(out, "library calls at batch {} ({} in all):\n", table.maxBatch, (*executor)->libraryCalls().size());
+  for (const auto& [call, count] : calls) fmt::print(out, "  {:>3} x {}\n", count, call);
   return ok();
 }
 

@@ -89,6 +89,8 @@ class DnnlKernel : public LibraryKernel {
     steps_.clear();
     post_.clear();
     user_.clear();
+    scratch_.clear();
+    scratchBytes_ = 0;
     implementation_.clear();
     try {
       if (Status s = build_(*this, batch); !s) return s;
@@ -97,12 +99,14 @@ class DnnlKernel : public LibraryKernel {
     }
     steps_.insert(steps_.end(), post_.begin(), post_.end());
     post_.clear();
+    context_->reserve(scratchBytes_);
     batch_ = batch;
     return ok();
   }
 
   void run(void* const* bufs, int64_t) override {
     for (size_t i = 0; i < user_.size(); ++i) user_[i].set_data_handle(bufs[i]);
+    for (auto& [m, offset] : scratch_) m.set_data_handle(context_->base() + offset);
     omp_set_num_threads(context_->threads);
     try {
       for (Step& s : steps_) s.primitive.execute(context_->stream, s.args);
@@ -125,10 +129,17 @@ class DnnlKernel : public LibraryKernel {
     user_[i] = memory(md, engine(), DNNL_MEMORY_NONE);
     return user_[i];
   }
+  // A buffer this call uses only while it runs, in the executor's shared scratch.
+  memory scratch(const memory::desc& md) {
+    memory m(md, engine(), DNNL_MEMORY_NONE);
+    scratch_.emplace_back(m, scratchBytes_);
+    scratchBytes_ += (md.get_size() + 63) / 64 * 64;
+    return m;
+  }
   // `from` as the primitive wants it: itself, or a buffer a reorder fills before the op.
   memory input(const memory& from, const memory::desc& want) {
     if (from.get_desc() == want) return from;
-    memory to(want, engine());
+    memory to = scratch(want);
     steps_.push_back({dnnl::reorder(from, to), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}});
     return to;
   }
@@ -136,7 +147,7 @@ class DnnlKernel : public LibraryKernel {
   // it after the op.
   memory output(const memory& to, const memory::desc& have) {
     if (to.get_desc() == have) return to;
-    memory from(have, engine());
+    memory from = scratch(have);
     post_.push_back({dnnl::reorder(from, to), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}});
     return from;
   }
@@ -169,6 +180,8 @@ class DnnlKernel : public LibraryKernel {
   Build build_;
   std::vector<Step> steps_, post_;
   std::vector<memory> user_;
+  std::vector<std::pair<memory, size_t>> scratch_;  // and its offset in Context::scratch
+  size_t scratchBytes_ = 0;
   std::string implementation_;
   int64_t batch_ = 0;
 };
@@ -351,7 +364,7 @@ Status buildPoolGrad(DnnlKernel& k, int64_t batch) {
   if (max) {
     memory src = k.user(1, fwd.src_desc());
     memory diffDst = k.user(2, pd.diff_dst_desc());
-    memory y(fwd.dst_desc(), k.engine()), workspace(fwd.workspace_desc(), k.engine());
+    memory y = k.scratch(fwd.dst_desc()), workspace = k.scratch(fwd.workspace_desc());
     k.add(dnnl::pooling_forward(fwd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, y}, {DNNL_ARG_WORKSPACE, workspace}});
     k.add(dnnl::pooling_backward(pd), {{DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_WORKSPACE, workspace}, {DNNL_ARG_DIFF_SRC, diffSrc}});
   } else {

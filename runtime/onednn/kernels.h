@@ -4,18 +4,36 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <cstddef>
 #include <memory>
+#include <cstdint>
+#include <vector>
 
 #include "runtime/json.h"
 #include "runtime/library_kernel.h"
 
 namespace sinter::onednn {
 
-// What every primitive of one executor shares: the CPU engine, its stream, the thread count.
-struct Context {
+
+// What every primitive of one executor shares: the CPU engine, its stream, the thread count, and
+// one scratch buffer for the blocked copies and workspaces a call uses only while it runs (calls
+// run one at a time, so each call's scratch starts at its beginning).
+class Context {
+ public:
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   int threads = 1;
+  // The scratch, 64-byte aligned (blocked layouts want it): `bytes` usable from base().
+  void reserve(size_t bytes) {
+    if (scratch_.size() < bytes + 64) scratch_.resize(bytes + 64);
+  }
+  std::byte* base() {
+    const auto address = reinterpret_cast<uintptr_t>(scratch_.data());
+    return scratch_.data() + (64 - address % 64) % 64;
+  }
+
+ private:
+  std::vector<std::byte> scratch_;
 };
 
 // The kernel for a call's descriptor (PlanCall::library), or an error naming an op this library

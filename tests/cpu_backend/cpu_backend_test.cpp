@@ -124,7 +124,9 @@ void compareFunction(const Module& m, const std::string& model, CompiledProgram&
   ref::TensorMap globals = ref::initGlobals(m, seed);
   Expected<ref::TensorMap> want = ref::evaluate(m, fnName, inputs, globals, ref::Precision::F32);
   REQUIRE_MESSAGE(want, (want ? "" : want.error().message()));
-  Program program(c.table(), 2, seed);
+  Expected<std::unique_ptr<Executor>> executor = makeExecutor(c.table(), 2, seed);
+  REQUIRE_MESSAGE(executor, (executor ? "" : executor.error().message()));
+  Executor& program = **executor;
   for (const auto& [name, t] : inputs) {
     const PlanBuffer* b = program.buffer(name);
     REQUIRE(b);
@@ -216,12 +218,15 @@ TEST_CASE("initial state equals the reference evaluator's initGlobals bit for bi
   }
 }
 
-TEST_CASE("every model: @eval, @grad and @train_step equal the reference evaluator") {
+// On every target: cpu's generated kernels, and dnnl's oneDNN primitives among them.
+TEST_CASE("every model on every target: @eval, @grad and @train_step equal the reference evaluator") {
+  for (const Target& target : allTargets()) {
+  if (!target.compiler) continue;
   for (const std::string& path : allModels()) {
     const std::string model = stem(path);
-    INFO(path);
+    INFO(target.name, " ", path);
     Module m = compileForTraining(sourcePath(path));
-    Expected<CompiledProgram> c = cpu::compileForJit(m, {64, {}});
+    Expected<CompiledProgram> c = target.compiler->compileForJit(m, {64, {}});
     REQUIRE_MESSAGE(c, (c ? "" : c.error().message()));
     // The reference evaluator's convolutions are slow: convolutional models run @grad at batch 64
     // only through @eval, and cifar_cnn not at all.
@@ -234,6 +239,7 @@ TEST_CASE("every model: @eval, @grad and @train_step equal the reference evaluat
     }
     if (model.rfind("opt_", 0) == 0 || model == "dropout" || model == "batchnorm_train")
       compareFunction(m, model, *c, "train_step", 7, 7);
+  }
   }
 }
 

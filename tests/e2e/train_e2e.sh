@@ -3,9 +3,12 @@
 # assert an accuracy floor; eval, predict and info on the checkpoint; --resume continues bitwise;
 # `sinter train` (JIT) computes the same epoch as the built executable; bad input fails clearly.
 # The checkpoint's check in PyTorch is the torch_load test, which runs after this one.
-# usage: train_e2e.sh SINTER SOURCE_DIR WORK_DIR
+# TARGET (default cpu) is the --target of every build and of `sinter train`: the same checks hold
+# on cpu and dnnl, resume bitwise included (oneDNN's primitives are deterministic for a fixed
+# thread count and ISA).
+# usage: train_e2e.sh SINTER SOURCE_DIR WORK_DIR [TARGET]
 set -uo pipefail
-sinter=$1 src=$2 work=$3
+sinter=$1 src=$2 work=$3 target=${4:-cpu}
 data=/usr/share/datasets/fashion-mnist
 rm -rf "$work" && mkdir -p "$work/data" && cd "$work" || exit 1
 failures=0
@@ -25,9 +28,10 @@ slice $data/train-labels-idx1-ubyte.gz data/train-labels-idx1-ubyte.gz 12000 8 1
 slice $data/t10k-images-idx3-ubyte.gz data/t10k-images-idx3-ubyte.gz 2000 16 784
 slice $data/t10k-labels-idx1-ubyte.gz data/t10k-labels-idx1-ubyte.gz 2000 8 1
 
-"$sinter" build "$src/examples/lenet.nn" -o lenet || { echo "FAIL: sinter build"; exit 1; }
+"$sinter" build "$src/examples/lenet.nn" --target "$target" -o lenet || { echo "FAIL: sinter build"; exit 1; }
 ./lenet info > info.txt || fail "info"
 grep -q "parameters   61,706 in 10 tensors" info.txt || fail "info: parameter count ($(grep parameters info.txt))"
+grep -q "target       $target" info.txt || fail "info: target ($(grep target info.txt))"
 
 # 3 epochs on 12,000 images at 2 threads. Floor 75%: this run measures about 81% here (80.85-81.00%
 # as the kernels changed; epochs 1-3 about 67, 77, 81%); chance is 10%, and a broken gradient or
@@ -54,7 +58,7 @@ grep -q "test acc $acc%" eval.txt || fail "eval says '$(cat eval.txt)', train sa
 cmp -s full.safetensors resumed.safetensors || fail "resumed checkpoint differs from the uninterrupted run"
 
 # The JIT (`sinter train`) and the executable compute the same first epoch.
-"$sinter" train "$src/examples/lenet.nn" --data data --epochs 1 --threads 2 > jit.txt 2>&1 || fail "sinter train: $(cat jit.txt)"
+"$sinter" train "$src/examples/lenet.nn" --target "$target" --data data --epochs 1 --threads 2 > jit.txt 2>&1 || fail "sinter train: $(cat jit.txt)"
 ./lenet train --data data --epochs 1 --threads 2 > aot.txt 2>&1
 strip_time() { grep '^epoch 1/1' "$1" | sed 's/  [0-9.]* s$//'; }
 [ -n "$(strip_time jit.txt)" ] && [ "$(strip_time jit.txt)" == "$(strip_time aot.txt)" ] ||
@@ -70,7 +74,7 @@ expect_error "no-such-dir" ./lenet train --data no-such-dir --epochs 1
 head -c 1000 data/train-images-idx3-ubyte.gz > trunc.gz
 mkdir -p bad && cp data/train-labels* data/t10k* bad/ && zcat trunc.gz 2>/dev/null | gzip > bad/train-images-idx3-ubyte.gz
 expect_error "train-images-idx3-ubyte" ./lenet train --data bad --epochs 1
-"$sinter" build "$src/examples/mlp.nn" -o mlp || fail "build mlp"
+"$sinter" build "$src/examples/mlp.nn" --target "$target" -o mlp || fail "build mlp"
 ./mlp train --data data --epochs 1 --save mlp.safetensors > /dev/null 2>&1 || fail "mlp train"
 expect_error "mlp.safetensors" ./lenet eval --weights mlp.safetensors --data data
 expect_error "--batch 100" ./lenet train --data data --batch 100
