@@ -3,12 +3,12 @@
 # compiled in memory for each target (bench/step_bench --target) against PyTorch
 # (bench/torch_step.py), at 1 and 2 threads. They run alternately, RUNS times each (default 3;
 # MODELS, TARGETS and THREADS narrow the set), and the table shows medians: the machine is shared
-# and noisy.
+# and noisy. Peak RSS of each process (MB) is shown too.
 #   bench/step.sh            (expects build/ to hold bench/step_bench; builds nothing)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 preflight build/bench/step_bench
-RUNS=${RUNS:-3} MODELS=${MODELS:-mlp lenet cifar_cnn} TARGETS=${TARGETS:-cpu} THREADS=${THREADS:-1 2}
+RUNS=${RUNS:-3} MODELS=${MODELS:-mlp lenet cifar_cnn} TARGETS=${TARGETS:-cpu dnnl} THREADS=${THREADS:-1 2}
 batch_of() { [[ $1 == cifar_cnn ]] && echo 128 || echo 64; }
 cd "$ROOT"
 
@@ -17,16 +17,19 @@ for model in $MODELS; do
   batch=$(batch_of "$model")
   for target in $TARGETS; do
     for threads in $THREADS; do
-      sinter_us=() torch_us=() gflops=()
+      sinter_us=() torch_us=() gflops=() sinter_mb=() torch_mb=()
       for ((r = 0; r < RUNS; r++)); do
-        line=$(build/bench/step_bench "examples/$model.nn" --target "$target" --batch "$batch" --threads "$threads" |
-               grep '^sinter ') || die "step_bench failed on $model ($target)"
+        out=$(build/bench/step_bench "examples/$model.nn" --target "$target" --batch "$batch" --threads "$threads") ||
+          die "step_bench failed on $model ($target)"
+        line=$(grep '^sinter ' <<<"$out")
+        sinter_mb+=("$(grep -o 'peak RSS [0-9.]*' <<<"$out" | grep -o '[0-9.]*$')")
         sinter_us+=("$(field us_per_step "$line")")
         gflops+=("$(field gflops "$line")")
         line=$("$PY" bench/torch_step.py "$model" --batch "$batch" --threads "$threads") || die "torch_step.py failed on $model"
         torch_us+=("$(field us_per_step "$line")")
+        torch_mb+=("$(field rss_mb "$line")")
       done
-      rows+=("$model $target $threads $batch $(median "${sinter_us[@]}") $(median "${torch_us[@]}") $(median "${gflops[@]}")")
+      rows+=("$model $target $threads $batch $(median "${sinter_us[@]}") $(median "${torch_us[@]}") $(median "${gflops[@]}") $(median "${sinter_mb[@]}") $(median "${torch_mb[@]}")")
       echo "  $model $target threads=$threads: sinter ${sinter_us[*]} us, torch ${torch_us[*]} us" >&2
     done
   done
@@ -34,11 +37,11 @@ done
 
 # Peak: a large sgemm reaches about 100 GFLOP/s per core here (/work/shared/notes/machines.md).
 echo
-printf '%-9s %-6s %7s %5s %12s %13s %7s %14s %9s\n' model target threads batch "Sinter us" "PyTorch us" ratio \
-  "Sinter GFLOP/s" "% peak"
+printf '%-9s %-6s %7s %5s %12s %13s %7s %14s %9s %10s %11s\n' model target threads batch "Sinter us" "PyTorch us" ratio \
+  "Sinter GFLOP/s" "% peak" "Sinter MB" "PyTorch MB"
 for row in "${rows[@]}"; do
-  read -r model target threads batch s t g <<<"$row"
-  awk -v m="$model" -v tg="$target" -v n="$threads" -v b="$batch" -v s="$s" -v t="$t" -v g="$g" 'BEGIN {
-    printf "%-9s %-6s %7d %5d %12.1f %13.1f %7.2f %14.1f %8.1f%%\n", m, tg, n, b, s, t, t / s, g, 100 * g / (100 * n) }'
+  read -r model target threads batch s t g sm tm <<<"$row"
+  awk -v m="$model" -v tg="$target" -v n="$threads" -v b="$batch" -v s="$s" -v t="$t" -v g="$g" -v sm="$sm" -v tm="$tm" 'BEGIN {
+    printf "%-9s %-6s %7d %5d %12.1f %13.1f %7.2f %14.1f %8.1f%% %10.0f %11.0f\n", m, tg, n, b, s, t, t / s, g, 100 * g / (100 * n), sm, tm }'
 done
 echo "ratio = PyTorch / Sinter time per step (>1: Sinter faster); medians of $RUNS alternating runs"

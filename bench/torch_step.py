@@ -2,6 +2,7 @@
 step_bench). Prints `torch MODEL threads=T batch=B us_per_step=X` for bench/step.sh.
     /usr/bin/python3 bench/torch_step.py mlp|lenet|cifar_cnn [--threads 1] [--batch 64] [--seconds 2]"""
 import argparse
+import resource
 import time
 
 from torch_models import IMAGE_SHAPES, build, torch, train_step  # first: exits clearly where torch is missing
@@ -30,7 +31,8 @@ def main():
     warm = run(10) / 10  # first-call allocations, OpenMP pool start-up; sizes the timed run
     steps = max(20, int(a.seconds / warm))
     per_step = run(steps) / steps
-    print(f"torch {a.model} threads={a.threads} batch={a.batch} us_per_step={per_step * 1e6:.1f}")
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"torch {a.model} threads={a.threads} batch={a.batch} us_per_step={per_step * 1e6:.1f} rss_mb={rss_mb:.1f}")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,8 @@ Status runGradPipeline(Module& m, const PassManagerOptions& o) {
   // build-train-step first: everything after it optimizes the whole step (forward, backward,
   // update) as one function, which is the point of symbolic autodiff.
   if (Expected<bool> r = runPass(m, *findPass("build-train-step"), o); !r) return r.error();
+  // No target has a batch-norm primitive yet: all take the primitives.
+  if (Expected<bool> r = runPass(m, *findPass("decompose-batchnorm"), o); !r) return r.error();
   // The gradient rules emit straightforward IR (multiplications by 1, broadcasts to the same
   // shape, repeated loads); folding exposes identities, algebra removes them, CSE merges what
   // the rules built twice, and DCE drops what no result or store reads. Repeat to a fixed point;

@@ -12,6 +12,7 @@
 // trainer changes the learning rate or seed without recompiling. A model without a loss gets @eval only.
 #include <fmt/format.h>
 
+#include "ir/ops/batchnorm.h"
 #include "passes/autodiff.h"
 #include "passes/optimizer.h"
 #include "passes/pass.h"
@@ -28,37 +29,34 @@ const Global& ensureGlobal(Module& m, const std::string& name, TensorType type, 
   return m.globals.back();
 }
 
-// y = (x - mean) * rsqrt(var + eps) * weight + bias, with statistics per channel (axis 1).
+// Eval: y = (x - running_mean) * rsqrt(running_var + eps) * weight + bias, pointwise. Training:
+// batchnorm_train with the batch's statistics, and with the update, the running statistics blended
+// with them (built as batchnorm_train's decomposition builds them, so CSE shares them).
 ValueId expandBatchNorm(Builder& b, const Node& n, Mode mode) {
   ValueId x = n.operands[0];
-  Dims dims = b.type(x).dims;
-  int64_t c = dims[1];
-  std::vector<int64_t> axes = dims.size() == 4 ? std::vector<int64_t>{0, 2, 3} : std::vector<int64_t>{0};
-  Dims perChannel = dims.size() == 4 ? Dims{1, c, 1, 1} : Dims{1, c};
-  auto channel = [&](ValueId v) { return b.reshape(v, perChannel); };
   double eps = n.attrs.f("eps"), momentum = n.attrs.f("momentum");
-  ValueId mean, var;
   if (mode == Mode::Eval) {
-    mean = channel(n.operands[3]);
-    var = channel(n.operands[4]);
-  } else {
-    mean = b.reduce(OpKind::Mean, x, axes, true);
-    ValueId centered = b.sub(x, mean);
-    var = b.reduce(OpKind::Mean, b.mul(centered, centered), axes, true);
+    batchnorm::Stats s;
+    s.perChannel = b.type(x).rank() == 4 ? Dims{1, b.type(x).dims[1], 1, 1} : Dims{1, b.type(x).dims[1]};
+    s.mean = batchnorm::perChannel(b, s, n.operands[3]);
+    s.var = batchnorm::perChannel(b, s, n.operands[4]);
+    return b.add(b.mul(batchnorm::normalized(b, x, s, eps), batchnorm::perChannel(b, s, n.operands[1])),
+                 batchnorm::perChannel(b, s, n.operands[2]));
   }
-  ValueId inv = b.unary(OpKind::Rsqrt, b.add(var, b.constant(eps)));
-  ValueId y = b.add(b.mul(b.mul(b.sub(x, mean), inv), channel(n.operands[1])), channel(n.operands[2]));
+  ValueId y = b.create(OpKind::BatchNormTrain, {x, n.operands[1], n.operands[2]}, {{"eps", eps}});
   if (mode == Mode::TrainAndUpdateStats) {
     // PyTorch's update: the running variance tracks the unbiased batch variance.
+    const batchnorm::Stats s = batchnorm::stats(b, x);
+    const int64_t c = b.type(x).dims[1];
     const Node& rm = b.node(n.operands[3]);
     const Node& rv = b.node(n.operands[4]);
     std::string rmName = rm.attrs.s("global"), rvName = rv.attrs.s("global");
-    ValueId count = b.create(OpKind::Numel, {x}, {{"axes", axes}});
-    ValueId unbiased = b.mul(var, b.div(count, b.sub(count, b.constant(1.0))));
+    ValueId count = b.create(OpKind::Numel, {x}, {{"axes", s.axes}});
+    ValueId unbiased = b.mul(s.var, b.div(count, b.sub(count, b.constant(1.0))));
     auto blend = [&](ValueId running, ValueId batch) {
       return b.add(b.scale(running, 1.0 - momentum), b.scale(b.reshape(batch, {c}), momentum));
     };
-    b.store(rmName, blend(n.operands[3], mean));
+    b.store(rmName, blend(n.operands[3], s.mean));
     b.store(rvName, blend(n.operands[4], unbiased));
   }
   return y;

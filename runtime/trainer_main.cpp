@@ -176,7 +176,7 @@ Status runInfo(const PlanTable& table, std::FILE* out) {
   // maximum batch, as a training run would.
   bool library = false;
   for (int32_t f = 0; f < table.numFunctions; ++f)
-    for (int32_t c = 0; c < table.functions[f].numCalls; ++c) library = library || *table.functions[f].calls[c].library;
+    for (int32_t c = 0; c < table.functions[f].numCalls; ++c) library = library || (table.functions[f].calls[c].library && *table.functions[f].calls[c].library);
   if (!library) return ok();
   Expected<std::unique_ptr<Executor>> executor = makeExecutor(table, 0, 0);
   if (!executor) return executor.error();

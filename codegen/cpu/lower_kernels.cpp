@@ -234,6 +234,8 @@ const Entry kTable[] = {
     {OpKind::DropoutMask, LoweringKind::Kernel, nullptr, emitDropoutMask},
     {OpKind::Dropout, LoweringKind::Unsupported, nullptr, nullptr, "expanded into dropout_mask by build-train-step"},
     {OpKind::BatchNorm, LoweringKind::Unsupported, nullptr, nullptr, "expanded into primitives by build-train-step"},
+    {OpKind::BatchNormTrain, LoweringKind::Unsupported, nullptr, nullptr, "expanded into primitives by decompose-batchnorm"},
+    {OpKind::BatchNormTrainGrad, LoweringKind::Unsupported, nullptr, nullptr, "expanded into primitives by decompose-batchnorm"},
 };
 
 const Entry* entryFor(OpKind op) {

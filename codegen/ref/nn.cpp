@@ -135,6 +135,57 @@ Status dropoutMask(const Call& c, Tensor& out) {
   return ok();
 }
 
+// Batch norm in training mode over x [N, C] or [N, C, H, W]: element (n, c, s) is at
+// (n * C + c) * S + s. Each channel's statistics, in double, over its N * S elements.
+struct Channels {
+  int64_t n, c, s;
+  int64_t at(int64_t i, int64_t ch, int64_t k) const { return (i * c + ch) * s + k; }
+};
+Channels channelsOf(const std::vector<int64_t>& dims) { return {dims[0], dims[1], dims.size() == 4 ? dims[2] * dims[3] : 1}; }
+
+// The channel's mean and biased variance, then f(x̂ index, x̂) for each of its elements.
+template <typename F>
+void forEachNormalized(const std::vector<double>& x, const Channels& l, int64_t ch, double eps, F f) {
+  const double count = static_cast<double>(l.n * l.s);
+  double mean = 0, var = 0;
+  for (int64_t i = 0; i < l.n; ++i)
+    for (int64_t k = 0; k < l.s; ++k) mean += x[l.at(i, ch, k)];
+  mean /= count;
+  for (int64_t i = 0; i < l.n; ++i)
+    for (int64_t k = 0; k < l.s; ++k) var += (x[l.at(i, ch, k)] - mean) * (x[l.at(i, ch, k)] - mean);
+  var /= count;
+  const double inv = 1.0 / std::sqrt(var + eps);
+  for (int64_t i = 0; i < l.n; ++i)
+    for (int64_t k = 0; k < l.s; ++k) f(l.at(i, ch, k), (x[l.at(i, ch, k)] - mean) * inv, inv);
+}
+
+// y = x̂ * weight + bias.
+Status batchNormTrain(const Call& c, Tensor& out) {
+  const std::vector<double>&x = c.in[0]->data, &w = c.in[1]->data, &b = c.in[2]->data;
+  const Channels l = channelsOf(out.dims);
+  for (int64_t ch = 0; ch < l.c; ++ch)
+    forEachNormalized(x, l, ch, c.node.attrs.f("eps"), [&](int64_t j, double xhat, double) { out.data[j] = xhat * w[ch] + b[ch]; });
+  return ok();
+}
+
+// dx = weight * rsqrt(var + eps) * (dy - mean(dy) - x̂ * mean(dy * x̂)).
+Status batchNormTrainGrad(const Call& c, Tensor& out) {
+  const std::vector<double>&x = c.in[0]->data, &dy = c.in[1]->data, &w = c.in[2]->data;
+  const Channels l = channelsOf(out.dims);
+  const double eps = c.node.attrs.f("eps"), count = static_cast<double>(l.n * l.s);
+  for (int64_t ch = 0; ch < l.c; ++ch) {
+    double sumDy = 0, sumDyXhat = 0;
+    forEachNormalized(x, l, ch, eps, [&](int64_t j, double xhat, double) {
+      sumDy += dy[j];
+      sumDyXhat += dy[j] * xhat;
+    });
+    forEachNormalized(x, l, ch, eps, [&](int64_t j, double xhat, double inv) {
+      out.data[j] = w[ch] * inv * (dy[j] - sumDy / count - xhat * sumDyXhat / count);
+    });
+  }
+  return ok();
+}
+
 constexpr const char* kSpecialize = "must be specialized by the training-step pass before evaluation";
 
 const KernelEntry kKernels[] = {
@@ -147,6 +198,8 @@ const KernelEntry kKernels[] = {
     {OpKind::DropoutMask, dropoutMask},
     {OpKind::Dropout, nullptr, kSpecialize},
     {OpKind::BatchNorm, nullptr, kSpecialize},
+    {OpKind::BatchNormTrain, batchNormTrain},
+    {OpKind::BatchNormTrainGrad, batchNormTrainGrad},
 };
 
 }  // namespace

@@ -1,4 +1,5 @@
 // Neural-network ops: pooling, softmax, dropout and batch norm: shape and gradient rules.
+#include "ir/ops/batchnorm.h"
 #include "ir/ops/rules.h"
 
 namespace sinter {
@@ -129,6 +130,34 @@ Expected<TensorType> inferBatchNorm(OpKind, std::span<const TensorType> in, cons
   return x;
 }
 
+// batchnorm_train (x, weight, bias) {eps} and batchnorm_train_grad (x, dy, weight) {eps}: x f32 of
+// rank 2 or 4 with C channels on axis 1, weight, bias f32[C].
+Expected<TensorType> inferBatchNormTrain(OpKind op, std::span<const TensorType> in, const Attrs& attrs) {
+  if (auto s = needFloat(attrs, "eps"); !s) return s.error();
+  const TensorType& x = in[0];
+  if (x.dtype != DType::F32 || (x.rank() != 2 && x.rank() != 4))
+    return Error(fmt::format("{} needs an f32 input of rank 2 or 4, found {}", mnemonic(op), formatType(x)));
+  if (x.dims[1] == kBatch) return Error(fmt::format("{} cannot normalize over the batch dimension's channels", mnemonic(op)));
+  const bool grad = op == OpKind::BatchNormTrainGrad;
+  if (grad && in[1] != x) return Error(fmt::format("gradient {} does not match the input {}", formatType(in[1]), formatType(x)));
+  for (size_t i = grad ? 2 : 1; i < in.size(); ++i)
+    if (in[i] != f32({x.dims[1]}))
+      return Error(fmt::format("{} parameters must be f32[{}], found {}", mnemonic(op), x.dims[1], formatType(in[i])));
+  return x;
+}
+
+// y = x̂ * weight + bias with x̂ normalized by the batch's statistics: the bias and weight
+// gradients are sums over dy and dy * x̂, dx is batchnorm_train_grad's closed form.
+std::vector<ValueId> gradBatchNormTrain(Builder& b, const Node& n, ValueId, ValueId dy) {
+  const ValueId x = n.operands[0], weight = n.operands[1];
+  const double eps = n.attrs.f("eps");
+  const batchnorm::Stats s = batchnorm::stats(b, x);
+  const Dims c = {b.type(x).dims[1]};
+  ValueId dWeight = b.reshape(batchnorm::sumDyXhat(b, s, dy, batchnorm::normalized(b, x, s, eps)), c);
+  ValueId dBias = b.reshape(batchnorm::sumDy(b, s, dy), c);
+  return {b.create(OpKind::BatchNormTrainGrad, {x, dy, weight}, {{"eps", eps}}), dWeight, dBias};
+}
+
 const OpRules kRules[] = {
     {OpKind::MaxPool2d, inferPool, gradMaxPool},
     {OpKind::MaxPool2dGrad, inferMaxPoolGrad, nullptr},
@@ -139,6 +168,8 @@ const OpRules kRules[] = {
     {OpKind::DropoutMask, inferDropoutMask, zeroGradient},
     {OpKind::Dropout, inferDropout, nullptr},
     {OpKind::BatchNorm, inferBatchNorm, nullptr},
+    {OpKind::BatchNormTrain, inferBatchNormTrain, gradBatchNormTrain},
+    {OpKind::BatchNormTrainGrad, inferBatchNormTrain, nullptr},
 };
 
 }  // namespace

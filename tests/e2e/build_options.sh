@@ -35,10 +35,10 @@ expect_error() {  # PATTERN COMMAND...
 }
 expect_error "unknown CPU 'pentium9000'" "$sinter" build "$model" --cpu=pentium9000
 # Targets come from one table: one not built yet, and one that does not exist, each name the built ones.
-expect_error "target 'cuda' (cuBLAS and cuDNN for the heavy ops, LLVM NVPTX kernels for the rest) is not built yet; built: cpu" \
+expect_error "target 'cuda' (cuBLAS and cuDNN for the heavy ops, LLVM NVPTX kernels for the rest) is not built yet; built: cpu, dnnl" \
   "$sinter" build "$model" --target cuda
-expect_error "target 'dnnl' (oneDNN primitives" "$sinter" train "$model" --target dnnl --data .
-expect_error "unknown target 'tpu' (built: cpu)" "$sinter" run "$model" --target tpu --inputs x.safetensors -o y.safetensors
+expect_error "target 'cuda' (cuBLAS and cuDNN" "$sinter" train "$model" --target cuda --data .
+expect_error "unknown target 'tpu' (built: cpu, dnnl)" "$sinter" run "$model" --target tpu --inputs x.safetensors -o y.safetensors
 expect_error "--emit expects obj, llvm or asm" "$sinter" build "$model" --emit=exe
 expect_error "--jobs expects a non-negative integer, found 'two'" "$sinter" build "$model" --jobs=two
 expect_error "cannot open" "$sinter" build no-such-model.nn

@@ -325,6 +325,14 @@ const std::vector<Case>& cases() {
       c.push_back({m + " axis 0 batch 1", {{{B, 4}}}, [op](Builder& b, const V& x) { return b.unary(op, x[0], {{"axis", int64_t{0}}}); },
                    1});
     }
+    // Batch norm with the batch's statistics: the gradient flows through the mean and variance too,
+    // which the closed form of batchnorm_train_grad must account for.
+    c.push_back({"batchnorm_train NCHW", {{{2, 3, 3, 2}}, {{3}}, {{3}}}, [](Builder& b, const V& x) {
+                   return b.create(OpKind::BatchNormTrain, {x[0], x[1], x[2]}, {{"eps", 1e-5}});
+                 }});
+    c.push_back({"batchnorm_train [B, C] batch 5", {{{B, 4}}, {{4}}, {{4}}}, [](Builder& b, const V& x) {
+                   return b.create(OpKind::BatchNormTrain, {x[0], x[1], x[2]}, {{"eps", 0.1}});
+                 }, 5});
     c.push_back({"x * dropout_mask(x) (the mask does not depend on x's values)",
                  {{{B, 6}}, {{}, Values::Zero}, {{}, Values::Zero}}, [](Builder& b, const V& x) {
                    return b.mul(x[0], b.create(OpKind::DropoutMask, {x[0], x[1], x[2]}, {{"p", 0.5}, {"salt", int64_t{0}}}));
@@ -343,7 +351,7 @@ const std::vector<Case>& cases() {
 const std::set<OpKind> kNotDifferentiable = {
     OpKind::Input,         OpKind::Load,          OpKind::Store,           OpKind::Constant,
     OpKind::Conv2dGradInput, OpKind::Conv2dGradWeight, OpKind::MaxPool2dGrad, OpKind::AvgPool2dGrad,
-    OpKind::Dropout,       OpKind::BatchNorm,
+    OpKind::Dropout,       OpKind::BatchNorm,        OpKind::BatchNormTrainGrad,
 };
 
 }  // namespace

@@ -1,0 +1,40 @@
+// Batch norm in training mode as primitives (see batchnorm.h).
+#include "ir/ops/batchnorm.h"
+
+namespace sinter::batchnorm {
+
+Stats stats(Builder& b, ValueId x) {
+  const Dims dims = b.type(x).dims;
+  Stats s;
+  s.axes = dims.size() == 4 ? std::vector<int64_t>{0, 2, 3} : std::vector<int64_t>{0};
+  s.perChannel = dims.size() == 4 ? Dims{1, dims[1], 1, 1} : Dims{1, dims[1]};
+  s.mean = b.reduce(OpKind::Mean, x, s.axes, true);
+  ValueId centered = b.sub(x, s.mean);
+  s.var = b.reduce(OpKind::Mean, b.mul(centered, centered), s.axes, true);
+  return s;
+}
+
+ValueId perChannel(Builder& b, const Stats& s, ValueId v) { return b.reshape(v, s.perChannel); }
+
+ValueId invStd(Builder& b, const Stats& s, double eps) { return b.unary(OpKind::Rsqrt, b.add(s.var, b.constant(eps))); }
+
+ValueId normalized(Builder& b, ValueId x, const Stats& s, double eps) { return b.mul(b.sub(x, s.mean), invStd(b, s, eps)); }
+
+ValueId forward(Builder& b, ValueId x, ValueId weight, ValueId bias, double eps) {
+  const Stats s = stats(b, x);
+  return b.add(b.mul(normalized(b, x, s, eps), perChannel(b, s, weight)), perChannel(b, s, bias));
+}
+
+ValueId sumDy(Builder& b, const Stats& s, ValueId dy) { return b.reduce(OpKind::Sum, dy, s.axes, true); }
+
+ValueId sumDyXhat(Builder& b, const Stats& s, ValueId dy, ValueId xhat) { return b.reduce(OpKind::Sum, b.mul(dy, xhat), s.axes, true); }
+
+ValueId inputGradient(Builder& b, ValueId x, ValueId dy, ValueId weight, double eps) {
+  const Stats s = stats(b, x);
+  ValueId xhat = normalized(b, x, s, eps);
+  ValueId count = b.create(OpKind::Numel, {x}, {{"axes", s.axes}});
+  ValueId correction = b.div(b.add(sumDy(b, s, dy), b.mul(xhat, sumDyXhat(b, s, dy, xhat))), count);
+  return b.mul(b.mul(invStd(b, s, eps), perChannel(b, s, weight)), b.sub(dy, correction));
+}
+
+}  // namespace sinter::batchnorm
