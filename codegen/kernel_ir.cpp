@@ -547,13 +547,16 @@ Status verifyMemoryPlan(const KProgram& p) {
   return ok();
 }
 
+const char* layoutName(Layout l) { return l == Layout::NChw16c ? "nChw16c" : ""; }
+
 std::string printKernels(const KProgram& p) {
   static const char* const kRoles[] = {"input", "output", "param", "state", "temp", "constant"};
   std::string out = fmt::format("kernels @{} max_batch={}\n", p.model, p.maxBatch);
   for (size_t i = 0; i < p.buffers.size(); ++i) {
     const Buffer& b = p.buffers[i];
     std::string alias = b.storage != static_cast<int32_t>(i) ? fmt::format(" alias of %{}", b.storage) : "";
-    out += fmt::format("  %{} {} : {} {} {} @{} ({} bytes){}\n", i, b.name, formatType(b.type), kRoles[static_cast<int>(b.role)],
+    const std::string layout = b.layout == Layout::Plain ? "" : fmt::format(" {}", layoutName(b.layout));
+    out += fmt::format("  %{} {} : {}{} {} {} @{} ({} bytes){}\n", i, b.name, formatType(b.type), layout, kRoles[static_cast<int>(b.role)],
                        b.persistent ? "state" : "work", b.offset, b.bytesAtMax, alias);
   }
   for (const KFunction& f : p.functions) {
@@ -568,7 +571,8 @@ std::string printKernels(const KProgram& p) {
       if (k.kind == KernelKind::Loop) {
         std::string dims;
         for (size_t d = 0; d < k.space.size(); ++d)
-          dims += fmt::format("{}{}{}", d ? "," : "", static_cast<int>(d) >= k.numKept ? "r:" : "", formatLin(k.space[d]));
+          dims += fmt::format("{}{}{}{}", d ? "," : "", static_cast<int>(d) >= k.numKept ? "r:" : "",
+                              k.innerKept && static_cast<int>(d) + 1 == k.numKept ? "i:" : "", formatLin(k.space[d]));
         shape = fmt::format("loop[{}]", dims);
       } else if (k.kind == KernelKind::Library) {
         shape = "library " + k.library;

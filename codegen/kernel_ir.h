@@ -43,8 +43,17 @@ struct Lin {
 Lin dimLin(int64_t dim);  // kBatch -> B
 std::string formatLin(const Lin&);
 
+// How a buffer's elements are laid out. Plain is row-major. NChw16c is oneDNN's blocked layout of
+// an [N, C, H, W] activation with C a multiple of 16: element (n, c, h, w) at
+// (((n * C/16 + c/16) * H + h) * W + w) * 16 + c % 16, what its convolutions and pooling run on
+// fastest (assign-layouts).
+enum class Layout : uint8_t { Plain, NChw16c };
+constexpr int64_t kChannelBlock = 16;
+const char* layoutName(Layout);  // "" for Plain, "nChw16c"
+
 struct Buffer {
   std::string name;
+  Layout layout = Layout::Plain;
   BufferRole role;
   TensorType type;
   bool persistent = false;   // state arena
@@ -83,6 +92,9 @@ struct Kernel {
   // Loop: the iteration space, kept dims first then reduced dims (reduce input order within each).
   std::vector<Lin> space;
   int32_t numKept = 0;          // space[0, numKept) are output dims, the rest are reduced
+  // A reduction whose last kept dim (a constant extent) is iterated inside the reduced dims, one
+  // accumulator per index, so that its reads are contiguous (assign-layouts' channel blocks).
+  bool innerKept = false;
   OpKind reduceOp = OpKind::Sum;
   int32_t reduceRoot = -1;      // expr reduced over the reduced dims (-1: no reduction)
   std::vector<Expr> exprs;
@@ -108,7 +120,15 @@ struct KFunction {
 struct LibraryOps {
   std::string name;  // "dnnl"
   std::vector<OpKind> ops;
+  // Per op, the kernel arguments (0 the result, then the operands) that the library reads or
+  // writes in the NChw16c layout as readily as plain (assign-layouts).
+  std::vector<std::pair<OpKind, std::vector<int32_t>>> blockedArgs;
   bool takes(OpKind op) const { return std::find(ops.begin(), ops.end(), op) != ops.end(); }
+  bool takesBlocked(OpKind op, int32_t arg) const {
+    for (const auto& [o, args] : blockedArgs)
+      if (o == op) return std::find(args.begin(), args.end(), arg) != args.end();
+    return false;
+  }
 };
 
 struct KProgram {

@@ -12,6 +12,9 @@ const KernelPass kPasses[] = {
     // First: which kernels are library calls is the target's choice of code, and later passes
     // must see it (a library call reads and writes whole buffers, never in place).
     {"select-library-kernels", selectLibraryKernels, "run the ops the target's vendor library takes as calls into it"},
+    // After the library calls are known (the layouts serve them), before store placement (which
+    // copies a value into a plain global: stored values stay plain).
+    {"assign-layouts", assignLayouts, "keep activations between library calls in the library's blocked layout; loops index it"},
     // Before the memory plan: a store made in place removes a temp (and a copy kernel) that the
     // plan would otherwise have to place. Relies on stores being trailing copies.
     {"place-stores", placeStores, "write stored values straight into their globals where that is safe"},

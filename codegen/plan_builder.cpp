@@ -56,12 +56,13 @@ double elementsAt(const TensorType& t, int64_t batch) {
 
 }  // namespace
 
-std::string libraryDescriptor(const kir::Kernel& k) {
-  std::string attrs, operands;
+std::string libraryDescriptor(const kir::KProgram& p, const kir::Kernel& k) {
+  std::string attrs, operands, layouts;
+  for (int32_t b : k.args) layouts += fmt::format("{}{}", layouts.empty() ? "" : ",", jsonString(kir::layoutName(p.buffers[b].layout)));
   for (const auto& [key, value] : k.attrs.items()) attrs += fmt::format("{}{}:{}", attrs.empty() ? "" : ",", jsonString(key), jsonAttr(value));
   for (const TensorType& t : k.operandTypes) operands += fmt::format("{}{}", operands.empty() ? "" : ",", jsonDims(t));
-  return fmt::format(R"({{"library":{},"op":{},"attrs":{{{}}},"operands":[{}],"result":{}}})", jsonString(k.library),
-                     jsonString(std::string(mnemonic(k.op))), attrs, operands, jsonDims(k.resultType));
+  return fmt::format(R"({{"library":{},"op":{},"attrs":{{{}}},"operands":[{}],"result":{},"layouts":[{}]}})", jsonString(k.library),
+                     jsonString(std::string(mnemonic(k.op))), attrs, operands, jsonDims(k.resultType), layouts);
 }
 
 double heavyOpFlops(const kir::Kernel& k, int64_t batch) {
@@ -100,6 +101,7 @@ Expected<PlanSpec> buildPlan(const Module& m, const kir::KProgram& k, const std:
     pb.persistent = b.persistent;
     pb.offset = b.offset;
     pb.bytesAtMaxBatch = b.bytesAtMax;
+    pb.layout = kir::layoutName(b.layout);
     // The buffer that owns a global's storage carries its initializer (aliases of it do not).
     if (b.global >= 0 && b.storage == static_cast<int32_t>(&b - k.buffers.data())) {
       const Init& init = m.globals[b.global].init;
@@ -119,9 +121,9 @@ Expected<PlanSpec> buildPlan(const Module& m, const kir::KProgram& k, const std:
     sf.name = fn.name;
     for (size_t i = 0; i < fn.kernels.size(); ++i) {
       const KernelBinding& kb = bindings[f][i];
-      const kir::Kernel& k = fn.kernels[i];
-      sf.calls.push_back(PlanSpec::Call{kb.symbol, nullptr, k.args, kb.extentPerBatch, kb.extentConst, std::max<int64_t>(1, kb.grain),
-                                        k.kind == kir::KernelKind::Library ? libraryDescriptor(k) : ""});
+      const kir::Kernel& kernel = fn.kernels[i];
+      sf.calls.push_back(PlanSpec::Call{kb.symbol, nullptr, kernel.args, kb.extentPerBatch, kb.extentConst, std::max<int64_t>(1, kb.grain),
+                                        kernel.kind == kir::KernelKind::Library ? libraryDescriptor(k, kernel) : ""});
       if (fn.name == "train_step") s.flopsPerStep += kb.flops;
     }
     sf.inputs = fn.inputs;

@@ -22,8 +22,9 @@ struct KernelBinding {
 };
 
 // A Library kernel as the runtime's library executor reads it (PlanCall::library): JSON
-// {"library","op","attrs","operands","result"}, dims with -1 for B.
-std::string libraryDescriptor(const kir::Kernel& k);
+// {"library","op","attrs","operands","result","layouts"}, dims with -1 for B, layouts per argument
+// (result first; "" for row-major).
+std::string libraryDescriptor(const kir::KProgram& p, const kir::Kernel& k);
 // Floating-point operations of a heavy op (matmul, the convolutions, pooling) at batch size
 // `batch`, counting a multiply-add as two: what a library kernel's binding reports.
 double heavyOpFlops(const kir::Kernel& k, int64_t batch);

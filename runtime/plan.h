@@ -25,6 +25,10 @@ struct PlanBuffer {
   bool persistent;     // in the state arena (Param, State) rather than the work arena
   int64_t offset;      // byte offset in its arena, 64-byte aligned
   int64_t bytesAtMaxBatch;
+  // "" for row-major; "nChw16c" for oneDNN's blocked layout of an [N, C, H, W] temp with C a
+  // multiple of 16, element (n, c, h, w) at (((n * C/16 + c/16) * H + h) * W + w) * 16 + c % 16
+  // (executors convert on read and write).
+  const char* layout;
   // The initial value of a Param or State (IR Init): "zeros", "ones", "constant" (a),
   // "normal" (mean a, std b) or "uniform" (low a, high b); element j draws from Philox stream
   // `initStream` (the global's index in the module) exactly as the reference evaluator's

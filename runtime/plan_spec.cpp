@@ -115,6 +115,7 @@ OwnedPlan::OwnedPlan(PlanSpec spec) : spec_(std::move(spec)) {
     pb.persistent = b.persistent;
     pb.offset = b.offset;
     pb.bytesAtMaxBatch = b.bytesAtMaxBatch;
+    pb.layout = b.layout.c_str();
     pb.init = b.init.c_str();
     pb.initA = b.initA;
     pb.initB = b.initB;
@@ -153,6 +154,7 @@ std::string formatPlan(const PlanSpec& s) {
     o.set("persistent", b.persistent);
     o.set("offset", b.offset);
     o.set("bytes", b.bytesAtMaxBatch);
+    if (!b.layout.empty()) o.set("layout", b.layout);
     o.set("init", b.init);
     o.set("init_a", b.initA);
     o.set("init_b", b.initB);
@@ -229,6 +231,14 @@ Expected<PlanSpec> parsePlan(std::string_view text) {
     b.persistent = r.boolean("persistent");
     b.offset = r.integer("offset", 0);
     b.bytesAtMaxBatch = r.integer("bytes", 0);
+    if (const Json* layout = j.find("layout")) {
+      if (!layout->isString() || (layout->asString() != "nChw16c"))
+        r.fail(fmt::format("{}: layout must be \"nChw16c\" when present", r.path()));
+      else if (b.dims.size() != 4 || b.dims[1] < 1 || b.dims[1] % 16 != 0)
+        r.fail(fmt::format("{}: layout nChw16c needs dims [N, C, H, W] with C a multiple of 16", r.path()));
+      else
+        b.layout = layout->asString();
+    }
     b.init = r.str("init");
     b.initA = r.real("init_a");
     b.initB = r.real("init_b");

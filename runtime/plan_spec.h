@@ -27,6 +27,7 @@ struct PlanSpec {
     std::string init;  // "" unless the buffer owns a Param's or State's storage
     double initA = 0, initB = 0;
     int32_t initStream = -1;
+    std::string layout;  // PlanBuffer::layout
   };
   struct Call {
     std::string name;      // the kernel's symbol

@@ -95,14 +95,30 @@ std::vector<std::string> Program::libraryCalls() const {
   return out;
 }
 
+// Row-major element (n, c, h, w) of a blocked [N, C, H, W] buffer sits at
+// (((n * C/16 + c/16) * H + h) * W + w) * 16 + c % 16; f(row-major index, blocked index).
+template <typename F>
+static void forEachBlocked(const PlanBuffer& b, int64_t batch, F f) {
+  const int64_t n = b.dims[0] == kPlanBatch ? batch : b.dims[0], c = b.dims[1], hw = b.dims[2] * b.dims[3];
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t s = 0; s < hw; ++s) f((i * c + ch) * hw + s, ((i * (c / 16) + ch / 16) * hw + s) * 16 + ch % 16);
+}
+
+static bool isBlocked(const PlanBuffer& b) { return b.layout && *b.layout; }
+
 void Program::read(const PlanBuffer& b, int64_t batch, std::span<std::byte> bytes) {
   checkTransfer(b, batch, bytes.size());
-  std::memcpy(bytes.data(), data(b), bytes.size());
+  if (!isBlocked(b)) return (void)std::memcpy(bytes.data(), data(b), bytes.size());
+  const auto* from = static_cast<const std::byte*>(data(b));
+  forEachBlocked(b, batch, [&](int64_t plain, int64_t blocked) { std::memcpy(&bytes[static_cast<size_t>(plain) * 4], from + blocked * 4, 4); });
 }
 
 void Program::write(const PlanBuffer& b, int64_t batch, std::span<const std::byte> bytes) {
   checkTransfer(b, batch, bytes.size());
-  std::memcpy(data(b), bytes.data(), bytes.size());
+  if (!isBlocked(b)) return (void)std::memcpy(data(b), bytes.data(), bytes.size());
+  auto* to = static_cast<std::byte*>(data(b));
+  forEachBlocked(b, batch, [&](int64_t plain, int64_t blocked) { std::memcpy(to + blocked * 4, &bytes[static_cast<size_t>(plain) * 4], 4); });
 }
 
 Expected<int32_t> Program::functionIndex(std::string_view name, int64_t batch) {

@@ -276,50 +276,76 @@ void emitLoopKernel(Gen& g, const Kernel& k, const kir::KProgram& p, LoweredKern
   const int rank = static_cast<int>(k.space.size());
   std::vector<Value*> idx(rank, nullptr);
   const DType outType = p.buffers[k.args[0]].type.dtype;
-  auto body = [&] {
-    Value* acc = nullptr;
-    if (k.reduceRoot >= 0) {
-      const bool isMax = k.reduceOp == OpKind::Max;
-      llvm::Type* accTy = isMax ? g.f32 : g.f64;
-      Value* slot = g.alloca(accTy);
-      g.b.CreateStore(isMax ? llvm::ConstantFP::getInfinity(g.f32, true) : llvm::ConstantFP::get(g.f64, 0.0), slot);
-      std::function<void(int)> nest = [&](int d) {
-        if (d == rank) {
-          Value* v = emitExpr(g, k, k.reduceRoot, idx, nullptr);
-          Value* a = g.b.CreateLoad(accTy, slot);
-          Value* next = isMax ? g.intrinsic(llvm::Intrinsic::maximum, {a, v}) : g.b.CreateFAdd(a, g.b.CreateFPExt(v, g.f64));
-          // The sum may be reassociated: the vectorizer then keeps lane partial sums (in double, so
-          // the order moves the f32 result by far less than its rounding) instead of one serial
-          // chain of dependent adds, which ran at one element per add latency.
-          if (!isMax) {
-            llvm::FastMathFlags fmf = llvm::cast<llvm::Instruction>(next)->getFastMathFlags();
-            fmf.setAllowReassoc();
-            llvm::cast<llvm::Instruction>(next)->setFastMathFlags(fmf);
-          }
-          g.b.CreateStore(next, slot);
-          return;
-        }
-        g.loop(g.c(0), g.lin(k.space[d]), [&](Value* i) { idx[d] = i; nest(d + 1); });
-        idx[d] = nullptr;
-      };
-      nest(k.numKept);
-      acc = g.b.CreateLoad(accTy, slot);
-      if (k.reduceOp == OpKind::Mean) {
-        Value* n = g.c(1);
-        for (int d = k.numKept; d < rank; ++d) n = g.mul(n, g.lin(k.space[d]));
-        acc = g.b.CreateFDiv(acc, g.b.CreateSIToFP(n, g.f64));
-      }
-      if (!isMax) acc = g.b.CreateFPTrunc(acc, g.f32);
+  const bool isMax = k.reduceOp == OpKind::Max;
+  llvm::Type* accTy = isMax ? g.f32 : g.f64;
+  // The reduction over space[numKept, rank): nest(d) loops from dim d, inner() runs innermost.
+  std::function<void(int, const std::function<void()>&)> nest = [&](int d, const std::function<void()>& inner) {
+    if (d == rank) return inner();
+    g.loop(g.c(0), g.lin(k.space[d]), [&](Value* i) { idx[d] = i; nest(d + 1, inner); });
+    idx[d] = nullptr;
+  };
+  // acc <- acc (+ or max) the reduced expression, at the current indices.
+  auto accumulate = [&](Value* slot) {
+    Value* v = emitExpr(g, k, k.reduceRoot, idx, nullptr);
+    Value* a = g.b.CreateLoad(accTy, slot);
+    Value* next = isMax ? g.intrinsic(llvm::Intrinsic::maximum, {a, v}) : g.b.CreateFAdd(a, g.b.CreateFPExt(v, g.f64));
+    // The sum may be reassociated: the vectorizer then keeps lane partial sums (in double, so
+    // the order moves the f32 result by far less than its rounding) instead of one serial
+    // chain of dependent adds, which ran at one element per add latency.
+    if (!isMax) {
+      llvm::FastMathFlags fmf = llvm::cast<llvm::Instruction>(next)->getFastMathFlags();
+      fmf.setAllowReassoc();
+      llvm::cast<llvm::Instruction>(next)->setFastMathFlags(fmf);
     }
+    g.b.CreateStore(next, slot);
+  };
+  auto initial = [&] { return isMax ? llvm::ConstantFP::getInfinity(g.f32, true) : llvm::ConstantFP::get(g.f64, 0.0); };
+  // The accumulated value as the root reads it: a mean divides by the reduced count.
+  auto finish = [&](Value* acc) {
+    if (k.reduceOp == OpKind::Mean) {
+      Value* n = g.c(1);
+      for (int d = k.numKept; d < rank; ++d) n = g.mul(n, g.lin(k.space[d]));
+      acc = g.b.CreateFDiv(acc, g.b.CreateSIToFP(n, g.f64));
+    }
+    return isMax ? acc : g.b.CreateFPTrunc(acc, g.f32);
+  };
+  auto store = [&](Value* acc) {
     Value* v = emitExpr(g, k, k.root, idx, acc);
     Value* off = g.c(0);
     for (int d = 0; d < k.numKept; ++d)
       if (k.outStrides[d] != Lin{}) off = g.add(off, g.mul(idx[d], g.lin(k.outStrides[d])));
     g.b.CreateStore(v, g.gep(outType, g.args[0], off));
   };
+  auto body = [&] {
+    Value* acc = nullptr;
+    if (k.reduceRoot >= 0) {
+      Value* slot = g.alloca(accTy);
+      g.b.CreateStore(initial(), slot);
+      nest(k.numKept, [&] { accumulate(slot); });
+      acc = finish(g.b.CreateLoad(accTy, slot));
+    }
+    store(acc);
+  };
+  // innerKept: the last kept dim's E indices each have an accumulator, and the loop over them is
+  // innermost, inside the reduced dims.
+  const int innerDim = k.numKept - 1;
+  auto innerBody = [&] {
+    const int64_t e = k.space[innerDim].constant;
+    Value* slots = g.alloca(llvm::ArrayType::get(accTy, static_cast<uint64_t>(e)));
+    auto slot = [&](Value* i) { return g.b.CreateInBoundsGEP(accTy, slots, i); };
+    g.loop(g.c(0), g.c(e), [&](Value* i) { g.b.CreateStore(initial(), slot(i)); });
+    nest(k.numKept, [&] { g.loop(g.c(0), g.c(e), [&](Value* i) { idx[innerDim] = i; accumulate(slot(i)); }); });
+    g.loop(g.c(0), g.c(e), [&](Value* i) {
+      idx[innerDim] = i;
+      store(finish(g.b.CreateLoad(accTy, slot(i))));
+    });
+    idx[innerDim] = nullptr;
+  };
+  const bool innerLoop = k.innerKept && k.reduceRoot >= 0 && k.numKept >= 2 && k.space[innerDim].isConst();
+  const int outerKept = innerLoop ? innerDim : k.numKept;
   // The parallel extent is the outermost kept dim (or one call for a full reduction).
   std::function<void(int)> kept = [&](int d) {
-    if (d == k.numKept) return body();
+    if (d == outerKept) return innerLoop ? innerBody() : body();
     g.loop(d == 0 ? g.begin : g.c(0), d == 0 ? g.end : g.lin(k.space[d]), [&](Value* i) { idx[d] = i; kept(d + 1); });
   };
   if (k.numKept == 0) {

@@ -9,6 +9,14 @@ const kir::LibraryOps kLibrary = {
     "dnnl",
     {OpKind::Conv2d, OpKind::Conv2dGradInput, OpKind::Conv2dGradWeight, OpKind::MatMul, OpKind::MaxPool2d,
      OpKind::MaxPool2dGrad, OpKind::AvgPool2d, OpKind::AvgPool2dGrad},
+    // The activations (not the weights) of the convolutions and pooling, in oneDNN's blocked layout.
+    {{OpKind::Conv2d, {0, 1}},
+     {OpKind::Conv2dGradInput, {0, 1}},
+     {OpKind::Conv2dGradWeight, {1, 2}},
+     {OpKind::MaxPool2d, {0, 1}},
+     {OpKind::AvgPool2d, {0, 1}},
+     {OpKind::MaxPool2dGrad, {0, 1, 2}},
+     {OpKind::AvgPool2dGrad, {0, 1}}},
 };
 
 namespace {

@@ -35,6 +35,7 @@ struct Descriptor {
   Json attrs;  // an object
   std::vector<std::vector<int64_t>> operands;
   std::vector<int64_t> result;
+  std::vector<bool> blocked;  // per argument (result first): in NChw16c rather than row-major
 
   Expected<std::vector<int64_t>> ints(const char* key, size_t count) const {
     const Json* v = attrs.find(key);
@@ -123,7 +124,12 @@ class DnnlKernel : public LibraryKernel {
   // For the builders.
   const Descriptor& d() const { return d_; }
   const dnnl::engine& engine() const { return context_->engine; }
-  // The plain user memory of argument i (0: the result), with its data handle set at each run.
+  // Argument i's dims at the batch size in its layout: blocked when the plan says so, else
+  // row-major with `plainTag` (nchw, oihw, ...).
+  memory::desc layout(size_t i, const Dims& dims, Tag plainTag) const {
+    return memory::desc(dims, kF32, i < d_.blocked.size() && d_.blocked[i] ? Tag::nChw16c : plainTag);
+  }
+  // The user memory of argument i (0: the result), with its data handle set at each run.
   memory user(size_t i, const memory::desc& md) {
     if (user_.size() <= i) user_.resize(i + 1);
     user_[i] = memory(md, engine(), DNNL_MEMORY_NONE);
@@ -239,8 +245,8 @@ Status buildConv(DnnlKernel& k, int64_t batch) {
   if (!s) return s.error();
   auto pd = convForwardHint(k.engine(), *s);
   if (Status st = k.accept(pd, batch); !st) return st;
-  memory out = k.user(0, plain(y, Tag::nchw));
-  memory src = k.input(k.user(1, plain(x, Tag::nchw)), pd.src_desc());
+  memory out = k.user(0, k.layout(0, y, Tag::nchw));
+  memory src = k.input(k.user(1, k.layout(1, x, Tag::nchw)), pd.src_desc());
   memory wei = k.input(k.user(2, plain(s->weights, s->weightsTag)), pd.weights_desc());
   memory dst = k.output(out, pd.dst_desc());
   k.add(dnnl::convolution_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
@@ -257,8 +263,8 @@ Status buildConvGradInput(DnnlKernel& k, int64_t batch) {
                                            anyLayout(s->dst), s->strides, s->dilates, s->padL, s->padR);
   dnnl::convolution_backward_data::primitive_desc pd(bd, k.engine(), convForwardHint(k.engine(), *s));
   if (Status st = k.accept(pd, batch); !st) return st;
-  memory out = k.user(0, plain(dx, Tag::nchw));
-  memory diffDst = k.input(k.user(1, plain(dy, Tag::nchw)), pd.diff_dst_desc());
+  memory out = k.user(0, k.layout(0, dx, Tag::nchw));
+  memory diffDst = k.input(k.user(1, k.layout(1, dy, Tag::nchw)), pd.diff_dst_desc());
   memory wei = k.input(k.user(2, plain(s->weights, s->weightsTag)), pd.weights_desc());
   memory diffSrc = k.output(out, pd.diff_src_desc());
   k.add(dnnl::convolution_backward_data(pd), {{DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, diffSrc}});
@@ -278,8 +284,8 @@ Status buildConvGradWeight(DnnlKernel& k, int64_t batch) {
   dnnl::convolution_backward_weights::primitive_desc pd(bd, k.engine(), convForwardHint(k.engine(), *s));
   if (Status st = k.accept(pd, batch); !st) return st;
   memory out = k.user(0, plain(s->weights, s->weightsTag));
-  memory src = k.input(k.user(1, plain(x, Tag::nchw)), pd.src_desc());
-  memory diffDst = k.input(k.user(2, plain(dy, Tag::nchw)), pd.diff_dst_desc());
+  memory src = k.input(k.user(1, k.layout(1, x, Tag::nchw)), pd.src_desc());
+  memory diffDst = k.input(k.user(2, k.layout(2, dy, Tag::nchw)), pd.diff_dst_desc());
   memory diffWei = k.output(out, pd.diff_weights_desc());
   k.add(dnnl::convolution_backward_weights(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_DIFF_WEIGHTS, diffWei}});
   return ok();
@@ -327,8 +333,11 @@ dnnl::algorithm poolAlgorithm(const Descriptor& d) {
   return d.op.rfind("maxpool", 0) == 0 ? dnnl::algorithm::pooling_max : dnnl::algorithm::pooling_avg_include_padding;
 }
 
-dnnl::pooling_forward::primitive_desc poolForward(const dnnl::engine& e, const PoolShape& s, dnnl::algorithm alg, dnnl::prop_kind prop) {
-  dnnl::pooling_forward::desc fd(prop, alg, plain(s.src, Tag::nchw), plain(s.dst, Tag::nchw), s.strides, s.kernel, s.padL, s.padR);
+// Pooling runs on its source's layout (oneDNN takes no `any` for it) and picks its result's; the
+// kernel reorders where the plan's layout differs.
+dnnl::pooling_forward::primitive_desc poolForward(const dnnl::engine& e, const PoolShape& s, dnnl::algorithm alg, dnnl::prop_kind prop,
+                                                  const memory::desc& src) {
+  dnnl::pooling_forward::desc fd(prop, alg, src, anyLayout(s.dst), s.strides, s.kernel, s.padL, s.padR);
   return {fd, e};
 }
 
@@ -337,10 +346,10 @@ Status buildPool(DnnlKernel& k, int64_t batch) {
   const Dims x = at(k.d().operands[0], batch), y = at(k.d().result, batch);
   Expected<PoolShape> s = poolShape(k.d(), x, y);
   if (!s) return s.error();
-  auto pd = poolForward(k.engine(), *s, poolAlgorithm(k.d()), dnnl::prop_kind::forward_inference);
+  memory src = k.user(1, k.layout(1, x, Tag::nchw));
+  auto pd = poolForward(k.engine(), *s, poolAlgorithm(k.d()), dnnl::prop_kind::forward_inference, src.get_desc());
   if (Status st = k.accept(pd, batch); !st) return st;
-  memory dst = k.user(0, pd.dst_desc());
-  memory src = k.user(1, pd.src_desc());
+  memory dst = k.output(k.user(0, k.layout(0, y, Tag::nchw)), pd.dst_desc());
   k.add(dnnl::pooling_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
   return ok();
 }
@@ -351,24 +360,25 @@ Status buildPool(DnnlKernel& k, int64_t batch) {
 Status buildPoolGrad(DnnlKernel& k, int64_t batch) {
   const Descriptor& d = k.d();
   const bool max = poolAlgorithm(d) == dnnl::algorithm::pooling_max;
-  const Dims dx = at(d.result, batch), dy = at(d.operands[max ? 1 : 0], batch);
+  const size_t dyArg = max ? 2 : 1;
+  const Dims dx = at(d.result, batch), dy = at(d.operands[dyArg - 1], batch);
   Expected<PoolShape> s = poolShape(d, dx, dy);
   if (!s) return s.error();
-  auto fwd = poolForward(k.engine(), *s, poolAlgorithm(d), dnnl::prop_kind::forward_training);
-  dnnl::pooling_backward::desc bd(poolAlgorithm(d), plain(dx, Tag::nchw), plain(dy, Tag::nchw), s->strides, s->kernel, s->padL, s->padR);
+  memory diffSrc = k.user(0, k.layout(0, dx, Tag::nchw));
+  // The forward on x (max) or on dx's shape and layout (average: only a hint for the backward).
+  memory src = max ? k.user(1, k.layout(1, dx, Tag::nchw)) : memory();
+  auto fwd = poolForward(k.engine(), *s, poolAlgorithm(d), dnnl::prop_kind::forward_training, max ? src.get_desc() : diffSrc.get_desc());
+  dnnl::pooling_backward::desc bd(poolAlgorithm(d), diffSrc.get_desc(), fwd.dst_desc(), s->strides, s->kernel, s->padL, s->padR);
   dnnl::pooling_backward::primitive_desc pd(bd, k.engine(), fwd);
   if (max)
     if (Status st = k.accept(fwd, batch); !st) return st;
   if (Status st = k.accept(pd, batch); !st) return st;
-  memory diffSrc = k.user(0, pd.diff_src_desc());
+  memory diffDst = k.input(k.user(dyArg, k.layout(dyArg, dy, Tag::nchw)), pd.diff_dst_desc());
   if (max) {
-    memory src = k.user(1, fwd.src_desc());
-    memory diffDst = k.user(2, pd.diff_dst_desc());
     memory y = k.scratch(fwd.dst_desc()), workspace = k.scratch(fwd.workspace_desc());
     k.add(dnnl::pooling_forward(fwd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, y}, {DNNL_ARG_WORKSPACE, workspace}});
     k.add(dnnl::pooling_backward(pd), {{DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_WORKSPACE, workspace}, {DNNL_ARG_DIFF_SRC, diffSrc}});
   } else {
-    memory diffDst = k.user(1, pd.diff_dst_desc());
     k.add(dnnl::pooling_backward(pd), {{DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_DIFF_SRC, diffSrc}});
   }
   return ok();
@@ -421,6 +431,16 @@ Expected<std::unique_ptr<LibraryKernel>> makeKernel(const Json& descriptor, std:
   for (const auto& dims : d.operands)
     if (dims.size() != entry->rank) return Error(fmt::format("library descriptor: {} needs rank-{} operands", d.op, entry->rank));
   if (d.result.size() != entry->rank) return Error(fmt::format("library descriptor: {} needs a rank-{} result", d.op, entry->rank));
+  if (const Json* layouts = descriptor.find("layouts"); layouts && layouts->isArray()) {
+    for (const Json& l : layouts->asArray()) {
+      if (!l.isString() || (!l.asString().empty() && l.asString() != "nChw16c"))
+        return Error("library descriptor: a layout is \"\" or \"nChw16c\"");
+      d.blocked.push_back(l.asString() == "nChw16c");
+    }
+    if (d.blocked.size() != entry->operands + 1) return Error(fmt::format("library descriptor: {} layouts for {} arguments", d.blocked.size(), entry->operands + 1));
+    for (size_t i = 0; i < d.blocked.size(); ++i)
+      if (d.blocked[i] && entry->rank != 4) return Error(fmt::format("library descriptor: {} cannot take a blocked argument", d.op));
+  }
   return std::unique_ptr<LibraryKernel>(std::make_unique<DnnlKernel>(std::move(context), std::move(d), entry->build));
 }
 

@@ -90,4 +90,30 @@ TEST_CASE("plan text: damage is refused with the path to it") {
   CHECK(errorOf(replaced(text, "\"max_batch\":8", "\"max_batch\":\"8\"")) == "plan: max_batch: expected a number");
   CHECK(errorOf(replaced(text, "\"result_names\":[\"out\"]", "\"result_names\":[]")) ==
         "plan: functions[0]: result_names and results differ in length");
+  // A blocked layout needs 4-D [N, C, H, W] with C a multiple of 16 (its bytes are the row-major
+  // count only then).
+  CHECK(errorOf(replaced(text, "\"bytes\":128,", "\"bytes\":128,\"layout\":\"nChw16c\",")) ==
+        "plan: buffers[1]: layout nChw16c needs dims [N, C, H, W] with C a multiple of 16");
+  CHECK(errorOf(replaced(text, "\"bytes\":128,", "\"bytes\":128,\"layout\":\"nhwc\",")) ==
+        "plan: buffers[1]: layout must be \"nChw16c\" when present");
+}
+
+TEST_CASE("plan text: library calls and blocked layouts read back") {
+  PlanSpec s = samplePlan();
+  s.buffers[1].dims = {kPlanBatch, 16, 2, 1};
+  s.buffers[1].layout = "nChw16c";
+  s.functions[0].calls[1].library = R"({"library":"dnnl","op":"maxpool2d","attrs":{"kernel":[2,1]},"operands":[[-1,16,2,1]],"result":[-1,16,1,1],"layouts":["","nChw16c"]})";
+  const std::string text = formatPlan(s);
+  Expected<PlanSpec> parsed = parsePlan(text);
+  REQUIRE_MESSAGE(parsed, (parsed ? "" : parsed.error().message()));
+  CHECK(formatPlan(*parsed) == text);
+  CHECK(parsed->buffers[1].layout == "nChw16c");
+  CHECK(parsed->functions[0].calls[1].library == s.functions[0].calls[1].library);
+  // Library calls have no symbol to bind.
+  Status bound = bindKernels(*parsed, [](const std::string& sym) -> Expected<void*> {
+    if (sym == "k_a") return reinterpret_cast<void*>(&kernelA);
+    return Error("asked for '" + sym + "'");
+  });
+  CHECK(bound);
+  CHECK(errorOf(replaced(text, "\"library\":{", "\"library\":7,\"x\":{")) == "plan: functions[0].calls[1].library: expected an object");
 }
