@@ -123,6 +123,9 @@ struct LibraryOps {
   // Per op, the kernel arguments (0 the result, then the operands) that the library reads or
   // writes in the NChw16c layout as readily as plain (assign-layouts).
   std::vector<std::pair<OpKind, std::vector<int32_t>>> blockedArgs;
+  // Ops that run a following bias add and ReLU themselves (fuse-epilogues).
+  std::vector<OpKind> epilogueOps;
+  bool fusesEpilogue(OpKind op) const { return std::find(epilogueOps.begin(), epilogueOps.end(), op) != epilogueOps.end(); }
   bool takes(OpKind op) const { return std::find(ops.begin(), ops.end(), op) != ops.end(); }
   bool takesBlocked(OpKind op, int32_t arg) const {
     for (const auto& [o, args] : blockedArgs)

@@ -15,6 +15,8 @@ const KernelPass kPasses[] = {
     // After the library calls are known (the layouts serve them), before store placement (which
     // copies a value into a plain global: stored values stay plain).
     {"assign-layouts", assignLayouts, "keep activations between library calls in the library's blocked layout; loops index it"},
+    // After the layouts (the epilogue's reads must match its library call's result layout).
+    {"fuse-epilogues", fuseEpilogues, "run a bias add and ReLU after a library conv or matmul inside it"},
     // Before the memory plan: a store made in place removes a temp (and a copy kernel) that the
     // plan would otherwise have to place. Relies on stores being trailing copies.
     {"place-stores", placeStores, "write stored values straight into their globals where that is safe"},

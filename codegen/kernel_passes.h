@@ -41,6 +41,7 @@ Expected<KProgram> buildKernels(const Module& m, const KernelOptions& options);
 
 Expected<bool> selectLibraryKernels(KProgram& p);
 Expected<bool> assignLayouts(KProgram& p);
+Expected<bool> fuseEpilogues(KProgram& p);
 Expected<bool> placeStores(KProgram& p);
 Expected<bool> planMemory(KProgram& p);
 

@@ -17,6 +17,8 @@ const kir::LibraryOps kLibrary = {
      {OpKind::AvgPool2d, {0, 1}},
      {OpKind::MaxPool2dGrad, {0, 1, 2}},
      {OpKind::AvgPool2dGrad, {0, 1}}},
+    // A bias and ReLU after these run as oneDNN's bias argument and eltwise post-op.
+    {OpKind::Conv2d, OpKind::MatMul},
 };
 
 namespace {

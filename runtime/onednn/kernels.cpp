@@ -36,6 +36,9 @@ struct Descriptor {
   std::vector<std::vector<int64_t>> operands;
   std::vector<int64_t> result;
   std::vector<bool> blocked;  // per argument (result first): in NChw16c rather than row-major
+  // fuse-epilogues: the operand holding a per-channel bias to add (-1: none), and a ReLU after it.
+  int64_t biasOperand = -1;
+  bool relu = false;
 
   Expected<std::vector<int64_t>> ints(const char* key, size_t count) const {
     const Json* v = attrs.find(key);
@@ -231,25 +234,44 @@ Expected<ConvShape> convShape(const Descriptor& d, const Dims& src, const Dims& 
   return s;
 }
 
+// The fused ReLU as a post-op (fuse-epilogues), or no attributes.
+dnnl::primitive_attr epilogueAttr(const Descriptor& d) {
+  dnnl::primitive_attr attr;
+  if (d.relu) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    attr.set_post_ops(ops);
+  }
+  return attr;
+}
+
 dnnl::convolution_forward::primitive_desc convForwardHint(const dnnl::engine& e, const ConvShape& s) {
   dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, anyLayout(s.src),
                                      anyLayout(s.weights), anyLayout(s.dst), s.strides, s.dilates, s.padL, s.padR);
   return {fd, e};
 }
 
-// conv2d (x, w) -> y.
+// conv2d (x, w[, bias]) -> y, with a fused ReLU when asked.
 Status buildConv(DnnlKernel& k, int64_t batch) {
   const Descriptor& d = k.d();
   const Dims x = at(d.operands[0], batch), w = at(d.operands[1], batch), y = at(d.result, batch);
   Expected<ConvShape> s = convShape(d, x, y, w[2], w[3]);
   if (!s) return s.error();
-  auto pd = convForwardHint(k.engine(), *s);
+  const memory::desc biasMd = plain({y[1]}, Tag::a);
+  auto desc = d.biasOperand >= 0
+                  ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, anyLayout(s->src),
+                                                    anyLayout(s->weights), biasMd, anyLayout(s->dst), s->strides, s->dilates, s->padL, s->padR)
+                  : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, anyLayout(s->src),
+                                                    anyLayout(s->weights), anyLayout(s->dst), s->strides, s->dilates, s->padL, s->padR);
+  dnnl::convolution_forward::primitive_desc pd(desc, epilogueAttr(d), k.engine());
   if (Status st = k.accept(pd, batch); !st) return st;
   memory out = k.user(0, k.layout(0, y, Tag::nchw));
   memory src = k.input(k.user(1, k.layout(1, x, Tag::nchw)), pd.src_desc());
   memory wei = k.input(k.user(2, plain(s->weights, s->weightsTag)), pd.weights_desc());
   memory dst = k.output(out, pd.dst_desc());
-  k.add(dnnl::convolution_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
+  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
+  if (d.biasOperand >= 0) args[DNNL_ARG_BIAS] = k.user(static_cast<size_t>(d.biasOperand) + 1, biasMd);
+  k.add(dnnl::convolution_forward(pd), std::move(args));
   return ok();
 }
 
@@ -291,20 +313,22 @@ Status buildConvGradWeight(DnnlKernel& k, int64_t batch) {
   return ok();
 }
 
-// matmul (a, b) -> c, either operand stored transposed.
+// matmul (a, b[, bias]) -> c, either operand stored transposed, with a fused ReLU when asked.
 Status buildMatMul(DnnlKernel& k, int64_t batch) {
   const Descriptor& d = k.d();
   const Dims a = at(d.operands[0], batch), b = at(d.operands[1], batch), c = at(d.result, batch);
   const bool ta = d.flag("transpose_a"), tb = d.flag("transpose_b");
   // Logical [M,K] and [K,N]; a transposed operand is the same bytes read column-major (tag ba).
   const Dims la = ta ? Dims{a[1], a[0]} : a, lb = tb ? Dims{b[1], b[0]} : b;
-  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(plain(la, ta ? Tag::ba : Tag::ab), plain(lb, tb ? Tag::ba : Tag::ab), plain(c, Tag::ab)),
-                                  k.engine());
+  const memory::desc aMd = plain(la, ta ? Tag::ba : Tag::ab), bMd = plain(lb, tb ? Tag::ba : Tag::ab), cMd = plain(c, Tag::ab);
+  const memory::desc biasMd = plain({1, c[1]}, Tag::ab);
+  auto desc = d.biasOperand >= 0 ? dnnl::matmul::desc(aMd, bMd, biasMd, cMd) : dnnl::matmul::desc(aMd, bMd, cMd);
+  dnnl::matmul::primitive_desc pd(desc, epilogueAttr(d), k.engine());
   if (Status st = k.accept(pd, batch); !st) return st;
-  memory dst = k.user(0, pd.dst_desc());
-  memory src = k.user(1, pd.src_desc());
-  memory wei = k.user(2, pd.weights_desc());
-  k.add(dnnl::matmul(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
+  std::unordered_map<int, memory> args = {
+      {DNNL_ARG_DST, k.user(0, pd.dst_desc())}, {DNNL_ARG_SRC, k.user(1, pd.src_desc())}, {DNNL_ARG_WEIGHTS, k.user(2, pd.weights_desc())}};
+  if (d.biasOperand >= 0) args[DNNL_ARG_BIAS] = k.user(static_cast<size_t>(d.biasOperand) + 1, biasMd);
+  k.add(dnnl::matmul(pd), std::move(args));
   return ok();
 }
 
@@ -417,9 +441,21 @@ Expected<std::unique_ptr<LibraryKernel>> makeKernel(const Json& descriptor, std:
   for (const OpEntry& e : kOps)
     if (d.op == e.op) entry = &e;
   if (!entry) return Error(fmt::format("oneDNN does not run '{}' on this target", d.op));
+  // A fused bias (fuse-epilogues) is one more operand: a vector of the result's channels.
+  if (const Json* bias = d.attrs.find("epilogue_bias")) {
+    if (!bias->isInt() || bias->asInt() != static_cast<int64_t>(entry->operands) || (d.op != "conv2d" && d.op != "matmul"))
+      return Error(fmt::format("library descriptor: {} cannot take a bias operand {}", d.op, writeJson(*bias)));
+    d.biasOperand = bias->asInt();
+  }
+  if (const Json* relu = d.attrs.find("epilogue_relu")) {
+    if (!relu->isBool() || (relu->asBool() && d.op != "conv2d" && d.op != "matmul"))
+      return Error(fmt::format("library descriptor: {} cannot fuse a ReLU", d.op));
+    d.relu = relu->asBool();
+  }
+  const size_t numOperands = entry->operands + (d.biasOperand >= 0 ? 1 : 0);
   const Json* operands = descriptor.find("operands");
-  if (!operands || !operands->isArray() || operands->asArray().size() != entry->operands)
-    return Error(fmt::format("library descriptor: {} takes {} operands", d.op, entry->operands));
+  if (!operands || !operands->isArray() || operands->asArray().size() != numOperands)
+    return Error(fmt::format("library descriptor: {} takes {} operands", d.op, numOperands));
   for (const Json& o : operands->asArray()) {
     Expected<std::vector<int64_t>> dims = dimsOf(&o, "an operand");
     if (!dims) return dims.error();
@@ -428,18 +464,23 @@ Expected<std::unique_ptr<LibraryKernel>> makeKernel(const Json& descriptor, std:
   Expected<std::vector<int64_t>> result = dimsOf(descriptor.find("result"), "the result");
   if (!result) return result.error();
   d.result = result.take();
-  for (const auto& dims : d.operands)
-    if (dims.size() != entry->rank) return Error(fmt::format("library descriptor: {} needs rank-{} operands", d.op, entry->rank));
+  for (size_t i = 0; i < entry->operands; ++i)
+    if (d.operands[i].size() != entry->rank) return Error(fmt::format("library descriptor: {} needs rank-{} operands", d.op, entry->rank));
   if (d.result.size() != entry->rank) return Error(fmt::format("library descriptor: {} needs a rank-{} result", d.op, entry->rank));
+  if (d.biasOperand >= 0) {
+    int64_t n = 1;
+    for (int64_t x : d.operands.back()) n *= x;
+    if (n != d.result[1] || d.result[1] < 1) return Error(fmt::format("library descriptor: the bias of {} must have one element per channel", d.op));
+  }
   if (const Json* layouts = descriptor.find("layouts"); layouts && layouts->isArray()) {
     for (const Json& l : layouts->asArray()) {
       if (!l.isString() || (!l.asString().empty() && l.asString() != "nChw16c"))
         return Error("library descriptor: a layout is \"\" or \"nChw16c\"");
       d.blocked.push_back(l.asString() == "nChw16c");
     }
-    if (d.blocked.size() != entry->operands + 1) return Error(fmt::format("library descriptor: {} layouts for {} arguments", d.blocked.size(), entry->operands + 1));
+    if (d.blocked.size() != numOperands + 1) return Error(fmt::format("library descriptor: {} layouts for {} arguments", d.blocked.size(), numOperands + 1));
     for (size_t i = 0; i < d.blocked.size(); ++i)
-      if (d.blocked[i] && entry->rank != 4) return Error(fmt::format("library descriptor: {} cannot take a blocked argument", d.op));
+      if (d.blocked[i] && (entry->rank != 4 || i > entry->operands)) return Error(fmt::format("library descriptor: {} cannot take a blocked argument {}", d.op, i));
   }
   return std::unique_ptr<LibraryKernel>(std::make_unique<DnnlKernel>(std::move(context), std::move(d), entry->build));
 }
