@@ -123,10 +123,14 @@ struct LibraryOps {
   // Per op, the kernel arguments (0 the result, then the operands) that the library reads or
   // writes in the NChw16c layout as readily as plain (assign-layouts).
   std::vector<std::pair<OpKind, std::vector<int32_t>>> blockedArgs;
+  // Ops the library takes only where their first operand's channels (axis 1 of a rank-4 operand)
+  // are a multiple of kChannelBlock, so that it can run them in its blocked layout.
+  std::vector<OpKind> blockedOnly;
   // Ops that run a following bias add and ReLU themselves (fuse-epilogues).
   std::vector<OpKind> epilogueOps;
   bool fusesEpilogue(OpKind op) const { return std::find(epilogueOps.begin(), epilogueOps.end(), op) != epilogueOps.end(); }
   bool takes(OpKind op) const { return std::find(ops.begin(), ops.end(), op) != ops.end(); }
+  bool onlyBlocked(OpKind op) const { return std::find(blockedOnly.begin(), blockedOnly.end(), op) != blockedOnly.end(); }
   bool takesBlocked(OpKind op, int32_t arg) const {
     for (const auto& [o, args] : blockedArgs)
       if (o == op) return std::find(args.begin(), args.end(), arg) != args.end();
