@@ -90,6 +90,8 @@ class DnnlKernel : public LibraryKernel {
       : context_(std::move(context)), d_(std::move(d)), build_(std::move(build)) {}
 
   Status prepare(int64_t batch) override {
+    // oneDNN plans a primitive's threads when it creates it: the count must be set by then.
+    omp_set_num_threads(context_->threads);
     steps_.clear();
     post_.clear();
     user_.clear();
