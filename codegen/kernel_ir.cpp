@@ -21,7 +21,7 @@ std::vector<Lin> contiguousStrides(const Dims& dims) {
   return s;
 }
 
-int64_t bytesAt(const TensorType& t, int64_t batch) { return std::max<int64_t>(t.numel(batch), 1) * 4; }
+int64_t bytesAt(const TensorType& t, int64_t batch) { return std::max<int64_t>(t.numel(batch), 1) * dtypeSize(t.dtype); }
 
 // How a node takes part in a kernel.
 enum class Role { Input, Load, Const, Count, View, Pointwise, Reduction, Single, Store };

@@ -67,4 +67,13 @@ int64_t extentProduct(const Dims& dims, const std::vector<int64_t>& axes, int64_
   return n;
 }
 
+int64_t dtypeSize(DType d) {
+  switch (d) {
+    case DType::F32:
+    case DType::I32: return 4;
+    case DType::Void: return 0;
+  }
+  return 0;
+}
+
 }  // namespace sinter

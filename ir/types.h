@@ -35,6 +35,8 @@ struct TensorType {
 };
 
 std::string dtypeName(DType);
+// Bytes per element: 4 for f32 and i32 (0 for void).
+int64_t dtypeSize(DType);
 std::string formatDims(const Dims&);       // "[B,1,28,28]"
 std::string formatType(const TensorType&); // "f32[B,1,28,28]", "void"
 

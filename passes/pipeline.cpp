@@ -52,7 +52,9 @@ Status runPasses(Module& m, const std::vector<const PassInfo*>& passes, const Pa
 }
 
 Status runGradPipeline(Module& m, const PassManagerOptions& o) {
-  // build-train-step first: everything after it optimizes the whole step (forward, backward,
+  // Fused before autodiff, so that the gradient rule of the fused op is used.
+  if (Expected<bool> r = runPass(m, *findPass("fuse-softmax-cross-entropy"), o); !r) return r.error();
+  // build-train-step next: everything after it optimizes the whole step (forward, backward,
   // update) as one function, which is the point of symbolic autodiff.
   if (Expected<bool> r = runPass(m, *findPass("build-train-step"), o); !r) return r.error();
   // No target has a batch-norm primitive yet: all take the primitives.

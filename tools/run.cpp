@@ -59,15 +59,24 @@ Expected<ref::TensorMap> loadInputs(const Module& m, const Function& fn, const s
 
 ref::Precision precisionOf(const ToolOptions& o) { return o.precision == "f32" ? ref::Precision::F32 : ref::Precision::F64; }
 
+// The labels an op reads (one_hot, softmax_cross_entropy and its gradient) and its class count,
+// or {kNoValue, 0}.
+std::pair<ValueId, int64_t> labelsOf(const Function& fn, const Node& n) {
+  if (n.op == OpKind::OneHot) return {n.operands[0], n.attrs.i("classes")};
+  if (n.op == OpKind::SoftmaxCrossEntropy || n.op == OpKind::SoftmaxCrossEntropyGrad)
+    return {n.operands[1], fn.nodes[n.operands[0]].type.dims[1]};
+  return {kNoValue, 0};
+}
+
 // The CPU kernels cannot fail, so what the reference evaluator rejects while running is checked
-// before: an input label that one_hot would place outside [0, classes). (The trainer checks its
+// before: an input label outside [0, classes) of an op that takes labels. (The trainer checks its
 // data's labels against the model's classes when it loads them.)
-Status checkOneHotInputs(const Function& fn, const ref::TensorMap& inputs) {
+Status checkLabelInputs(const Function& fn, const ref::TensorMap& inputs) {
   for (const Node& n : fn.nodes) {
-    if (n.op != OpKind::OneHot) continue;
-    const Node& x = fn.nodes[n.operands[0]];
+    const auto [labels, classes] = labelsOf(fn, n);
+    if (labels == kNoValue) continue;
+    const Node& x = fn.nodes[labels];
     if (x.op != OpKind::Input) continue;
-    const int64_t classes = n.attrs.i("classes");
     const ref::Tensor& t = inputs.at(x.attrs.s("name"));
     for (size_t i = 0; i < t.data.size(); ++i)
       if (!(t.data[i] >= 0 && t.data[i] < static_cast<double>(classes)))
@@ -98,7 +107,7 @@ Status runCompiled(const ToolOptions& o, const Target& target, const Module& m, 
     for (size_t k = 0; k < n.type.dims.size(); ++k)
       if (n.type.dims[k] == kBatch) batch = inputs.at(n.attrs.s("name")).dims[k];
   }
-  if (Status s = checkOneHotInputs(fn, inputs); !s) return s;
+  if (Status s = checkLabelInputs(fn, inputs); !s) return s;
   Expected<CompiledProgram> c = target.compiler->compileForJit(m, {std::max<int64_t>({o.maxBatch, batch, 64}), {}});
   if (!c) return c.error();
   auto executor = makeExecutor(c->table(), o.threads, o.seed);
@@ -214,10 +223,10 @@ int gradcheckCommand(const ToolOptions& o) {
     if (!in) return fail(in.error());
     inputs = in.take();
   } else {
-    // Random inputs, batch 3: normal f32 values; i32 labels below the smallest one_hot class count.
+    // Random inputs, batch 3: normal f32 values; i32 labels below the smallest class count.
     int64_t classes = 1 << 30;
     for (const Node& n : fn->nodes)
-      if (n.op == OpKind::OneHot) classes = std::min(classes, n.attrs.i("classes"));
+      if (const auto [labels, k] = labelsOf(*fn, n); labels != kNoValue) classes = std::min(classes, k);
     if (classes == (1 << 30)) classes = 2;
     uint32_t counter = 0;
     for (ValueId v : fn->inputs()) {

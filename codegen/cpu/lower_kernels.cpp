@@ -176,6 +176,7 @@ using KernelEmitter = void (*)(Gen&, const Kernel&, const kir::KProgram&, Lowere
 void emitRows(Gen& g, const Kernel& k, const kir::KProgram& p, LoweredKernel& out);
 void emitSoftmax(Gen& g, const Kernel& k, const kir::KProgram& p, LoweredKernel& out);
 void emitOneHot(Gen& g, const Kernel& k, const kir::KProgram& p, LoweredKernel& out);
+void emitSoftmaxCrossEntropy(Gen& g, const Kernel& k, const kir::KProgram& p, LoweredKernel& out);
 void emitDropoutMask(Gen& g, const Kernel& k, const kir::KProgram& p, LoweredKernel& out);
 
 struct Entry {
@@ -231,6 +232,8 @@ const Entry kTable[] = {
     {OpKind::AvgPool2dGrad, LoweringKind::Heavy},
     {OpKind::Softmax, LoweringKind::Kernel, nullptr, emitSoftmax},
     {OpKind::LogSoftmax, LoweringKind::Kernel, nullptr, emitSoftmax},
+    {OpKind::SoftmaxCrossEntropy, LoweringKind::Kernel, nullptr, emitSoftmaxCrossEntropy},
+    {OpKind::SoftmaxCrossEntropyGrad, LoweringKind::Kernel, nullptr, emitSoftmaxCrossEntropy},
     {OpKind::DropoutMask, LoweringKind::Kernel, nullptr, emitDropoutMask},
     {OpKind::Dropout, LoweringKind::Unsupported, nullptr, nullptr, "expanded into dropout_mask by build-train-step"},
     {OpKind::BatchNorm, LoweringKind::Unsupported, nullptr, nullptr, "expanded into primitives by build-train-step"},
@@ -433,6 +436,53 @@ void emitOneHot(Gen& g, const Kernel& k, const kir::KProgram&, LoweredKernel& ou
   out.extentPerBatch = n.perBatch;
   out.extentConst = n.constant;
   out.grain = std::max<int64_t>(1, 16384 / classes);
+}
+
+// softmax_cross_entropy (z, labels) -> loss [N] and its gradient (z, labels, dloss) -> dz [N, K],
+// a row per iteration in double as softmax is: the row's log-sum-exp, then its loss
+// lse - z[label], or each dz = (exp(z - lse) - [j == label]) * dloss. A label outside [0, K) gives
+// 0 (one_hot's row of zeros).
+void emitSoftmaxCrossEntropy(Gen& g, const Kernel& k, const kir::KProgram&, LoweredKernel& out) {
+  const bool grad = k.op == OpKind::SoftmaxCrossEntropyGrad;
+  const int64_t classes = k.operandTypes[0].dims[1];
+  auto& b = g.b;
+  g.loop(g.begin, g.end, [&](Value* i) {
+    Value* row = g.mul(i, g.c(classes));
+    auto z = [&](Value* j) { return b.CreateFPExt(b.CreateLoad(g.f32, g.gep(DType::F32, g.args[1], g.add(row, j))), g.f64); };
+    Value* mslot = g.alloca(g.f64);
+    Value* sslot = g.alloca(g.f64);
+    b.CreateStore(llvm::ConstantFP::getInfinity(g.f64, true), mslot);
+    b.CreateStore(llvm::ConstantFP::get(g.f64, 0.0), sslot);
+    g.loop(g.c(0), g.c(classes), [&](Value* j) {
+      Value *m = b.CreateLoad(g.f64, mslot), *v = z(j);
+      b.CreateStore(b.CreateSelect(b.CreateFCmpOLT(m, v), v, m), mslot);
+    });
+    Value* m = b.CreateLoad(g.f64, mslot);
+    g.loop(g.c(0), g.c(classes), [&](Value* j) {
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(g.f64, sslot), g.intrinsic(llvm::Intrinsic::exp, {b.CreateFSub(z(j), m)})), sslot);
+    });
+    Value* lse = b.CreateFAdd(m, g.intrinsic(llvm::Intrinsic::log, {b.CreateLoad(g.f64, sslot)}));
+    Value* label = b.CreateSExt(b.CreateLoad(g.i32, g.gep(DType::I32, g.args[2], i)), g.i64);
+    Value* inRange = b.CreateAnd(b.CreateICmpSGE(label, g.c(0)), b.CreateICmpSLT(label, g.c(classes)));
+    Value* zero = llvm::ConstantFP::get(g.f64, 0.0);
+    if (!grad) {
+      Value* picked = z(b.CreateSelect(inRange, label, g.c(0)));
+      Value* loss = b.CreateSelect(inRange, b.CreateFSub(lse, picked), zero);
+      b.CreateStore(b.CreateFPTrunc(loss, g.f32), g.gep(DType::F32, g.args[0], i));
+      return;
+    }
+    Value* dloss = b.CreateFPExt(b.CreateLoad(g.f32, g.gep(DType::F32, g.args[3], i)), g.f64);
+    Value* scale = b.CreateSelect(inRange, dloss, zero);
+    g.loop(g.c(0), g.c(classes), [&](Value* j) {
+      Value* p = g.intrinsic(llvm::Intrinsic::exp, {b.CreateFSub(z(j), lse)});
+      Value* hot = b.CreateSelect(b.CreateICmpEQ(j, label), llvm::ConstantFP::get(g.f64, 1.0), zero);
+      b.CreateStore(b.CreateFPTrunc(b.CreateFMul(b.CreateFSub(p, hot), scale), g.f32), g.gep(DType::F32, g.args[0], g.add(row, j)));
+    });
+  });
+  const Lin n = kir::dimLin(k.operandTypes[0].dims[0]);
+  out.extentPerBatch = n.perBatch;
+  out.extentConst = n.constant;
+  out.grain = std::max<int64_t>(1, 4096 / classes);
 }
 
 // Element i keeps iff uniformFromBits(Philox4x32-10((i, step, 0, 0), (seed, salt))[0]) >= p

@@ -1,5 +1,6 @@
 // Neural-network ops: pooling and its gradients, softmax, log_softmax, the dropout mask; and the
 // train/eval-dependent ops, which never reach a backend.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -117,6 +118,47 @@ Status logSoftmax(const Call& c, Tensor& out) {
   return ok();
 }
 
+// Row i's log-sum-exp of z [N, K], and whether label i is a class (else the row contributes
+// nothing, as one_hot's row of zeros would).
+double logSumExp(const std::vector<double>& z, int64_t i, int64_t k) {
+  double m = -std::numeric_limits<double>::infinity(), total = 0;
+  for (int64_t j = 0; j < k; ++j) m = std::max(m, z[i * k + j]);
+  for (int64_t j = 0; j < k; ++j) total += std::exp(z[i * k + j] - m);
+  return m + std::log(total);
+}
+
+Expected<int64_t> classOf(double label, int64_t i, int64_t k) {
+  if (!(label >= 0 && label < static_cast<double>(k) && label == std::trunc(label)))
+    return Error(fmt::format("label {} at index {} is outside [0, {})", label, i, k));
+  return static_cast<int64_t>(label);
+}
+
+// loss_i = logsumexp(z_i) - z_i[label_i].
+Status softmaxCrossEntropy(const Call& c, Tensor& out) {
+  const std::vector<double>&z = c.in[0]->data, &labels = c.in[1]->data;
+  const int64_t k = c.in[0]->dims[1];
+  for (size_t i = 0; i < labels.size(); ++i) {
+    Expected<int64_t> y = classOf(labels[i], static_cast<int64_t>(i), k);
+    if (!y) return y.error();
+    out.data[i] = logSumExp(z, static_cast<int64_t>(i), k) - z[static_cast<int64_t>(i) * k + *y];
+  }
+  return ok();
+}
+
+// dz_ij = (softmax(z_i)_j - [j == label_i]) * dloss_i.
+Status softmaxCrossEntropyGrad(const Call& c, Tensor& out) {
+  const std::vector<double>&z = c.in[0]->data, &labels = c.in[1]->data, &dloss = c.in[2]->data;
+  const int64_t k = c.in[0]->dims[1];
+  for (size_t i = 0; i < labels.size(); ++i) {
+    Expected<int64_t> y = classOf(labels[i], static_cast<int64_t>(i), k);
+    if (!y) return y.error();
+    const auto row = static_cast<int64_t>(i);
+    const double lse = logSumExp(z, row, k);
+    for (int64_t j = 0; j < k; ++j) out.data[row * k + j] = (std::exp(z[row * k + j] - lse) - (j == *y ? 1.0 : 0.0)) * dloss[i];
+  }
+  return ok();
+}
+
 // Sinter's dropout RNG (tests/reference/README.md): element i keeps iff
 // uniformFromBits(Philox4x32-10(counter (i, step, 0, 0), key (seed, salt))[0]) >= p.
 // The i32 seed and step enter as their 32-bit two's-complement patterns.
@@ -195,6 +237,8 @@ const KernelEntry kKernels[] = {
     {OpKind::AvgPool2dGrad, avgpool2dGrad},
     {OpKind::Softmax, softmax},
     {OpKind::LogSoftmax, logSoftmax},
+    {OpKind::SoftmaxCrossEntropy, softmaxCrossEntropy},
+    {OpKind::SoftmaxCrossEntropyGrad, softmaxCrossEntropyGrad},
     {OpKind::DropoutMask, dropoutMask},
     {OpKind::Dropout, nullptr, kSpecialize},
     {OpKind::BatchNorm, nullptr, kSpecialize},

@@ -94,6 +94,22 @@ std::vector<ValueId> gradLogSoftmax(Builder& b, const Node& n, ValueId y, ValueI
   return {b.sub(dy, b.mul(b.unary(OpKind::Exp, y), total))};
 }
 
+// (z f32[N, K], labels i32[N]) -> f32[N]; the gradient (z, labels, dloss f32[N]) -> f32[N, K].
+Expected<TensorType> inferSoftmaxCrossEntropy(OpKind op, std::span<const TensorType> in, const Attrs&) {
+  const TensorType& z = in[0];
+  if (z.dtype != DType::F32 || z.rank() != 2 || z.dims[1] == kBatch)
+    return Error(fmt::format("{} needs f32 logits [N, K], found {}", mnemonic(op), formatType(z)));
+  if (in[1] != TensorType{DType::I32, {z.dims[0]}})
+    return Error(fmt::format("{} needs i32 labels [{}], found {}", mnemonic(op), formatDims({z.dims[0]}), formatType(in[1])));
+  if (op == OpKind::SoftmaxCrossEntropy) return f32({z.dims[0]});
+  if (in[2] != f32({z.dims[0]})) return Error(fmt::format("{} needs dloss f32[{}], found {}", mnemonic(op), formatDims({z.dims[0]}), formatType(in[2])));
+  return z;
+}
+
+std::vector<ValueId> gradSoftmaxCrossEntropy(Builder& b, const Node& n, ValueId, ValueId dy) {
+  return {b.create(OpKind::SoftmaxCrossEntropyGrad, {n.operands[0], n.operands[1], dy}), kNoValue};
+}
+
 Status dropoutAttrs(const Attrs& attrs) {
   if (auto s = needFloat(attrs, "p"); !s) return s;
   if (auto s = needInt(attrs, "salt"); !s) return s;
@@ -165,6 +181,8 @@ const OpRules kRules[] = {
     {OpKind::AvgPool2dGrad, inferAvgPoolGrad, nullptr},
     {OpKind::Softmax, inferSoftmax, gradSoftmax},
     {OpKind::LogSoftmax, inferSoftmax, gradLogSoftmax},
+    {OpKind::SoftmaxCrossEntropy, inferSoftmaxCrossEntropy, gradSoftmaxCrossEntropy},
+    {OpKind::SoftmaxCrossEntropyGrad, inferSoftmaxCrossEntropy, nullptr},
     {OpKind::DropoutMask, inferDropoutMask, zeroGradient},
     {OpKind::Dropout, inferDropout, nullptr},
     {OpKind::BatchNorm, inferBatchNorm, nullptr},

@@ -196,8 +196,9 @@ TEST_CASE("fusion: a bias add and relu are one kernel, a reduction takes its pro
   const std::string text = kir::printKernels(*k);
   CHECK(text.find(": add relu (") != std::string::npos);
   CHECK(text.find("arena ") != std::string::npos);
-  // In @eval, the cross-entropy's one_hot * log_softmax feeds its sum without a buffer.
-  CHECK(text.find("loop[B,r:10]: mul sum") != std::string::npos);
+  // A reduction takes its pointwise producers: the cross-entropy's per-row losses, negated twice,
+  // feed its mean without a buffer in between.
+  CHECK(text.find("loop[r:B]: neg mean neg") != std::string::npos);
 }
 
 TEST_CASE("initial state equals the reference evaluator's initGlobals bit for bit") {

@@ -333,6 +333,9 @@ const std::vector<Case>& cases() {
     c.push_back({"batchnorm_train [B, C] batch 5", {{{B, 4}}, {{4}}, {{4}}}, [](Builder& b, const V& x) {
                    return b.create(OpKind::BatchNormTrain, {x[0], x[1], x[2]}, {{"eps", 0.1}});
                  }, 5});
+    c.push_back({"softmax_cross_entropy(z, label)", {{{B, 3}}, {{B}, Values::Label}}, [](Builder& b, const V& x) {
+                   return b.create(OpKind::SoftmaxCrossEntropy, {x[0], x[1]});
+                 }});
     c.push_back({"x * dropout_mask(x) (the mask does not depend on x's values)",
                  {{{B, 6}}, {{}, Values::Zero}, {{}, Values::Zero}}, [](Builder& b, const V& x) {
                    return b.mul(x[0], b.create(OpKind::DropoutMask, {x[0], x[1], x[2]}, {{"p", 0.5}, {"salt", int64_t{0}}}));
@@ -352,6 +355,7 @@ const std::set<OpKind> kNotDifferentiable = {
     OpKind::Input,         OpKind::Load,          OpKind::Store,           OpKind::Constant,
     OpKind::Conv2dGradInput, OpKind::Conv2dGradWeight, OpKind::MaxPool2dGrad, OpKind::AvgPool2dGrad,
     OpKind::Dropout,       OpKind::BatchNorm,        OpKind::BatchNormTrainGrad,
+    OpKind::SoftmaxCrossEntropyGrad,
 };
 
 }  // namespace
