@@ -1,6 +1,7 @@
 """Times one PyTorch training step of an example model on random data (the counterpart of
 step_bench). Prints `torch MODEL threads=T batch=B us_per_step=X` for bench/step.sh.
-    /usr/bin/python3 bench/torch_step.py mlp|lenet|cifar_cnn [--threads 1] [--batch 64] [--seconds 2]"""
+    /usr/bin/python3 bench/torch_step.py mlp|lenet|cifar_cnn [--threads 1] [--batch 64] [--seconds 2] [--compile]
+--compile (PyTorch 2.x) wraps the network in torch.compile; the warm-up absorbs the compilation."""
 import argparse
 import resource
 import time
@@ -14,10 +15,13 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--seconds", type=float, default=2.0, help="how long to time, after the warm-up")
+    p.add_argument("--compile", action="store_true", help="torch.compile the network (PyTorch 2.x)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     net, optimizer = build(a.model)
+    if a.compile:
+        net = torch.compile(net)
     # The same inputs as step_bench: images uniform in [-1, 1], labels in [0, 10), fixed across steps.
     x = torch.rand(a.batch, *IMAGE_SHAPES[a.model]) * 2 - 1
     y = torch.randint(0, 10, (a.batch,))
@@ -32,7 +36,7 @@ def main():
     steps = max(20, int(a.seconds / warm))
     per_step = run(steps) / steps
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"torch {a.model} threads={a.threads} batch={a.batch} us_per_step={per_step * 1e6:.1f} rss_mb={rss_mb:.1f}")
+    print(f"torch{'_compile' if a.compile else ''} {torch.__version__} {a.model} threads={a.threads} batch={a.batch} us_per_step={per_step * 1e6:.1f} rss_mb={rss_mb:.1f}")
 
 
 if __name__ == "__main__":
