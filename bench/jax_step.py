@@ -5,9 +5,10 @@ counterpart of step_bench and torch_step.py: the same layers, optimizer and batc
 The process is pinned to `--threads` cores before JAX starts (XLA sizes its pools from them)."""
 import argparse
 import os
-import resource
 import sys
 import time
+
+from step_timing import time_and_report
 
 
 def main():
@@ -134,11 +135,7 @@ def main():
         return time.perf_counter() - start
 
     run(1)  # compile
-    warm = run(5) / 5
-    steps = max(20, int(a.seconds / warm))
-    per_step = run(steps) / steps
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"jax {jax.__version__} {a.model} threads={a.threads} batch={a.batch} us_per_step={per_step * 1e6:.1f} rss_mb={rss_mb:.1f}")
+    time_and_report(run, a.seconds, 5, f"jax {jax.__version__}", a.model, a.threads, a.batch)
 
 
 if __name__ == "__main__":

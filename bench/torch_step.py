@@ -1,12 +1,12 @@
 """Times one PyTorch training step of an example model on random data (the counterpart of
-step_bench). Prints `torch MODEL threads=T batch=B us_per_step=X` for bench/step.sh.
+step_bench). Prints `torch[_compile] VERSION MODEL threads=T batch=B us_per_step=X rss_mb=M` for bench/step.sh.
     /usr/bin/python3 bench/torch_step.py mlp|lenet|cifar_cnn [--threads 1] [--batch 64] [--seconds 2] [--compile]
 --compile (PyTorch 2.x) wraps the network in torch.compile; the warm-up absorbs the compilation."""
 import argparse
-import resource
 import time
 
 from torch_models import IMAGE_SHAPES, build, torch, train_step  # first: exits clearly where torch is missing
+from step_timing import time_and_report  # noqa: E402
 
 
 def main():
@@ -32,11 +32,8 @@ def main():
             train_step(net, optimizer, x, y)
         return time.perf_counter() - start
 
-    warm = run(10) / 10  # first-call allocations, OpenMP pool start-up; sizes the timed run
-    steps = max(20, int(a.seconds / warm))
-    per_step = run(steps) / steps
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"torch{'_compile' if a.compile else ''} {torch.__version__} {a.model} threads={a.threads} batch={a.batch} us_per_step={per_step * 1e6:.1f} rss_mb={rss_mb:.1f}")
+    label = f"torch{'_compile' if a.compile else ''} {torch.__version__}"
+    time_and_report(run, a.seconds, 10, label, a.model, a.threads, a.batch)
 
 
 if __name__ == "__main__":
