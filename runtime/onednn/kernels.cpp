@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -89,9 +90,21 @@ class DnnlKernel : public LibraryKernel {
   DnnlKernel(std::shared_ptr<Context> context, Descriptor d, Build build)
       : context_(std::move(context)), d_(std::move(d)), build_(std::move(build)) {}
 
+  // The primitives for each batch size seen are kept: a training run alternates the batch size of
+  // its steps with the last, partial batch and the evaluation's, and recreating every primitive
+  // at each switch would cost milliseconds.
   Status prepare(int64_t batch) override {
     // oneDNN plans a primitive's threads when it creates it: the count must be set by then.
     omp_set_num_threads(context_->threads);
+    if (auto it = cache_.find(batch); it != cache_.end()) {
+      const Prepared& p = it->second;
+      steps_ = p.steps;
+      user_ = p.user;
+      scratch_ = p.scratch;
+      implementation_ = p.implementation;
+      batch_ = batch;
+      return ok();
+    }
     steps_.clear();
     post_.clear();
     user_.clear();
@@ -106,6 +119,7 @@ class DnnlKernel : public LibraryKernel {
     steps_.insert(steps_.end(), post_.begin(), post_.end());
     post_.clear();
     context_->reserve(scratchBytes_);
+    cache_[batch] = Prepared{steps_, user_, scratch_, implementation_};
     batch_ = batch;
     return ok();
   }
@@ -195,6 +209,13 @@ class DnnlKernel : public LibraryKernel {
   size_t scratchBytes_ = 0;
   std::string implementation_;
   int64_t batch_ = 0;
+  struct Prepared {
+    std::vector<Step> steps;
+    std::vector<memory> user;
+    std::vector<std::pair<memory, size_t>> scratch;
+    std::string implementation;
+  };
+  std::map<int64_t, Prepared> cache_;
 };
 
 memory::desc plain(const Dims& d, Tag tag) { return memory::desc(d, kF32, tag); }
