@@ -20,6 +20,9 @@ const KernelPass kPasses[] = {
     // Before the memory plan: a store made in place removes a temp (and a copy kernel) that the
     // plan would otherwise have to place. Relies on stores being trailing copies.
     {"place-stores", placeStores, "write stored values straight into their globals where that is safe"},
+    // After every pass that matches accesses by their strides (a collapsed loop has fewer dims
+    // than its buffers), before the memory plan (which ignores loop shapes).
+    {"collapse-loops", collapseLoops, "merge adjacent loop dims that every access walks contiguously into one"},
     // Last: offsets depend on which buffers exist and which kernels touch them.
     {"plan-memory", planMemory, "lay out the state arena and share the work arena between buffers whose lifetimes do not overlap"},
 };

@@ -43,6 +43,7 @@ Expected<bool> selectLibraryKernels(KProgram& p);
 Expected<bool> assignLayouts(KProgram& p);
 Expected<bool> fuseEpilogues(KProgram& p);
 Expected<bool> placeStores(KProgram& p);
+Expected<bool> collapseLoops(KProgram& p);
 Expected<bool> planMemory(KProgram& p);
 
 }  // namespace sinter::kir
