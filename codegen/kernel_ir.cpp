@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 
 #include "ir/verifier.h"
@@ -60,6 +61,8 @@ class FunctionBuilder {
   const Node& node(ValueId v) const { return fn_.nodes[v]; }
   Role role(ValueId v) const { return roleOf(node(v)); }
   void decideFusion();
+  void decideRecompute();
+  bool computedIn(ValueId v, ValueId consumer) const { return inlinedInto_[v] == consumer || recomputed_[v]; }
   int32_t materialize(ValueId v);
   int32_t newBuffer(const std::string& name, BufferRole role, const TensorType& type);
   int32_t storageOf(int32_t b) const { return p_.buffers[b].storage; }
@@ -91,6 +94,7 @@ class FunctionBuilder {
   std::vector<int> uses_, group_;
   std::vector<bool> groupHasReduction_;
   std::vector<ValueId> inlinedInto_;
+  std::vector<bool> recomputed_;
   std::vector<int32_t> buffer_;
   KFunction out_;
 };
@@ -153,6 +157,48 @@ void FunctionBuilder::decideFusion() {
         merge(v, c);
       }
     }
+  }
+}
+
+// Recomputed values: a pointwise value with several uses is computed again inside each of its
+// consumers, instead of being written by a kernel of its own and read back, when
+//  - every use can compute it: a pointwise op over the same dims or a reduction of it (a heavy op,
+//    a store or a function result needs it in memory, and then reading it costs what recomputing
+//    does);
+//  - computing it reads at most one buffer of its size (the rest are immediates or broadcasts of
+//    far smaller buffers), so no consumer reads more bytes than the value itself;
+//  - it holds no reduction (that would be reduced again in every consumer).
+// Batch norm's x - mean and (x - mean) * rstd are the case: the forward pass wrote and re-read
+// two activations' worth of bytes per layer for them, and the backward pass read x-hat where it
+// can read x.
+void FunctionBuilder::decideRecompute() {
+  const size_t n = fn_.nodes.size();
+  recomputed_.assign(n, false);
+  std::vector<std::vector<ValueId>> users(n);
+  for (size_t i = 0; i < n; ++i)
+    if (role(static_cast<ValueId>(i)) != Role::Count)
+      for (ValueId u : fn_.nodes[i].operands) users[u].push_back(static_cast<ValueId>(i));
+  std::vector<bool> isResult(n, false);
+  for (const auto& [name, v] : fn_.results) isResult[v] = true;
+  const int64_t kProbeBatch = 64;
+  // Buffers of v's size that computing v reads (its inlined and recomputed operands computed too).
+  std::function<int(ValueId, ValueId)> fullReads = [&](ValueId v, ValueId top) -> int {
+    int reads = 0;
+    for (ValueId u : node(v).operands) {
+      if (computedIn(u, v)) reads += fullReads(u, top);
+      else if (constBase(u) == kNoValue && node(u).type.numel(kProbeBatch) * 8 > node(top).type.numel(kProbeBatch)) ++reads;
+    }
+    return reads;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    const auto v = static_cast<ValueId>(i);
+    if (role(v) != Role::Pointwise || uses_[v] < 2 || isResult[v] || inlinedInto_[v] != kNoValue ||
+        groupHasReduction_[group_[v]])
+      continue;
+    const bool everyUseComputes = std::all_of(users[v].begin(), users[v].end(), [&](ValueId c) {
+      return (role(c) == Role::Pointwise && node(c).type.dims == node(v).type.dims) || role(c) == Role::Reduction;
+    });
+    if (everyUseComputes && fullReads(v, v) <= 1) recomputed_[v] = true;
   }
 }
 
@@ -228,7 +274,7 @@ int32_t FunctionBuilder::expr(LoopState& s, ValueId v, const std::vector<int>& a
   const Node& n = node(v);
   if (role(v) == Role::Reduction) {
     s.k.reduceOp = n.op;
-    s.k.reduceRoot = expr(s, n.operands[0], s.inToSpace, inlinedInto_[n.operands[0]] == v);
+    s.k.reduceRoot = expr(s, n.operands[0], s.inToSpace, computedIn(n.operands[0], v));
     s.k.ops.push_back(n.op);
     Expr acc;
     acc.kind = ExprKind::Acc;
@@ -242,7 +288,7 @@ int32_t FunctionBuilder::expr(LoopState& s, ValueId v, const std::vector<int>& a
   e.attrs = n.attrs;
   e.dtype = n.type.dtype;
   for (ValueId u : n.operands)
-    e.operands.push_back(expr(s, u, broadcastAxes(node(u).type.dims, n.type.dims, axisOf), inlinedInto_[u] == v));
+    e.operands.push_back(expr(s, u, broadcastAxes(node(u).type.dims, n.type.dims, axisOf), computedIn(u, v)));
   s.k.ops.push_back(n.op);
   s.k.exprs.push_back(std::move(e));
   return static_cast<int32_t>(s.k.exprs.size() - 1);
@@ -406,6 +452,7 @@ void FunctionBuilder::emitStores() {
 Expected<KFunction> FunctionBuilder::build() {
   out_.name = fn_.name;
   decideFusion();
+  decideRecompute();
   buffer_.assign(fn_.nodes.size(), -1);
   for (ValueId v : fn_.inputs()) out_.inputs.push_back(materialize(v));
   for (size_t i = 0; i < fn_.nodes.size(); ++i) {
@@ -414,7 +461,7 @@ Expected<KFunction> FunctionBuilder::build() {
     if (fn_.nodes[i].op == OpKind::Dropout || fn_.nodes[i].op == OpKind::BatchNorm)
       return Error(fn_.nodes[i].loc, fmt::format("'{}' must be specialized by the training-step pass before codegen",
                                                  mnemonic(fn_.nodes[i].op)));
-    if (((r == Role::Pointwise || r == Role::Reduction) && inlinedInto_[v] == kNoValue) || r == Role::Single)
+    if (((r == Role::Pointwise || r == Role::Reduction) && inlinedInto_[v] == kNoValue && !recomputed_[v]) || r == Role::Single)
       materialize(v);
   }
   for (const auto& [name, v] : fn_.results) {
@@ -455,6 +502,17 @@ std::map<int32_t, std::pair<int, int>> liveRanges(const KProgram& p, const KFunc
     if (live.count(s)) live[s].second = n;
   }
   return live;
+}
+
+std::vector<LoopOutput> loopOutputs(const Kernel& k) {
+  std::vector<LoopOutput> outs{LoopOutput{0, k.root, k.reduceRoot, k.reduceOp, k.outStrides}};
+  outs.insert(outs.end(), k.moreOutputs.begin(), k.moreOutputs.end());
+  return outs;
+}
+
+bool writesArg(const Kernel& k, size_t argIndex) {
+  return argIndex == 0 || std::any_of(k.moreOutputs.begin(), k.moreOutputs.end(),
+                                      [&](const LoopOutput& o) { return static_cast<size_t>(o.arg) == argIndex; });
 }
 
 Lin dimLin(int64_t dim) { return dim == kBatch ? Lin{1, 0} : Lin{0, dim}; }
@@ -564,9 +622,12 @@ std::string printKernels(const KProgram& p) {
     for (int32_t b : f.inputs) ins += fmt::format("{}%{}", ins.empty() ? "" : ", ", b);
     out += fmt::format("func @{}({}) {{\n", f.name, ins);
     for (const Kernel& k : f.kernels) {
-      std::string ops, args;
+      std::string ops, args, outs;
       for (OpKind op : k.ops) ops += fmt::format("{}{}", ops.empty() ? "" : " ", mnemonic(op));
-      for (size_t a = 1; a < k.args.size(); ++a) args += fmt::format("{}%{}", a > 1 ? ", " : "", k.args[a]);
+      for (size_t a = 0; a < k.args.size(); ++a) {
+        std::string& list = writesArg(k, a) ? outs : args;
+        list += fmt::format("{}%{}", list.empty() ? "" : ", ", k.args[a]);
+      }
       std::string shape;
       if (k.kind == KernelKind::Loop) {
         std::string dims;
@@ -579,7 +640,7 @@ std::string printKernels(const KProgram& p) {
       } else {
         shape = "op";
       }
-      out += fmt::format("  {} {}: {} (%{} <- {}){}\n", k.name, shape, ops, k.args[0], args, k.outputAliasesArg ? " in-place" : "");
+      out += fmt::format("  {} {}: {} ({} <- {}){}\n", k.name, shape, ops, outs, args, k.outputAliasesArg ? " in-place" : "");
     }
     std::string res;
     for (const auto& [name, b] : f.results) res += fmt::format("{}{}=%{}", res.empty() ? "" : ", ", name, b);

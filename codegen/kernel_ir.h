@@ -84,6 +84,17 @@ enum class KernelKind : uint8_t {
   Library,  // an Op kernel the target runs as a call into a vendor library (select-library-kernels)
 };
 
+// A result of a loop kernel: args[arg] gets `root` at `outStrides` over the kept dims; when the
+// kernel reduces, `reduceRoot` is accumulated over the reduced dims with `reduceOp` and `root`
+// reads the accumulator through Acc.
+struct LoopOutput {
+  int32_t arg = 0;
+  int32_t root = -1;
+  int32_t reduceRoot = -1;
+  OpKind reduceOp = OpKind::Sum;
+  std::vector<Lin> outStrides;
+};
+
 struct Kernel {
   std::string name;
   KernelKind kind = KernelKind::Loop;
@@ -101,6 +112,10 @@ struct Kernel {
   int32_t root = -1;            // the output value (may read the accumulator through Acc)
   std::vector<Lin> outStrides;  // output element stride per kept dim
   bool outputAliasesArg = false;  // the output is an argument's storage too (an in-place store)
+  // Loop: results beyond args[0] over the same space (fuse-siblings), each with its own
+  // expression tree (and accumulator, when the kernel reduces). All roots are computed before any
+  // result is stored.
+  std::vector<LoopOutput> moreOutputs;
   std::string library;  // Library: which library ("dnnl")
   // Op, Library: the op and its operand/result types (operands are args[1..]).
   OpKind op = OpKind::Constant;
@@ -108,6 +123,11 @@ struct Kernel {
   std::vector<TensorType> operandTypes;
   TensorType resultType;
 };
+
+// Every result of a loop kernel, args[0]'s first; an Op or Library kernel's one result (root -1).
+std::vector<LoopOutput> loopOutputs(const Kernel& k);
+// Whether kernel k writes buffer index b (its args[0] or a further loop result).
+bool writesArg(const Kernel& k, size_t argIndex);
 
 struct KFunction {
   std::string name;

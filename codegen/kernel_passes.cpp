@@ -23,6 +23,10 @@ const KernelPass kPasses[] = {
     // After every pass that matches accesses by their strides (a collapsed loop has fewer dims
     // than its buffers), before the memory plan (which ignores loop shapes).
     {"collapse-loops", collapseLoops, "merge adjacent loop dims that every access walks contiguously into one"},
+    // After collapse-loops (kernels whose buffers differ in shape but are walked alike, such as
+    // an optimizer's [32,3,3,3] and [864] views, then have equal spaces); before the memory plan
+    // (fusion drops buffers and moves results earlier).
+    {"fuse-siblings", fuseSiblings, "fuse loops over one space that share reads or feed each other into one kernel with several results"},
     // Last: offsets depend on which buffers exist and which kernels touch them.
     {"plan-memory", planMemory, "lay out the state arena and share the work arena between buffers whose lifetimes do not overlap"},
 };

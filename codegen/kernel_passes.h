@@ -44,6 +44,7 @@ Expected<bool> assignLayouts(KProgram& p);
 Expected<bool> fuseEpilogues(KProgram& p);
 Expected<bool> placeStores(KProgram& p);
 Expected<bool> collapseLoops(KProgram& p);
+Expected<bool> fuseSiblings(KProgram& p);
 Expected<bool> planMemory(KProgram& p);
 
 }  // namespace sinter::kir

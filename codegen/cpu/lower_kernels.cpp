@@ -278,73 +278,97 @@ int64_t maxAt(Lin l, int64_t maxBatch) { return std::max<int64_t>(l.at(maxBatch)
 void emitLoopKernel(Gen& g, const Kernel& k, const kir::KProgram& p, LoweredKernel& out) {
   const int rank = static_cast<int>(k.space.size());
   std::vector<Value*> idx(rank, nullptr);
-  const DType outType = p.buffers[k.args[0]].type.dtype;
-  const bool isMax = k.reduceOp == OpKind::Max;
-  llvm::Type* accTy = isMax ? g.f32 : g.f64;
+  const std::vector<kir::LoopOutput> outs = kir::loopOutputs(k);
+  const bool reduces = k.reduceRoot >= 0;
+  auto isMax = [](const kir::LoopOutput& o) { return o.reduceOp == OpKind::Max; };
+  auto accTy = [&](const kir::LoopOutput& o) { return isMax(o) ? g.f32 : g.f64; };
   // The reduction over space[numKept, rank): nest(d) loops from dim d, inner() runs innermost.
   std::function<void(int, const std::function<void()>&)> nest = [&](int d, const std::function<void()>& inner) {
     if (d == rank) return inner();
     g.loop(g.c(0), g.lin(k.space[d]), [&](Value* i) { idx[d] = i; nest(d + 1, inner); });
     idx[d] = nullptr;
   };
-  // acc <- acc (+ or max) the reduced expression, at the current indices.
-  auto accumulate = [&](Value* slot) {
-    Value* v = emitExpr(g, k, k.reduceRoot, idx, nullptr);
-    Value* a = g.b.CreateLoad(accTy, slot);
-    Value* next = isMax ? g.intrinsic(llvm::Intrinsic::maximum, {a, v}) : g.b.CreateFAdd(a, g.b.CreateFPExt(v, g.f64));
+  // acc <- acc (+ or max) output o's reduced expression, at the current indices.
+  auto accumulate = [&](const kir::LoopOutput& o, Value* slot) {
+    Value* v = emitExpr(g, k, o.reduceRoot, idx, nullptr);
+    Value* a = g.b.CreateLoad(accTy(o), slot);
+    Value* next = isMax(o) ? g.intrinsic(llvm::Intrinsic::maximum, {a, v}) : g.b.CreateFAdd(a, g.b.CreateFPExt(v, g.f64));
     // The sum may be reassociated: the vectorizer then keeps lane partial sums (in double, so
     // the order moves the f32 result by far less than its rounding) instead of one serial
     // chain of dependent adds, which ran at one element per add latency.
-    if (!isMax) {
+    if (!isMax(o)) {
       llvm::FastMathFlags fmf = llvm::cast<llvm::Instruction>(next)->getFastMathFlags();
       fmf.setAllowReassoc();
       llvm::cast<llvm::Instruction>(next)->setFastMathFlags(fmf);
     }
     g.b.CreateStore(next, slot);
   };
-  auto initial = [&] { return isMax ? llvm::ConstantFP::getInfinity(g.f32, true) : llvm::ConstantFP::get(g.f64, 0.0); };
+  auto initial = [&](const kir::LoopOutput& o) {
+    return isMax(o) ? llvm::ConstantFP::getInfinity(g.f32, true) : llvm::ConstantFP::get(g.f64, 0.0);
+  };
   // The accumulated value as the root reads it: a mean divides by the reduced count.
-  auto finish = [&](Value* acc) {
-    if (k.reduceOp == OpKind::Mean) {
+  auto finish = [&](const kir::LoopOutput& o, Value* acc) {
+    if (o.reduceOp == OpKind::Mean) {
       Value* n = g.c(1);
       for (int d = k.numKept; d < rank; ++d) n = g.mul(n, g.lin(k.space[d]));
       acc = g.b.CreateFDiv(acc, g.b.CreateSIToFP(n, g.f64));
     }
-    return isMax ? acc : g.b.CreateFPTrunc(acc, g.f32);
+    return isMax(o) ? acc : g.b.CreateFPTrunc(acc, g.f32);
   };
-  auto store = [&](Value* acc) {
-    Value* v = emitExpr(g, k, k.root, idx, acc);
-    Value* off = g.c(0);
-    for (int d = 0; d < k.numKept; ++d)
-      if (k.outStrides[d] != Lin{}) off = g.add(off, g.mul(idx[d], g.lin(k.outStrides[d])));
-    g.b.CreateStore(v, g.gep(outType, g.args[0], off));
+  // Every root is computed before any result is stored: a result may share its storage with an
+  // operand that another root reads at the same element (an in-place update).
+  auto store = [&](const std::vector<Value*>& accs) {
+    std::vector<Value*> values;
+    for (size_t i = 0; i < outs.size(); ++i) values.push_back(emitExpr(g, k, outs[i].root, idx, accs[i]));
+    for (size_t i = 0; i < outs.size(); ++i) {
+      Value* off = g.c(0);
+      for (int d = 0; d < k.numKept; ++d)
+        if (outs[i].outStrides[d] != Lin{}) off = g.add(off, g.mul(idx[d], g.lin(outs[i].outStrides[d])));
+      const DType t = p.buffers[k.args[outs[i].arg]].type.dtype;
+      g.b.CreateStore(values[i], g.gep(t, g.args[outs[i].arg], off));
+    }
   };
   auto body = [&] {
-    Value* acc = nullptr;
-    if (k.reduceRoot >= 0) {
-      Value* slot = g.alloca(accTy);
-      g.b.CreateStore(initial(), slot);
-      nest(k.numKept, [&] { accumulate(slot); });
-      acc = finish(g.b.CreateLoad(accTy, slot));
+    std::vector<Value*> accs(outs.size(), nullptr);
+    if (reduces) {
+      std::vector<Value*> slots;
+      for (const kir::LoopOutput& o : outs) {
+        slots.push_back(g.alloca(accTy(o)));
+        g.b.CreateStore(initial(o), slots.back());
+      }
+      nest(k.numKept, [&] {
+        for (size_t i = 0; i < outs.size(); ++i) accumulate(outs[i], slots[i]);
+      });
+      for (size_t i = 0; i < outs.size(); ++i) accs[i] = finish(outs[i], g.b.CreateLoad(accTy(outs[i]), slots[i]));
     }
-    store(acc);
+    store(accs);
   };
   // innerKept: the last kept dim's E indices each have an accumulator, and the loop over them is
   // innermost, inside the reduced dims.
   const int innerDim = k.numKept - 1;
   auto innerBody = [&] {
     const int64_t e = k.space[innerDim].constant;
-    Value* slots = g.alloca(llvm::ArrayType::get(accTy, static_cast<uint64_t>(e)));
-    auto slot = [&](Value* i) { return g.b.CreateInBoundsGEP(accTy, slots, i); };
-    g.loop(g.c(0), g.c(e), [&](Value* i) { g.b.CreateStore(initial(), slot(i)); });
-    nest(k.numKept, [&] { g.loop(g.c(0), g.c(e), [&](Value* i) { idx[innerDim] = i; accumulate(slot(i)); }); });
+    std::vector<Value*> slots;
+    for (const kir::LoopOutput& o : outs) slots.push_back(g.alloca(llvm::ArrayType::get(accTy(o), static_cast<uint64_t>(e))));
+    auto slot = [&](size_t o, Value* i) { return g.b.CreateInBoundsGEP(accTy(outs[o]), slots[o], i); };
+    g.loop(g.c(0), g.c(e), [&](Value* i) {
+      for (size_t o = 0; o < outs.size(); ++o) g.b.CreateStore(initial(outs[o]), slot(o, i));
+    });
+    nest(k.numKept, [&] {
+      g.loop(g.c(0), g.c(e), [&](Value* i) {
+        idx[innerDim] = i;
+        for (size_t o = 0; o < outs.size(); ++o) accumulate(outs[o], slot(o, i));
+      });
+    });
     g.loop(g.c(0), g.c(e), [&](Value* i) {
       idx[innerDim] = i;
-      store(finish(g.b.CreateLoad(accTy, slot(i))));
+      std::vector<Value*> accs;
+      for (size_t o = 0; o < outs.size(); ++o) accs.push_back(finish(outs[o], g.b.CreateLoad(accTy(outs[o]), slot(o, i))));
+      store(accs);
     });
     idx[innerDim] = nullptr;
   };
-  const bool innerLoop = k.innerKept && k.reduceRoot >= 0 && k.numKept >= 2 && k.space[innerDim].isConst();
+  const bool innerLoop = k.innerKept && reduces && k.numKept >= 2 && k.space[innerDim].isConst();
   const int outerKept = innerLoop ? innerDim : k.numKept;
   // The parallel extent is the outermost kept dim (or one call for a full reduction).
   std::function<void(int)> kept = [&](int d) {
@@ -603,10 +627,14 @@ Status emitKernel(llvm::Module& m, const kir::KProgram& p, const Kernel& k, cons
   // pointer: then every pointer is noalias, and LLVM sees that x[i] = f(x[i]) reads before it
   // writes and vectorizes it without the runtime overlap check that would fail and fall back to
   // scalar code.
+  // An operand that shares a result's storage is read through that result's pointer.
   std::vector<int> sameAs(k.args.size());
-  const int32_t outStorage = p.buffers[k.args[0]].storage;
-  for (size_t a = 0; a < k.args.size(); ++a)
-    sameAs[a] = a > 0 && p.buffers[k.args[a]].storage == outStorage ? 0 : static_cast<int>(a);
+  for (size_t a = 0; a < k.args.size(); ++a) {
+    sameAs[a] = static_cast<int>(a);
+    if (!kir::writesArg(k, a))
+      for (const kir::LoopOutput& o : kir::loopOutputs(k))
+        if (p.buffers[k.args[a]].storage == p.buffers[k.args[o.arg]].storage) sameAs[a] = o.arg;
+  }
   Gen g(m, k.name, sameAs);
   if (k.kind == kir::KernelKind::Loop) {
     for (const Expr& e : k.exprs)

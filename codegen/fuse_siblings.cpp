@@ -1,0 +1,244 @@
+// fuse-siblings: loop kernels over the same iteration space that read the same buffer, or where one
+// reads what the other writes, become one kernel with several results (multi-output fusion).
+//
+// Why: batch norm's backward pass reduced the same gradient twice (sum(g) and sum(g * x-hat) over
+// [C, r:B, r:H*W]), reading it from memory once per statistic; an optimizer updated each
+// parameter in three loops (the decayed gradient, the momentum buffer, the weight), each writing a
+// parameter-sized buffer that the next one read back.
+//
+// Algorithm. For each loop kernel B in order, the nearest earlier loop kernel A that
+//  - has B's space, kept dims and reduction shape (both reduce or neither; Kernel::innerKept equal),
+//  - shares a read buffer with B, or writes a buffer that B reads,
+//  - B writes no storage A writes, and a storage A reads only where A reads it at the element B
+//    writes (A does not reduce): SGD's weight update overwrites the weight that the decayed
+//    gradient's loop read,
+//  - if B reads a result of A: A does not reduce, and B reads that result exactly at the element A
+//    writes (the same buffer, strides equal to A's output strides): B's read becomes A's
+//    expression, computed in registers, and
+//  - no kernel between A and B writes a storage B reads, or touches a storage B writes,
+// absorbs B: B's arguments join A's, its expressions are appended (reads of A's results replaced
+// by A's roots), and its results become further results of A (Kernel::moreOutputs). Every root
+// is computed before any result is stored, so in-place results stay element-wise.
+// Then a result of a fused kernel that no other kernel reads, which is no function's result and
+// not persistent, is dropped with its buffer: the decayed gradient of SGD with weight decay.
+// Must not fire: kernels of different spaces (a pointwise producer feeding a reduction), a reducing
+// producer (its result exists only after the whole reduction), and a kernel that must wait for
+// one in between (batch norm's final backward loop reads the statistics computed after the ReLU
+// gradient it also reads).
+#include <algorithm>
+#include <set>
+
+#include "codegen/kernel_passes.h"
+
+namespace sinter::kir {
+
+namespace {
+
+bool sameShape(const Kernel& a, const Kernel& b) {
+  return a.kind == KernelKind::Loop && b.kind == KernelKind::Loop && a.space == b.space && a.numKept == b.numKept &&
+         a.innerKept == b.innerKept && (a.reduceRoot >= 0) == (b.reduceRoot >= 0);
+}
+
+struct Access {
+  std::set<int32_t> reads, writes;  // storages
+};
+
+Access accessOf(const KProgram& p, const Kernel& k) {
+  Access a;
+  for (size_t i = 0; i < k.args.size(); ++i) {
+    const int32_t s = p.buffers[k.args[i]].storage;
+    if (writesArg(k, i)) a.writes.insert(s);
+    // An Op or Library kernel reads every operand; a loop kernel what its Read expressions name.
+    else if (k.kind != KernelKind::Loop) a.reads.insert(s);
+  }
+  if (k.kind == KernelKind::Loop)
+    for (const Expr& e : k.exprs)
+      if (e.kind == ExprKind::Read) a.reads.insert(p.buffers[k.args[e.arg]].storage);
+  return a;
+}
+
+bool meets(const std::set<int32_t>& x, const std::set<int32_t>& y) {
+  return std::any_of(x.begin(), x.end(), [&](int32_t s) { return y.count(s) > 0; });
+}
+
+// A's result that B's read `e` takes, when B reads it exactly where A writes it; -1 when the read
+// is of something else; -2 when it reads a result of A some other way.
+int resultRead(const KProgram& p, const Kernel& a, const Kernel& b, const Expr& e) {
+  const int32_t buffer = b.args[e.arg];
+  for (const LoopOutput& o : loopOutputs(a)) {
+    const int32_t out = a.args[o.arg];
+    if (buffer == out && e.strides == o.outStrides) return o.root;
+    if (p.buffers[buffer].storage == p.buffers[out].storage) return -2;
+  }
+  return -1;
+}
+
+// Whether B (at index j) may join A (at index i < j), per the file comment.
+bool canAbsorb(const KProgram& p, const KFunction& f, size_t i, size_t j) {
+  const Kernel &a = f.kernels[i], &b = f.kernels[j];
+  if (!sameShape(a, b)) return false;
+  const Access aa = accessOf(p, a), ab = accessOf(p, b);
+  if (meets(ab.writes, aa.writes)) return false;
+  // B may overwrite what A reads only element by element: A reads it exactly where B writes it.
+  for (const LoopOutput& o : loopOutputs(b)) {
+    const int32_t s = p.buffers[b.args[o.arg]].storage;
+    if (!aa.reads.count(s)) continue;
+    if (a.reduceRoot >= 0) return false;
+    for (const Expr& e : a.exprs)
+      if (e.kind == ExprKind::Read && p.buffers[a.args[e.arg]].storage == s && e.strides != o.outStrides) return false;
+  }
+  bool readsResult = false;
+  for (const Expr& e : b.exprs) {
+    if (e.kind != ExprKind::Read) continue;
+    const int r = resultRead(p, a, b, e);
+    if (r == -2 || (r >= 0 && a.reduceRoot >= 0)) return false;
+    readsResult = readsResult || r >= 0;
+  }
+  if (!readsResult && !meets(aa.reads, ab.reads)) return false;
+  for (size_t k = i + 1; k < j; ++k) {
+    const Access ak = accessOf(p, f.kernels[k]);
+    if (meets(ak.writes, ab.reads) || meets(ak.writes, ab.writes) || meets(ak.reads, ab.writes)) return false;
+  }
+  return true;
+}
+
+int32_t argOf(Kernel& k, int32_t buffer) {
+  for (size_t i = 0; i < k.args.size(); ++i)
+    if (k.args[i] == buffer) return static_cast<int32_t>(i);
+  k.args.push_back(buffer);
+  return static_cast<int32_t>(k.args.size() - 1);
+}
+
+void absorb(const KProgram& p, Kernel& a, const Kernel& b) {
+  std::vector<int32_t> exprAt(b.exprs.size(), -1);
+  const Kernel before = a;  // A's results as B's reads see them
+  for (size_t x = 0; x < b.exprs.size(); ++x) {
+    Expr e = b.exprs[x];
+    if (e.kind == ExprKind::Read) {
+      if (const int r = resultRead(p, before, b, e); r >= 0) {
+        exprAt[x] = r;
+        continue;
+      }
+      e.arg = argOf(a, b.args[e.arg]);
+    }
+    for (int32_t& o : e.operands) o = exprAt[o];
+    a.exprs.push_back(std::move(e));
+    exprAt[x] = static_cast<int32_t>(a.exprs.size() - 1);
+  }
+  for (const LoopOutput& o : loopOutputs(b)) {
+    LoopOutput n = o;
+    // B's results are new arguments of A: no other kernel's reads made them A's already.
+    n.arg = argOf(a, b.args[o.arg]);
+    n.root = exprAt[o.root];
+    n.reduceRoot = o.reduceRoot >= 0 ? exprAt[o.reduceRoot] : -1;
+    a.moreOutputs.push_back(std::move(n));
+  }
+  a.ops.insert(a.ops.end(), b.ops.begin(), b.ops.end());
+  a.outputAliasesArg = a.outputAliasesArg || b.outputAliasesArg;
+}
+
+// Removes argument `arg` (read by no expression) from k.
+void removeArg(Kernel& k, int32_t arg) {
+  k.args.erase(k.args.begin() + arg);
+  for (Expr& e : k.exprs)
+    if (e.kind == ExprKind::Read && e.arg > arg) --e.arg;
+  for (LoopOutput& o : k.moreOutputs)
+    if (o.arg > arg) --o.arg;
+}
+
+// Drops the results of fused kernel k that nothing reads (see the file comment).
+void dropDeadResults(const KProgram& p, KFunction& f, size_t ki) {
+  Kernel& k = f.kernels[ki];
+  auto dead = [&](int32_t buffer) {
+    const Buffer& b = p.buffers[buffer];
+    if (b.storage != buffer || b.persistent || b.role != BufferRole::Temp) return false;
+    for (const Buffer& other : p.buffers)
+      if (other.storage == buffer && &other != &b) return false;
+    for (const auto& [name, r] : f.results)
+      if (p.buffers[r].storage == buffer) return false;
+    for (size_t j = 0; j < f.kernels.size(); ++j)
+      if (j != ki && std::find(f.kernels[j].args.begin(), f.kernels[j].args.end(), buffer) != f.kernels[j].args.end()) return false;
+    for (const Expr& e : k.exprs)
+      if (e.kind == ExprKind::Read && k.args[e.arg] == buffer) return false;
+    return true;
+  };
+  for (size_t o = k.moreOutputs.size(); o-- > 0;)
+    if (dead(k.args[k.moreOutputs[o].arg])) {
+      const int32_t arg = k.moreOutputs[o].arg;
+      k.moreOutputs.erase(k.moreOutputs.begin() + static_cast<std::ptrdiff_t>(o));
+      removeArg(k, arg);
+    }
+  if (!k.moreOutputs.empty() && dead(k.args[0])) {
+    // The first remaining further result becomes args[0].
+    const LoopOutput first = k.moreOutputs.front();
+    k.moreOutputs.erase(k.moreOutputs.begin());
+    std::swap(k.args[0], k.args[first.arg]);
+    for (Expr& e : k.exprs)
+      if (e.kind == ExprKind::Read && e.arg == first.arg) e.arg = 0;
+    k.root = first.root, k.reduceRoot = first.reduceRoot, k.reduceOp = first.reduceOp, k.outStrides = first.outStrides;
+    removeArg(k, first.arg);
+  }
+}
+
+// Buffers that no kernel, function or alias refers to any more are removed, and every index into
+// the buffer table renumbered.
+void dropUnusedBuffers(KProgram& p) {
+  std::vector<bool> used(p.buffers.size(), false);
+  for (const Buffer& b : p.buffers)
+    if (b.persistent || b.role != BufferRole::Temp) used[static_cast<size_t>(&b - p.buffers.data())] = true;
+  for (const KFunction& f : p.functions) {
+    for (const Kernel& k : f.kernels)
+      for (int32_t b : k.args) used[b] = true;
+    for (int32_t b : f.inputs) used[b] = true;
+    for (const auto& [name, b] : f.results) used[b] = true;
+  }
+  for (size_t b = 0; b < p.buffers.size(); ++b)
+    if (used[b]) used[p.buffers[b].storage] = true;
+  std::vector<int32_t> at(p.buffers.size(), -1);
+  std::vector<Buffer> kept;
+  for (size_t b = 0; b < p.buffers.size(); ++b)
+    if (used[b]) {
+      at[b] = static_cast<int32_t>(kept.size());
+      kept.push_back(p.buffers[b]);
+    }
+  for (Buffer& b : kept) b.storage = at[b.storage];
+  p.buffers = std::move(kept);
+  for (KFunction& f : p.functions) {
+    for (Kernel& k : f.kernels)
+      for (int32_t& b : k.args) b = at[b];
+    for (int32_t& b : f.inputs) b = at[b];
+    for (auto& [name, b] : f.results) b = at[b];
+  }
+}
+
+}  // namespace
+
+Expected<bool> fuseSiblings(KProgram& p) {
+  bool changed = false;
+  for (KFunction& f : p.functions) {
+    std::vector<bool> fused(f.kernels.size(), false);
+    for (size_t j = 1; j < f.kernels.size();) {
+      size_t into = j;
+      for (size_t i = j; i-- > 0 && into == j;)
+        if (canAbsorb(p, f, i, j)) into = i;
+      if (into == j) {
+        ++j;
+        continue;
+      }
+      absorb(p, f.kernels[into], f.kernels[j]);
+      fused[into] = true;
+      f.kernels.erase(f.kernels.begin() + static_cast<std::ptrdiff_t>(j));
+      fused.erase(fused.begin() + static_cast<std::ptrdiff_t>(j));
+      changed = true;
+    }
+    if (!changed) continue;
+    for (size_t k = 0; k < f.kernels.size(); ++k) {
+      if (fused[k]) dropDeadResults(p, f, k);
+      f.kernels[k].name = kernelName(f.name, k, f.kernels[k].ops);
+    }
+  }
+  if (changed) dropUnusedBuffers(p);
+  return changed;
+}
+
+}  // namespace sinter::kir
