@@ -344,28 +344,32 @@ void emitLoopKernel(Gen& g, const Kernel& k, const kir::KProgram& p, LoweredKern
     store(accs);
   };
   // innerKept: the last kept dim's E indices each have an accumulator, and the loop over them is
-  // innermost, inside the reduced dims.
+  // innermost, inside the reduced dims. It is unrolled into E scalar accumulators per result, which
+  // SROA keeps in registers and the SLP vectorizer packs into vectors (the E reads of a blocked
+  // buffer are contiguous). A loop over them kept the accumulators in a stack array, a
+  // store-to-load round trip per step: a batch-norm statistic ran at a quarter of the plain one's
+  // speed.
   const int innerDim = k.numKept - 1;
   auto innerBody = [&] {
     const int64_t e = k.space[innerDim].constant;
-    std::vector<Value*> slots;
-    for (const kir::LoopOutput& o : outs) slots.push_back(g.alloca(llvm::ArrayType::get(accTy(o), static_cast<uint64_t>(e))));
-    auto slot = [&](size_t o, Value* i) { return g.b.CreateInBoundsGEP(accTy(outs[o]), slots[o], i); };
-    g.loop(g.c(0), g.c(e), [&](Value* i) {
-      for (size_t o = 0; o < outs.size(); ++o) g.b.CreateStore(initial(outs[o]), slot(o, i));
-    });
+    std::vector<std::vector<Value*>> slots(outs.size());
+    for (size_t o = 0; o < outs.size(); ++o)
+      for (int64_t i = 0; i < e; ++i) {
+        slots[o].push_back(g.alloca(accTy(outs[o])));
+        g.b.CreateStore(initial(outs[o]), slots[o].back());
+      }
     nest(k.numKept, [&] {
-      g.loop(g.c(0), g.c(e), [&](Value* i) {
-        idx[innerDim] = i;
-        for (size_t o = 0; o < outs.size(); ++o) accumulate(outs[o], slot(o, i));
-      });
+      for (int64_t i = 0; i < e; ++i) {
+        idx[innerDim] = g.c(i);
+        for (size_t o = 0; o < outs.size(); ++o) accumulate(outs[o], slots[o][static_cast<size_t>(i)]);
+      }
     });
-    g.loop(g.c(0), g.c(e), [&](Value* i) {
-      idx[innerDim] = i;
+    for (int64_t i = 0; i < e; ++i) {
+      idx[innerDim] = g.c(i);
       std::vector<Value*> accs;
-      for (size_t o = 0; o < outs.size(); ++o) accs.push_back(finish(outs[o], g.b.CreateLoad(accTy(outs[o]), slot(o, i))));
+      for (size_t o = 0; o < outs.size(); ++o) accs.push_back(finish(outs[o], g.b.CreateLoad(accTy(outs[o]), slots[o][static_cast<size_t>(i)])));
       store(accs);
-    });
+    }
     idx[innerDim] = nullptr;
   };
   const bool innerLoop = k.innerKept && reduces && k.numKept >= 2 && k.space[innerDim].isConst();
