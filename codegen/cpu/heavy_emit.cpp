@@ -139,6 +139,7 @@ Value* Emitter::hsum(Value* v) {
 
 void emitBcastTile(Emitter& e, const BcastTile& t) {
   const int n = t.mr * t.nv;
+  Value* sbv = t.sbv ? t.sbv : e.c(e.lanes);
   std::vector<Value*> acc(n);
   for (Value*& a : acc) {
     a = e.stackArray(e.vf, 1);
@@ -155,7 +156,7 @@ void emitBcastTile(Emitter& e, const BcastTile& t) {
         Value* bk = e.at(b1, e.mul(k2, t.sb2));
         Value* ak = e.at(a1, e.mul(k2, t.sa2));
         std::vector<Value*> bv(t.nv);
-        for (int v = 0; v < t.nv; ++v) bv[v] = e.loadVec(e.at(bk, e.c(v * e.lanes)), t.wholeB ? nullptr : t.masks[v]);
+        for (int v = 0; v < t.nv; ++v) bv[v] = e.loadVec(e.at(bk, e.mul(e.c(v), sbv)), t.wholeB ? nullptr : t.masks[v]);
         for (int r = 0; r < t.mr; ++r) {
           Value* s = e.splat(e.loadF(r == 0 ? ak : e.at(ak, e.mul(rowOf[r], t.sai))));
           for (int v = 0; v < t.nv; ++v) {
@@ -170,7 +171,7 @@ void emitBcastTile(Emitter& e, const BcastTile& t) {
     e.loop(e.c(0), t.k0n, 1, [&](Value* k0) { steps(e.at(t.a, e.mul(k0, t.sa0)), e.at(t.bp, e.mul(k0, t.sb0))); });
   else
     steps(t.a, t.bp);
-  auto cAddr = [&](int r, int v) { return e.at(t.cp, e.add(e.mul(rowOf[r], t.sci), e.c(v * e.lanes))); };
+  auto cAddr = [&](int r, int v) { return e.at(t.cp, e.add(e.mul(rowOf[r], t.sci), e.mul(e.c(v), t.scv ? t.scv : e.c(e.lanes)))); };
   if (t.accumulate)
     e.ifThen(t.accumulate, [&] {
       for (int r = 0; r < t.mr; ++r)

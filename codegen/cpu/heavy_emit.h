@@ -100,6 +100,9 @@ struct BcastTile {
   llvm::Value* accumulate = nullptr;
   std::vector<llvm::Value*> masks;
   bool wholeB = false;
+  // Elements between vector v and v + 1 of a B row and of a C row (nullptr: lanes, one
+  // contiguous run). A tile whose vectors are the rows of a narrow image sets them.
+  llvm::Value *sbv = nullptr, *scv = nullptr;
   // Rows of the tile that exist (nullptr: all mr). The others read the last real row again and
   // store nothing (forRowTilesClamped).
   llvm::Value* rows = nullptr;

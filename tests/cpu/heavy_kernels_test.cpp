@@ -194,6 +194,10 @@ TEST_CASE("conv2d and its gradients: stride, padding, dilation, groups") {
       {2, 9, 9, 5, 3, 3, 3, 4, 1, 1},    // padding larger than the kernel, stride 3
       {8, 40, 40, 16, 3, 3, 1, 1, 1, 1}, // more than one panel block of rows
       {1, 1, 1, 1, 1, 1, 1, 0, 1, 1},    // a single element
+      {5, 15, 15, 7, 3, 3, 1, 1, 1, 1},  // rows of one masked vector (AVX-512), 15 rows: a short tile
+      {4, 16, 16, 13, 3, 3, 1, 1, 1, 1}, // rows of exactly one AVX-512 vector
+      {3, 7, 7, 5, 3, 3, 1, 1, 1, 1},    // rows of one masked AVX2 vector
+      {128, 8, 8, 9, 3, 3, 1, 1, 1, 1},  // reduction of 1152: a panel of several packed rows
   };
   uint32_t seed = 100;
   for (const ConvCase& c : cases) {
