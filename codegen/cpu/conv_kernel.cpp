@@ -37,7 +37,7 @@ namespace {
 // 8x8 image of a 128-channel 3x3 convolution (1152 x 64 floats), so its broadcast tiles get their
 // four vectors of columns (with 192 KB they got one, and ran at 6 accumulators: 85 GFLOP/s).
 constexpr int64_t kPanelFloats = 96 * 1024;
-constexpr int64_t kMaxImagesPerPanel = 8;
+constexpr int64_t kMaxImagesPerPanel = 16;
 constexpr int64_t kWeightPanelFloats = 192 * 1024;
 constexpr double kGrainFlops = 5e5;
 
@@ -362,8 +362,13 @@ Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, c
   } else {
     Value *dw = e.bufs[0], *xs = e.bufs[1], *dy = e.bufs[2];
     const int64_t rb = rowsPerPanel(Kc, OW, OH, e.lanes, kWeightPanelFloats), ps = roundUp(rb * OW, e.lanes) + e.lanes;
-    const int64_t nbMax = rb < OH ? 1 : std::clamp<int64_t>(kWeightPanelFloats / (Kc * ps), 1, kMaxImagesPerPanel);
-    Value* panel = e.stackArray(e.f32, Kc * nbMax * ps);
+    // Whole images fit: a panel holds kMaxImagesPerPanel of them, over as many channels as fit
+    // (all when they do), so that a dot tile reduces over that many images before it sums its
+    // lanes. A panel of all 1152 rows of an 8x8 image fitted 2 images, and the 24 lane sums after
+    // every 8 vector steps cost as much as the FMAs.
+    const int64_t cblk = rb < OH ? Cg : std::clamp<int64_t>(kWeightPanelFloats / (taps * ps * kMaxImagesPerPanel), 1, Cg);
+    const int64_t nbMax = rb < OH ? 1 : std::clamp<int64_t>(kWeightPanelFloats / (cblk * taps * ps), 1, kMaxImagesPerPanel);
+    Value* panel = e.stackArray(e.f32, cblk * taps * nbMax * ps);
     Value* Nv = e.dim(N);
     e.loop(zero, Nv, nbMax, [&](Value* n0) {
       Value* nb = e.min(e.c(nbMax), e.sub(Nv, n0));
@@ -372,25 +377,27 @@ Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, c
         Value* fhi = e.min(e.end, e.c((g + 1) * Fg));
         e.ifThen(e.b.CreateICmpSLT(flo, fhi), [&] {
           forRowBlocks(e, OH, rb, [&](Value* row0, int64_t rows) {
-            e.loop(zero, nb, 1, [&](Value* nl) {
-              Value* img = e.at(xs, e.mul(e.add(e.mul(e.add(n0, nl), e.c(C)), e.c(g * Cg)), e.c(H * W)));
-              emitPack(e,
-                       {img, H * W, Cg, KH, KW, Axis{s[0], dil[0], -pad[0], 1, H}, Axis{s[1], dil[1], -pad[1], 1, W}, OW,
-                        e.at(panel, e.mul(nl, e.c(ps))), nbMax * ps},
-                       row0, rows);
-            });
-            Value* accumulate = e.b.CreateOr(e.b.CreateICmpSGT(n0, zero), e.b.CreateICmpSGT(row0, zero));
-            forRowTilesClamped(e, flo, fhi, kDotRows, [&](Value* f0, int mi, Value* realRows) {
-              forRowTiles(e, zero, e.c(Kc), kDotCols, [&](Value* j0, int mj) {
-                DotTile t;
-                t.mi = mi, t.mj = mj, t.rows = realRows;
-                t.a = e.at(dy, e.mul(e.add(e.mul(e.add(e.mul(n0, e.c(F)), f0), e.c(OH)), row0), e.c(OW)));
-                t.sai = e.c(OH * OW), t.sa1 = e.c(F * OH * OW);
-                t.bp = e.at(panel, e.mul(j0, e.c(nbMax * ps))), t.sbj = e.c(nbMax * ps), t.sb1 = e.c(ps);
-                t.cp = e.at(dw, e.add(e.mul(f0, e.c(Kc)), j0)), t.sci = e.c(Kc), t.scj = e.c(1);
-                t.r1n = nb, t.rn = e.c(rows * OW);
-                t.accumulate = accumulate;
-                emitDotTile(e, t);
+            forRowBlocks(e, Cg, cblk, [&](Value* c0, int64_t channels) {
+              e.loop(zero, nb, 1, [&](Value* nl) {
+                Value* img = e.at(xs, e.mul(e.add(e.add(e.mul(e.add(n0, nl), e.c(C)), e.c(g * Cg)), c0), e.c(H * W)));
+                emitPack(e,
+                         {img, H * W, channels, KH, KW, Axis{s[0], dil[0], -pad[0], 1, H}, Axis{s[1], dil[1], -pad[1], 1, W},
+                          OW, e.at(panel, e.mul(nl, e.c(ps))), nbMax * ps},
+                         row0, rows);
+              });
+              Value* accumulate = e.b.CreateOr(e.b.CreateICmpSGT(n0, zero), e.b.CreateICmpSGT(row0, zero));
+              forRowTilesClamped(e, flo, fhi, kDotRows, [&](Value* f0, int mi, Value* realRows) {
+                forRowTiles(e, zero, e.c(channels * taps), kDotCols, [&](Value* j0, int mj) {
+                  DotTile t;
+                  t.mi = mi, t.mj = mj, t.rows = realRows;
+                  t.a = e.at(dy, e.mul(e.add(e.mul(e.add(e.mul(n0, e.c(F)), f0), e.c(OH)), row0), e.c(OW)));
+                  t.sai = e.c(OH * OW), t.sa1 = e.c(F * OH * OW);
+                  t.bp = e.at(panel, e.mul(j0, e.c(nbMax * ps))), t.sbj = e.c(nbMax * ps), t.sb1 = e.c(ps);
+                  t.cp = e.at(dw, e.add(e.mul(f0, e.c(Kc)), e.add(e.mul(c0, e.c(taps)), j0))), t.sci = e.c(Kc), t.scj = e.c(1);
+                  t.r1n = nb, t.rn = e.c(rows * OW);
+                  t.accumulate = accumulate;
+                  emitDotTile(e, t);
+                });
               });
             });
           });
