@@ -185,7 +185,7 @@ Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, c
   // stack array.
   const int64_t PHw = (OH - 1) * s[0] + dil[0] * (KH - 1) + 1, PWw = OW + dil[1] * (KW - 1);
   const bool directW = op == OpKind::Conv2dGradWeight && s[1] == 1 && Cg * PHw * PWw <= kPanelFloats &&
-                       F * Kc * e.lanes <= kPanelFloats && OW * 8 >= roundUp(OW, e.lanes) * 7;
+                       F * Kc * e.lanes <= kWeightPanelFloats && OW * 8 >= roundUp(OW, e.lanes) * 7;
   if (direct) {
     Value *dst = e.bufs[0], *src = e.bufs[1], *wt = e.bufs[2];
     // Forward: source x (Cg channels per group) padded by `pad`; A(f, c, kh, kw) = w[f][c][kh][kw].
@@ -310,13 +310,17 @@ Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, c
         e.ifThen(e.b.CreateICmpSLT(flo, fhi), [&] {
           emitPaddedCopy(e, e.at(xs, e.mul(e.add(e.mul(n, e.c(C)), e.c(g * Cg)), e.c(H * W))), Cg, H, W, buf, PHw, PWw,
                          pad[0], pad[1]);
-          // Tiles of 2 filters x up to 5 taps of one kernel row (10 accumulators, 2 dy vectors and
-          // one x vector of 16 registers), each reducing over the image's output positions.
-          forRowTiles(e, flo, fhi, 2, [&](Value* f0, int mi) {
+          // Tiles of fTile filters x up to 5 taps of one kernel row, each reducing over the image's
+          // output positions: about 20 accumulators, fTile dy vectors and one x vector of 32
+          // registers (10 of 16 on AVX2). Fewer than 8 accumulators (2 filters x 3 taps) left the
+          // FMA units waiting on their latency.
+          const int tapsTile = static_cast<int>(std::min<int64_t>(KW, 5));
+          const int fTile = std::max(1, (kBcastVecs >= 4 ? 20 : 10) / tapsTile);
+          forRowTiles(e, flo, fhi, fTile, [&](Value* f0, int mi) {
             e.loop(zero, e.c(Cg * KH), 1, [&](Value* ckh) {  // ckh = c*KH + kh
               Value* c = e.b.CreateSDiv(ckh, e.c(KH));
               Value* kh = e.sub(ckh, e.mul(c, e.c(KH)));
-              forRowTiles(e, zero, e.c(KW), 5, [&](Value* kw0, int mj) {
+              forRowTiles(e, zero, e.c(KW), tapsTile, [&](Value* kw0, int mj) {
                 std::vector<Value*> slots(mi * mj), accAt(mi * mj);
                 for (int i = 0; i < mi; ++i)
                   for (int j = 0; j < mj; ++j) {
