@@ -2,7 +2,7 @@
 // CPU JIT, the way `sinter train` compiles it, on random inputs. A benchmark, not a test.
 //   step_bench MODEL.nn [--target cpu] [--batch 64] [--threads 1] [--steps N] [--profile]
 // Prints `sinter MODEL threads=T batch=B us_per_step=X gflops=Y` (bench/step.sh parses it), then
-// the peak RSS; --profile adds each kernel call's time on one thread, slowest first.
+// the peak RSS; --profile adds each kernel call's time (on --threads), slowest first.
 #include <fmt/format.h>
 #include <sys/resource.h>
 
@@ -118,8 +118,8 @@ double flopsPerStep(const PlanTable& t, int64_t batch) {
   return t.flopsPerStep;
 }
 
-// The step with each call timed separately (Executor::profile: on one thread for the host), so the
-// times add up to a one-thread step.
+// The step with each call timed separately (Executor::profile, on the run's threads), so the times
+// add up to a step.
 void profile(Executor& p, const PlanFunction& fn, int64_t batch, int64_t steps) {
   std::vector<double> total(static_cast<size_t>(fn.numCalls), 0.0);
   for (int64_t s = 0; s < steps; ++s)
@@ -129,7 +129,7 @@ void profile(Executor& p, const PlanFunction& fn, int64_t batch, int64_t steps) 
   std::ranges::sort(order, [&](int32_t a, int32_t b) { return total[a] > total[b]; });
   double sum = 0;
   for (double t : total) sum += t;
-  fmt::print("profile: {} calls, {:.1f} us per step on 1 thread ({} steps), slowest first\n", fn.numCalls,
+  fmt::print("profile: {} calls, {:.1f} us per step ({} steps), slowest first\n", fn.numCalls,
              sum / static_cast<double>(steps) * 1e6, steps);
   double shown = 0;
   for (int32_t c : order) {

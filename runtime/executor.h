@@ -32,8 +32,9 @@ class Executor {
   // Runs function `name` ("train_step", "eval", "grad") on the inputs already written, with
   // B = batch. Errors: unknown function, bad batch.
   virtual Status run(std::string_view name, int64_t batch) = 0;
-  // run, timing each kernel call: adds call c's seconds to seconds[c] (sized to the function's
-  // calls). For profiles (step_bench --profile), not for training.
+  // run, timing each kernel call (on the executor's threads, as run splits it): adds call c's
+  // seconds to seconds[c] (sized to the function's calls). For profiles (step_bench --profile),
+  // not for training.
   virtual Status profile(std::string_view name, int64_t batch, std::vector<double>& seconds) = 0;
   // The buffer's elements at batch size `batch` (row-major, its dtype: 4 bytes each) to or from
   // host memory; `bytes` must hold exactly elements(b, batch) of them.

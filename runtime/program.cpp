@@ -129,19 +129,28 @@ Expected<int32_t> Program::functionIndex(std::string_view name, int64_t batch) {
   return f;
 }
 
+// One call of function f at `batch`, split across the workers as its grain allows.
+void Program::runCall(int32_t f, int32_t c, int64_t batch) {
+  const PlanCall& call = table_.functions[f].calls[c];
+  const int64_t extent = call.extentPerBatch * batch + call.extentConst;
+  if (extent <= 0) return;
+  const size_t index = callBase_[f] + static_cast<size_t>(c);
+  void* const* bufs = &argPtrs_[argStart_[index]];
+  if (library_[index]) return library_[index]->run(bufs, batch);
+  const int64_t slices = std::min<int64_t>(pool_->size(), std::max<int64_t>(1, extent / std::max<int64_t>(call.grain, 1)));
+  if (slices <= 1) return call.fn(bufs, batch, 0, extent);
+  Slices s{call.fn, bufs, batch, extent, slices};
+  pool_->run(slices, runSlice, &s);
+}
+
 Status Program::profile(std::string_view name, int64_t batch, std::vector<double>& seconds) {
   Expected<int32_t> f = functionIndex(name, batch);
   if (!f) return f.error();
   const PlanFunction& fn = table_.functions[*f];
   seconds.resize(static_cast<size_t>(fn.numCalls), 0.0);
   for (int32_t c = 0; c < fn.numCalls; ++c) {
-    const PlanCall& call = fn.calls[c];
-    const int64_t extent = call.extentPerBatch * batch + call.extentConst;
-    if (extent <= 0) continue;
-    const size_t index = callBase_[*f] + static_cast<size_t>(c);
     const auto start = std::chrono::steady_clock::now();
-    if (library_[index]) library_[index]->run(&argPtrs_[argStart_[index]], batch);
-    else call.fn(&argPtrs_[argStart_[index]], batch, 0, extent);
+    runCall(*f, c, batch);
     seconds[static_cast<size_t>(c)] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   return ok();
@@ -150,27 +159,7 @@ Status Program::profile(std::string_view name, int64_t batch, std::vector<double
 Status Program::run(std::string_view name, int64_t batch) {
   Expected<int32_t> index = functionIndex(name, batch);
   if (!index) return index.error();
-  const int32_t f = *index;
-  const PlanFunction& fn = table_.functions[f];
-  const int64_t threads = pool_->size();
-  for (int32_t c = 0; c < fn.numCalls; ++c) {
-    const PlanCall& call = fn.calls[c];
-    const int64_t extent = call.extentPerBatch * batch + call.extentConst;
-    if (extent <= 0) continue;
-    const size_t index = callBase_[f] + static_cast<size_t>(c);
-    void* const* bufs = &argPtrs_[argStart_[index]];
-    if (library_[index]) {
-      library_[index]->run(bufs, batch);
-      continue;
-    }
-    const int64_t slices = std::min(threads, std::max<int64_t>(1, extent / std::max<int64_t>(call.grain, 1)));
-    if (slices <= 1) {
-      call.fn(bufs, batch, 0, extent);
-      continue;
-    }
-    Slices s{call.fn, bufs, batch, extent, slices};
-    pool_->run(slices, runSlice, &s);
-  }
+  for (int32_t c = 0; c < table_.functions[*index].numCalls; ++c) runCall(*index, c, batch);
   return ok();
 }
 

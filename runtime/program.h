@@ -42,6 +42,7 @@ class Program final : public Executor {
 
  private:
   void* data(const PlanBuffer& b);
+  void runCall(int32_t f, int32_t c, int64_t batch);
   // The index of function `name`, after checking `batch`.
   Expected<int32_t> functionIndex(std::string_view name, int64_t batch);
 
