@@ -48,14 +48,18 @@ for model in $MODELS; do
   done
 done
 
-# Peak: a large sgemm reaches about 100 GFLOP/s per core here (/work/shared/notes/machines.md).
+# Peak: what a large sgemm reaches on this machine now, per thread count (measured after the runs,
+# in the same conditions).
+declare -A peak
+for threads in $THREADS; do peak[$threads]=$(sgemm_peak "$threads"); done
 echo
+echo "peak: sgemm 2048^3 through PyTorch's BLAS: $(for t in $THREADS; do printf '%s GFLOP/s on %s thread(s); ' "${peak[$t]}" "$t"; done)"
 printf '%-9s %-6s %7s %5s %12s %13s %7s %14s %9s %10s %11s\n' model target threads batch "Sinter us" "PyTorch us" ratio \
   "Sinter GFLOP/s" "% peak" "Sinter MB" "PyTorch MB"
 for row in "${rows[@]}"; do
   read -r model target threads batch s t g sm tm t2 tc jx <<<"$row"
-  awk -v m="$model" -v tg="$target" -v n="$threads" -v b="$batch" -v s="$s" -v t="$t" -v g="$g" -v sm="$sm" -v tm="$tm" 'BEGIN {
-    printf "%-9s %-6s %7d %5d %12.1f %13.1f %7.2f %14.1f %8.1f%% %10.0f %11.0f\n", m, tg, n, b, s, t, t / s, g, 100 * g / (100 * n), sm, tm }'
+  awk -v m="$model" -v tg="$target" -v n="$threads" -v b="$batch" -v s="$s" -v t="$t" -v g="$g" -v sm="$sm" -v tm="$tm" -v pk="${peak[$threads]}" 'BEGIN {
+    printf "%-9s %-6s %7d %5d %12.1f %13.1f %7.2f %14.1f %8.1f%% %10.0f %11.0f\n", m, tg, n, b, s, t, t / s, g, 100 * g / pk, sm, tm }'
 done
 echo "ratio = PyTorch / Sinter time per step (>1: Sinter faster); medians of $RUNS alternating runs"
 if [[ -n ${ANCHORS:-} ]]; then
