@@ -461,8 +461,10 @@ Expected<KFunction> FunctionBuilder::build() {
     if (fn_.nodes[i].op == OpKind::Dropout || fn_.nodes[i].op == OpKind::BatchNorm)
       return Error(fn_.nodes[i].loc, fmt::format("'{}' must be specialized by the training-step pass before codegen",
                                                  mnemonic(fn_.nodes[i].op)));
-    if (((r == Role::Pointwise || r == Role::Reduction) && inlinedInto_[v] == kNoValue && !recomputed_[v]) || r == Role::Single)
-      materialize(v);
+    // A loop value that only numel reads (uses_ leaves those out) needs no kernel: its shape is
+    // an immediate.
+    const bool loopValue = (r == Role::Pointwise || r == Role::Reduction) && uses_[v] > 0;
+    if ((loopValue && inlinedInto_[v] == kNoValue && !recomputed_[v]) || r == Role::Single) materialize(v);
   }
   for (const auto& [name, v] : fn_.results) {
     int32_t b = materialize(v);

@@ -2,24 +2,24 @@
 // named buffers with a memory plan. Backend-neutral (no LLVM): the CPU backend lowers each kernel to
 // one function, and the runtime's plan is this IR with each kernel bound to its code.
 //
-// buildKernels runs lower-to-kernels (here), then the kernel-IR passes of kernel_passes.h:
-//  1. Fusion (lower-to-kernels). Pointwise ops (fusion class Elementwise/Broadcast) with one use whose consumer is
+// buildKernels runs lower-to-kernels (here), then the kernel-IR passes of kernel_passes.h
+// (select-library-kernels, assign-layouts, fuse-epilogues, place-stores, collapse-loops,
+// fuse-siblings, plan-memory; kernel_passes.cpp says why in that order). Lowering:
+//  1. Fusion. Pointwise ops (fusion class Elementwise/Broadcast) with one use whose consumer is
 //     pointwise over the same dims, or a reduction over them, are inlined into that consumer, so a
 //     chain becomes one loop nest with no intermediate buffer. A reduction with one use whose
 //     consumer is pointwise over the reduction's result dims becomes that kernel's accumulator (at
-//     most one reduction per kernel). View ops (reshape, broadcast, transpose) are index maps on the
-//     buffers a kernel reads; a reshape of a buffer is an alias of its bytes. Constants and numel
-//     are immediates. Everything else (fusion class OutFusable, Opaque, non-view Injective) is a
+//     most one reduction per kernel). A pointwise value with several uses that all can compute it,
+//     whose computation reads at most one buffer of its size, is recomputed in each of them
+//     (decideRecompute). View ops (reshape, broadcast, transpose) are index maps on the buffers a
+//     kernel reads; a reshape of a buffer is an alias of its bytes. Constants and numel are
+//     immediates. Everything else (fusion class OutFusable, Opaque, non-view Injective) is a
 //     kernel of its own over materialized operands. Decisions read fusion classes and the view
 //     table below, never op names.
-//     Each store is a copy of its value into the global after every other kernel.
-//  2. place-stores (place_stores.cpp). A store's value is written straight into the global when
-//     every other reader of the global's entry value runs before the kernel producing it, and that
-//     kernel reads the global at most at the element it writes; the copy is then dropped.
-//  3. plan-memory (plan_memory.cpp). Params and state sit in the state arena in module order. Inputs sit at the start
-//     of the work arena (the caller writes them before a run). Each function's temps get intervals
-//     [first kernel, last kernel] (results: to the end) and are placed first-fit, largest first, at
-//     64-byte aligned offsets; the work arena is the maximum over functions, sized at maxBatch.
+//  2. Each store is a copy of its value into the global after every other kernel (place-stores
+//     then writes what it can in place).
+// Loop kernels with several results (fuse-siblings) keep the first in args[0], root, reduceRoot
+// and outStrides, the others in moreOutputs; loopOutputs() lists them all.
 #pragma once
 
 #include <algorithm>

@@ -65,21 +65,21 @@ std::string libraryDescriptor(const kir::KProgram& p, const kir::Kernel& k) {
                      jsonString(std::string(mnemonic(k.op))), attrs, operands, jsonDims(k.resultType), layouts);
 }
 
-double heavyOpFlops(const kir::Kernel& k, int64_t batch) {
-  const auto& in = k.operandTypes;
+double heavyOpFlops(OpKind op, const Attrs& attrs, const std::vector<TensorType>& in, const TensorType& result,
+                    int64_t batch) {
   auto perOutput = [&](const TensorType& w) { return 2 * elementsAt(w, batch) / static_cast<double>(w.dims[0]); };
-  auto window = [&] { return static_cast<double>(k.attrs.ints("kernel")[0] * k.attrs.ints("kernel")[1]); };
-  switch (k.op) {
+  auto window = [&] { return static_cast<double>(attrs.ints("kernel")[0] * attrs.ints("kernel")[1]); };
+  switch (op) {
     case OpKind::MatMul: {
       const TensorType& a = in[0];
-      const int64_t inner = k.attrs.b("transpose_a") ? a.dims[0] : a.dims[1];
-      return 2 * elementsAt(k.resultType, batch) * static_cast<double>(inner == kBatch ? batch : inner);
+      const int64_t inner = attrs.b("transpose_a") ? a.dims[0] : a.dims[1];
+      return 2 * elementsAt(result, batch) * static_cast<double>(inner == kBatch ? batch : inner);
     }
-    case OpKind::Conv2d: return elementsAt(k.resultType, batch) * perOutput(in[1]);
+    case OpKind::Conv2d: return elementsAt(result, batch) * perOutput(in[1]);
     case OpKind::Conv2dGradInput: return elementsAt(in[0], batch) * perOutput(in[1]);
-    case OpKind::Conv2dGradWeight: return elementsAt(in[1], batch) * perOutput(k.resultType);
+    case OpKind::Conv2dGradWeight: return elementsAt(in[1], batch) * perOutput(result);
     case OpKind::MaxPool2d:
-    case OpKind::AvgPool2d: return elementsAt(k.resultType, batch) * window();
+    case OpKind::AvgPool2d: return elementsAt(result, batch) * window();
     case OpKind::MaxPool2dGrad: return elementsAt(in[1], batch) * window();
     case OpKind::AvgPool2dGrad: return elementsAt(in[0], batch) * window();
     default: return 0;

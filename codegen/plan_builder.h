@@ -26,8 +26,13 @@ struct KernelBinding {
 // (result first; "" for row-major).
 std::string libraryDescriptor(const kir::KProgram& p, const kir::Kernel& k);
 // Floating-point operations of a heavy op (matmul, the convolutions, pooling) at batch size
-// `batch`, counting a multiply-add as two: what a library kernel's binding reports.
-double heavyOpFlops(const kir::Kernel& k, int64_t batch);
+// `batch`, counting a multiply-add as two: what a heavy kernel's binding reports, generated or a
+// library call (0 for other ops).
+double heavyOpFlops(OpKind op, const Attrs& attrs, const std::vector<TensorType>& operands, const TensorType& result,
+                    int64_t batch);
+inline double heavyOpFlops(const kir::Kernel& k, int64_t batch) {
+  return heavyOpFlops(k.op, k.attrs, k.operandTypes, k.resultType, batch);
+}
 
 // bindings[f][k] describes kernels.functions[f].kernels[k]. Calls are left unbound (fn null):
 // in memory the target binds them (bindKernels), an executable binds them when it loads the plan.

@@ -85,9 +85,15 @@ ValueId algebra(Builder& b, const Node& n) {
     case OpKind::Div:
       if (isConst(fn, o[1], 1)) return same(o[0]);
       return kNoValue;
-    case OpKind::Neg:
-      if (fn.nodes[o[0]].op == OpKind::Neg) return fn.nodes[o[0]].operands[0];
+    case OpKind::Neg: {
+      const Node& x = fn.nodes[o[0]];
+      if (x.op == OpKind::Neg) return x.operands[0];
+      // -sum(-y) = sum(y), -mean(-y) = mean(y), exactly (negation only flips signs): the
+      // cross-entropy loss after fuse-softmax-cross-entropy.
+      if ((x.op == OpKind::Sum || x.op == OpKind::Mean) && fn.nodes[x.operands[0]].op == OpKind::Neg)
+        return b.create(x.op, {fn.nodes[x.operands[0]].operands[0]}, x.attrs);
       return kNoValue;
+    }
     case OpKind::Reshape:
     case OpKind::Broadcast:
       if (same(o[0]) != kNoValue) return o[0];

@@ -171,7 +171,6 @@ Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, c
   Value* zero = e.c(0);
   HeavyKernel k;
   const double imageFlops = 2.0 * static_cast<double>(F * Kc * OH * OW);
-  (N == kBatch ? k.flopsPerBatch : k.flopsConst) = imageFlops * (N == kBatch ? 1 : static_cast<double>(N));
 
   const bool fwd = op == OpKind::Conv2d;
   // The direct form (see the file comment) needs unit column stride (and unit row stride for the

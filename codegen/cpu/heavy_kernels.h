@@ -31,15 +31,9 @@ struct HeavyKernel {
   int64_t extentPerBatch = 0;  // parallel extent = extentPerBatch * batch + extentConst
   int64_t extentConst = 0;
   int64_t grain = 1;           // smallest slice worth a thread, in extent units
-  // Floating-point operations of one call over the whole extent: a * B^2 + b * B + c (the B^2
-  // term only for a matmul whose both output dimensions are B).
-  double flopsPerBatch2 = 0, flopsPerBatch = 0, flopsConst = 0;
+  // (Its floating-point operations: heavyOpFlops, codegen/plan_builder.h.)
 
   int64_t extent(int64_t batch) const { return extentPerBatch * batch + extentConst; }
-  double flops(int64_t batch) const {
-    const double b = static_cast<double>(batch);
-    return flopsPerBatch2 * b * b + flopsPerBatch * b + flopsConst;
-  }
 };
 
 // The vector registers the kernels are tiled for: AVX-512 (16 f32 lanes, 32 registers) or AVX2

@@ -620,18 +620,17 @@ Status emitKernel(llvm::Module& m, const kir::KProgram& p, const Kernel& k, cons
     out.extentPerBatch = h->extentPerBatch;
     out.extentConst = h->extentConst;
     out.grain = h->grain;
-    out.flops = h->flops(p.maxBatch);
+    out.flops = heavyOpFlops(k, p.maxBatch);
     heavy.emplace(key, out);
     return ok();
   }
   if (entry && entry->kind != LoweringKind::Kernel)
     return Error(fmt::format("the CPU backend cannot lower '{}' as a kernel: {}", mnemonic(k.op),
                              entry->note ? entry->note : "not a kernel op"));
-  // An operand that is the output's storage (an in-place update) is read through the output's own
+  // An operand that is a result's storage (an in-place update) is read through that result's own
   // pointer: then every pointer is noalias, and LLVM sees that x[i] = f(x[i]) reads before it
   // writes and vectorizes it without the runtime overlap check that would fail and fall back to
   // scalar code.
-  // An operand that shares a result's storage is read through that result's pointer.
   std::vector<int> sameAs(k.args.size());
   for (size_t a = 0; a < k.args.size(); ++a) {
     sameAs[a] = static_cast<int>(a);

@@ -103,10 +103,6 @@ Expected<HeavyKernel> emitMatMul(llvm::Module& m, const Attrs& attrs, const std:
   k.fn = e.finish();
   k.extentPerBatch = M == kBatch ? 1 : 0;
   k.extentConst = M == kBatch ? 0 : M;
-  int batchDims = 0;
-  double flops = 2;
-  for (int64_t d : {M, N, K}) d == kBatch ? ++batchDims : flops *= static_cast<double>(d);
-  (batchDims == 0 ? k.flopsConst : batchDims == 1 ? k.flopsPerBatch : k.flopsPerBatch2) = flops;
   const double rowFlops = 2.0 * static_cast<double>(N == kBatch ? kAssumedBatch : N) *
                           static_cast<double>(K == kBatch ? kAssumedBatch : K);
   const auto rows = static_cast<int64_t>(std::ceil(kGrainFlops / std::max(rowFlops, 1.0)));

@@ -217,8 +217,6 @@ Expected<HeavyKernel> emitPool(llvm::Module& m, OpKind op, const Attrs& attrs, c
   k.extentPerBatch = N == kBatch ? C : 0;
   k.extentConst = N == kBatch ? 0 : N * C;
   k.grain = std::max<int64_t>(1, 50000 / (H * W + OH * OW));
-  const double planeFlops = static_cast<double>(OH * OW * KH * KW);
-  (N == kBatch ? k.flopsPerBatch : k.flopsConst) = planeFlops * static_cast<double>(C) * (N == kBatch ? 1.0 : static_cast<double>(N));
   return k;
 }
 

@@ -29,32 +29,6 @@ class OmpWorkers final : public Workers {
   int threads_;
 };
 
-// The descriptor's shapes and layouts are the call's buffers': a primitive never touches bytes
-// outside the buffers the plan placed.
-Status matchesBuffers(const PlanTable& table, const PlanCall& call, const Json& descriptor) {
-  const Json* operands = descriptor.find("operands");
-  const Json* result = descriptor.find("result");
-  const Json* layouts = descriptor.find("layouts");
-  if (!operands || !operands->isArray() || !result || !layouts || !layouts->isArray())
-    return Error("library descriptor: needs \"operands\", \"result\" and \"layouts\"");
-  std::vector<const Json*> dims = {result};
-  for (const Json& o : operands->asArray()) dims.push_back(&o);
-  if (dims.size() != static_cast<size_t>(call.numArgs) || layouts->asArray().size() != dims.size())
-    return Error(fmt::format("library descriptor: {} arguments for a call with {}", dims.size(), call.numArgs));
-  for (size_t i = 0; i < dims.size(); ++i) {
-    const PlanBuffer& b = table.buffers[call.args[i]];
-    bool same = dims[i]->isArray() && dims[i]->asArray().size() == static_cast<size_t>(b.rank);
-    for (int32_t d = 0; same && d < b.rank; ++d) {
-      const Json& e = dims[i]->asArray()[static_cast<size_t>(d)];
-      same = e.isInt() && e.asInt() == b.dims[d];
-    }
-    const Json& layout = layouts->asArray()[i];
-    if (!same || !layout.isString() || layout.asString() != b.layout)
-      return Error(fmt::format("library descriptor: argument {} does not match buffer '{}'", i, b.name));
-  }
-  return ok();
-}
-
 }  // namespace
 
 Expected<std::unique_ptr<Executor>> makeExecutor(const PlanTable& table, int threads, uint64_t seed) {
@@ -71,8 +45,9 @@ Expected<std::unique_ptr<Executor>> makeExecutor(const PlanTable& table, int thr
       }
       Expected<Json> descriptor = parseJson(call.library);
       if (!descriptor) return Error(fmt::format("plan call '{}': library descriptor: {}", call.name, descriptor.error().message()));
-      if (Status s = matchesBuffers(table, call, *descriptor); !s) return Error(fmt::format("plan call '{}': {}", call.name, s.error().message()));
-      Expected<std::unique_ptr<LibraryKernel>> k = makeKernel(*descriptor, context);
+      std::vector<const PlanBuffer*> buffers;
+      for (int32_t a = 0; a < call.numArgs; ++a) buffers.push_back(&table.buffers[call.args[a]]);
+      Expected<std::unique_ptr<LibraryKernel>> k = makeKernel(*descriptor, buffers, context);
       if (!k) return Error(fmt::format("plan call '{}': {}", call.name, k.error().message()));
       kernels.push_back(k.take());
     }

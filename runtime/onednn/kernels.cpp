@@ -451,7 +451,8 @@ const OpEntry kOps[] = {
 
 }  // namespace
 
-Expected<std::unique_ptr<LibraryKernel>> makeKernel(const Json& descriptor, std::shared_ptr<Context> context) {
+Expected<std::unique_ptr<LibraryKernel>> makeKernel(const Json& descriptor, const std::vector<const PlanBuffer*>& buffers,
+                                                    std::shared_ptr<Context> context) {
   const Json* library = descriptor.find("library");
   const Json* op = descriptor.find("op");
   if (!library || !library->isString() || library->asString() != "dnnl")
@@ -504,6 +505,18 @@ Expected<std::unique_ptr<LibraryKernel>> makeKernel(const Json& descriptor, std:
     if (d.blocked.size() != numOperands + 1) return Error(fmt::format("library descriptor: {} layouts for {} arguments", d.blocked.size(), numOperands + 1));
     for (size_t i = 0; i < d.blocked.size(); ++i)
       if (d.blocked[i] && (entry->rank != 4 || i > entry->operands)) return Error(fmt::format("library descriptor: {} cannot take a blocked argument {}", d.op, i));
+  }
+  // The shapes and layouts are the call's buffers': a primitive never touches bytes outside the
+  // buffers the plan placed.
+  if (buffers.size() != numOperands + 1)
+    return Error(fmt::format("library descriptor: {} arguments for a call with {}", numOperands + 1, buffers.size()));
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    const PlanBuffer& b = *buffers[i];
+    const std::vector<int64_t>& dims = i == 0 ? d.result : d.operands[i - 1];
+    const bool blocked = i < d.blocked.size() && d.blocked[i];
+    const bool same = dims.size() == static_cast<size_t>(b.rank) && std::equal(dims.begin(), dims.end(), b.dims) &&
+                      blocked == (std::string_view(b.layout ? b.layout : "") == "nChw16c");
+    if (!same) return Error(fmt::format("library descriptor: argument {} does not match buffer '{}'", i, b.name));
   }
   return std::unique_ptr<LibraryKernel>(std::make_unique<DnnlKernel>(std::move(context), std::move(d), entry->build));
 }

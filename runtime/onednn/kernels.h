@@ -11,6 +11,7 @@
 
 #include "runtime/json.h"
 #include "runtime/library_kernel.h"
+#include "runtime/plan.h"
 
 namespace sinter::onednn {
 
@@ -36,8 +37,9 @@ class Context {
   std::vector<std::byte> scratch_;
 };
 
-// The kernel for a call's descriptor (PlanCall::library), or an error naming an op this library
-// does not run.
-Expected<std::unique_ptr<LibraryKernel>> makeKernel(const Json& descriptor, std::shared_ptr<Context> context);
+// The kernel for a call's descriptor (PlanCall::library) over the call's buffers (result first),
+// or an error: an op this library does not run, or shapes and layouts that are not the buffers'.
+Expected<std::unique_ptr<LibraryKernel>> makeKernel(const Json& descriptor, const std::vector<const PlanBuffer*>& buffers,
+                                                    std::shared_ptr<Context> context);
 
 }  // namespace sinter::onednn

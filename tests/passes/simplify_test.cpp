@@ -146,6 +146,40 @@ func @f(%x : f32[B,4], %w : f32[4,3]) {
 )");
 }
 
+TEST_CASE("simplify-algebra: the negations around a sum or mean cancel, and only those") {
+  // -mean(-x) is mean(x) and -sum(-x) is sum(x); -mean(x), -max(-x) and mean(-x) stay.
+  checkRewrites("simplify-algebra", R"(module @t
+
+func @f(%x : f32[B,4]) {
+  %0 = neg(%x) : f32[B,4]
+  %1 = mean(%0) {axes=[0,1], keepdims=false} : f32[]
+  %2 = neg(%1) : f32[]
+  %3 = sum(%0) {axes=[1], keepdims=true} : f32[B,1]
+  %4 = neg(%3) : f32[B,1]
+  %5 = mean(%x) {axes=[0,1], keepdims=false} : f32[]
+  %6 = neg(%5) : f32[]
+  %7 = max(%0) {axes=[1], keepdims=false} : f32[B]
+  %8 = neg(%7) : f32[B]
+  return a=%2, b=%4, c=%6, d=%8, e=%1
+}
+)",
+                R"(module @t
+
+func @f(%x : f32[B,4]) {
+  %0 = neg(%x) : f32[B,4]
+  %1 = mean(%0) {axes=[0,1], keepdims=false} : f32[]
+  %2 = mean(%x) {axes=[0,1], keepdims=false} : f32[]
+  %3 = sum(%0) {axes=[1], keepdims=true} : f32[B,1]
+  %4 = sum(%x) {axes=[1], keepdims=true} : f32[B,1]
+  %5 = mean(%x) {axes=[0,1], keepdims=false} : f32[]
+  %6 = neg(%5) : f32[]
+  %7 = max(%0) {axes=[1], keepdims=false} : f32[B]
+  %8 = neg(%7) : f32[B]
+  return a=%2, b=%4, c=%6, d=%8, e=%1
+}
+)");
+}
+
 TEST_CASE("simplify-algebra keeps identities that would change the shape") {
   // A [4] plus zeros broadcast to [B,4] is a [B,4], not the [4]; 0 - x is not x; 1 / x is not x;
   // a transpose that is not the identity moves elements.
