@@ -17,12 +17,18 @@
 //    row read their B vectors straight from it: tap (q, kh, kw) of output row oh is the buffer row
 //    oh*stride + kh*dil shifted by kw*dil. The gradient is the forward convolution of dy padded by
 //    dil*(K-1) - pad with the flipped kernel. Saves the panel fill (25x the source for a 5x5
-//    kernel), which cost as much as the FMAs where the panel feeds few filters.
+//    kernel), which cost as much as the FMAs where the panel feeds few filters. Where an output
+//    row is at most one vector (16x16 images on AVX-512), a tile's vectors are consecutive rows.
 //  - conv2d_grad_weight: dw[f][k] = sum over images and positions of dy[n][f][p] * panel_n[k][p],
-//    dot tiles reducing over the positions of up to 8 images per panel; parallel over filters,
+//    dot tiles reducing over the positions of up to 16 images per panel (whole images over a
+//    block of channels, so that lanes are summed once per 16 images); parallel over filters,
 //    since every image contributes to every filter. Its direct form (unit column stride, wide
 //    output rows) reads shifted rows of each image's padded copy in place of the panel: tiles of
-//    2 filters x up to 5 taps keep lane partial sums of dw in registers over an image's positions.
+//    up to 5 taps x as many filters as give about 20 accumulators (10 on AVX2) keep lane partial
+//    sums of dw in registers over an image's positions.
+// Stack use: at most the 384 KB source buffer and a 768 KB partial-sum array (direct weight
+// gradient) or a 768 KB panel, well inside the default thread stacks (8 MB with the usual
+// `ulimit -s`) of the pool and of OpenMP.
 #include <algorithm>
 
 #include "codegen/cpu/heavy_emit.h"
@@ -199,8 +205,8 @@ Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, c
       for (int64_t g = 0; g < groups; ++g) {
         Value* img = e.at(src, e.mul(e.add(e.mul(n, e.c(fwd ? C : F)), e.c(g * srcC)), e.c(srcH * srcW)));
         emitPaddedCopy(e, img, srcC, srcH, srcW, buf, PH, PW, padT, padL);
-        // One tile: channels [i0, i0 + mr) x nv vectors, vector v at output row oh + v*rowsPerVec,
-        // column j0 + (v - that) * lanes.
+        // One broadcast tile: channels [i0, i0 + mr) x nv vectors. With vectorPerRow, vector v is
+        // the whole (narrow) output row oh + v; otherwise the vectors run along row oh from j0.
         auto tile = [&](Value* oh, Value* j0, Value* i0, int mr, int nv, const std::vector<Value*>& masks, bool vectorPerRow) {
           BcastTile t;
           t.mr = mr, t.nv = nv;
