@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <random>
 #include <string>
 
@@ -50,7 +51,7 @@ Attrs pool(const char* extra = nullptr, std::vector<int64_t> v = {}) {
 
 // A linear layer y = x @ w^T (w [out, in]) and its two gradients.
 void linear(std::vector<Bench>& out, const char* name, int64_t in, int64_t o) {
-  static std::vector<std::string> names;
+  static std::deque<std::string> names;  // stable: Bench keeps c_str() pointers
   names.push_back(std::string(name) + " fwd");
   names.push_back(std::string(name) + " dx");
   names.push_back(std::string(name) + " dw");
@@ -58,6 +59,16 @@ void linear(std::vector<Bench>& out, const char* name, int64_t in, int64_t o) {
   out.push_back({n0, OpKind::MatMul, mm(false, true), {f32({kBatch, in}), f32({o, in})}});
   out.push_back({names[names.size() - 2].c_str(), OpKind::MatMul, mm(false, false), {f32({kBatch, o}), f32({o, in})}});
   out.push_back({names.back().c_str(), OpKind::MatMul, mm(true, false), {f32({kBatch, o}), f32({kBatch, in})}});
+}
+
+// A 3x3 convolution with padding 1 over [B, c, hw, hw] to f channels, and its two gradients.
+void conv3x3(std::vector<Bench>& out, const char* name, int64_t c, int64_t f, int64_t hw) {
+  static std::deque<std::string> names;  // stable: Bench keeps c_str() pointers
+  for (const char* part : {" fwd", " dx", " dw"}) names.push_back(std::string(name) + part);
+  const TensorType x = f32({kBatch, c, hw, hw}), w = f32({f, c, 3, 3}), y = f32({kBatch, f, hw, hw});
+  out.push_back({names[names.size() - 3].c_str(), OpKind::Conv2d, conv(1), {x, w}});
+  out.push_back({names[names.size() - 2].c_str(), OpKind::Conv2dGradInput, conv(1, "input_hw", {hw, hw}), {y, w}});
+  out.push_back({names.back().c_str(), OpKind::Conv2dGradWeight, conv(1, "kernel", {3, 3}), {x, y}});
 }
 
 }  // namespace
@@ -93,6 +104,10 @@ int main(int argc, char** argv) {
   linear(benches, "lenet fc1 400-120", 400, 120);
   linear(benches, "lenet fc2 120-84", 120, 84);
   linear(benches, "lenet fc3 84-10", 84, 10);
+  // examples/cifar_cnn.nn's second convolution of each block (the first has half the channels in).
+  conv3x3(benches, "cifar conv2 32x32 32-32", 32, 32, 32);
+  conv3x3(benches, "cifar conv4 16x16 64-64", 64, 64, 16);
+  conv3x3(benches, "cifar conv6 8x8 128-128", 128, 128, 8);
 
   auto jit = cpu::Jit::create();
   if (!jit) {
