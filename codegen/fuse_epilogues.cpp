@@ -140,8 +140,7 @@ Expected<bool> fuseEpilogues(KProgram& p) {
       f.kernels.erase(f.kernels.begin() + static_cast<std::ptrdiff_t>(ei));
       changed = true;
     }
-    // Kernel names carry their index and ops: keep them dense and true.
-    for (size_t k = 0; k < f.kernels.size(); ++k) f.kernels[k].name = kernelName(f.name, k, f.kernels[k].ops);
+    renameKernels(f);  // names carry the ops too: the fused epilogue's are gone
   }
   return changed;
 }

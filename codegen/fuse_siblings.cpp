@@ -102,13 +102,6 @@ bool canAbsorb(const KProgram& p, const KFunction& f, size_t i, size_t j) {
   return true;
 }
 
-int32_t argOf(Kernel& k, int32_t buffer) {
-  for (size_t i = 0; i < k.args.size(); ++i)
-    if (k.args[i] == buffer) return static_cast<int32_t>(i);
-  k.args.push_back(buffer);
-  return static_cast<int32_t>(k.args.size() - 1);
-}
-
 void absorb(const KProgram& p, Kernel& a, const Kernel& b) {
   std::vector<int32_t> exprAt(b.exprs.size(), -1);
   const Kernel before = a;  // A's results as B's reads see them
@@ -119,7 +112,7 @@ void absorb(const KProgram& p, Kernel& a, const Kernel& b) {
         exprAt[x] = r;
         continue;
       }
-      e.arg = argOf(a, b.args[e.arg]);
+      e.arg = argIndex(a, b.args[e.arg]);
     }
     for (int32_t& o : e.operands) o = exprAt[o];
     a.exprs.push_back(std::move(e));
@@ -128,7 +121,7 @@ void absorb(const KProgram& p, Kernel& a, const Kernel& b) {
   for (const LoopOutput& o : loopOutputs(b)) {
     LoopOutput n = o;
     // B's results are new arguments of A: no other kernel's reads made them A's already.
-    n.arg = argOf(a, b.args[o.arg]);
+    n.arg = argIndex(a, b.args[o.arg]);
     n.root = exprAt[o.root];
     n.reduceRoot = o.reduceRoot >= 0 ? exprAt[o.reduceRoot] : -1;
     a.moreOutputs.push_back(std::move(n));
@@ -229,13 +222,12 @@ Expected<bool> fuseSiblings(KProgram& p) {
       fused[into] = true;
       f.kernels.erase(f.kernels.begin() + static_cast<std::ptrdiff_t>(j));
       fused.erase(fused.begin() + static_cast<std::ptrdiff_t>(j));
-      changed = true;
     }
-    if (!changed) continue;
-    for (size_t k = 0; k < f.kernels.size(); ++k) {
+    if (std::find(fused.begin(), fused.end(), true) == fused.end()) continue;
+    for (size_t k = 0; k < f.kernels.size(); ++k)
       if (fused[k]) dropDeadResults(p, f, k);
-      f.kernels[k].name = kernelName(f.name, k, f.kernels[k].ops);
-    }
+    renameKernels(f);
+    changed = true;
   }
   if (changed) dropUnusedBuffers(p);
   return changed;

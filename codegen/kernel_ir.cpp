@@ -81,7 +81,6 @@ class FunctionBuilder {
   int32_t expr(LoopState& s, ValueId v, const std::vector<int>& axisOf, bool computed);
   int32_t leaf(LoopState& s, ValueId v, const std::vector<int>& axisOf);
   int32_t read(LoopState& s, int32_t buffer, const Dims& dims, const std::vector<int>& axisOf);
-  int32_t addArg(Kernel& k, int32_t buffer);
   std::vector<int> broadcastAxes(const Dims& from, const Dims& to, const std::vector<int>& axisOf) const;
   std::string bufferName(ValueId v) const;
 
@@ -208,13 +207,6 @@ ValueId FunctionBuilder::constBase(ValueId v) const {
   return role(v) == Role::Const || role(v) == Role::Count ? v : kNoValue;
 }
 
-int32_t FunctionBuilder::addArg(Kernel& k, int32_t buffer) {
-  for (size_t i = 0; i < k.args.size(); ++i)
-    if (k.args[i] == buffer) return static_cast<int32_t>(i);
-  k.args.push_back(buffer);
-  return static_cast<int32_t>(k.args.size() - 1);
-}
-
 // Numpy broadcasting, right-aligned: an extent-1 dim of `from` against a larger one stays at 0.
 std::vector<int> FunctionBuilder::broadcastAxes(const Dims& from, const Dims& to, const std::vector<int>& axisOf) const {
   std::vector<int> out(from.size(), -1);
@@ -227,7 +219,7 @@ int32_t FunctionBuilder::read(LoopState& s, int32_t buffer, const Dims& dims, co
   Expr e;
   e.kind = ExprKind::Read;
   e.dtype = p_.buffers[buffer].type.dtype;
-  e.arg = addArg(s.k, buffer);
+  e.arg = argIndex(s.k, buffer);
   e.strides.assign(s.k.space.size(), Lin{});
   const std::vector<Lin> cs = contiguousStrides(dims);
   for (size_t k = 0; k < dims.size(); ++k)
@@ -566,6 +558,17 @@ Expected<KProgram> lowerToKernels(const Module& m, int64_t maxBatch) {
     p.functions.push_back(f.take());
   }
   return p;
+}
+
+int32_t argIndex(Kernel& k, int32_t buffer) {
+  for (size_t i = 0; i < k.args.size(); ++i)
+    if (k.args[i] == buffer) return static_cast<int32_t>(i);
+  k.args.push_back(buffer);
+  return static_cast<int32_t>(k.args.size() - 1);
+}
+
+void renameKernels(KFunction& f) {
+  for (size_t k = 0; k < f.kernels.size(); ++k) f.kernels[k].name = kernelName(f.name, k, f.kernels[k].ops);
 }
 
 std::string kernelName(const std::string& function, size_t index, const std::vector<OpKind>& ops) {

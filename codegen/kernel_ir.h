@@ -173,6 +173,10 @@ Expected<KProgram> lowerToKernels(const Module& m, int64_t maxBatch);
 
 // "train_step_k12_add_mul": the function, the kernel's index in it, its ops (C identifier).
 std::string kernelName(const std::string& function, size_t index, const std::vector<OpKind>& ops);
+// Renames f's kernels after a pass removed or merged some: names carry their index, kept dense.
+void renameKernels(KFunction& f);
+// The index of `buffer` among k's arguments, appended when it is not one yet.
+int32_t argIndex(Kernel& k, int32_t buffer);
 
 // Arena offsets are multiples of kAlign bytes.
 constexpr int64_t kAlign = 64;

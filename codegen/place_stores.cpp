@@ -75,9 +75,7 @@ Expected<bool> placeStores(KProgram& p) {
       f.kernels.erase(f.kernels.begin() + static_cast<std::ptrdiff_t>(c));
       removed = changed = true;
     }
-    // Kernel names carry their index: keep them dense.
-    if (removed)
-      for (size_t k = 0; k < f.kernels.size(); ++k) f.kernels[k].name = kernelName(f.name, k, f.kernels[k].ops);
+    if (removed) renameKernels(f);
   }
   return changed;
 }
