@@ -73,7 +73,9 @@ CompiledProgram compile(const std::string& path, const std::string& targetName, 
   FrontendResult r = compileFile(path);
   if (r.error) fail(r.source ? renderDiagnostics(*r.error, *r.source) : r.error->message());
   Module m = *r.module;
-  if (Status s = runGradPipeline(m, {}); !s) fail(s.error().message());
+  PassManagerOptions pm;
+  pm.targetTakes = [t = *target](OpKind op, const TensorType& x) { return t->libraryRuns(op, x); };
+  if (Status s = runGradPipeline(m, pm); !s) fail(s.error().message());
   std::erase_if(m.functions, [](const Function& f) { return f.name == "grad"; });
   TargetOptions options;
   options.maxBatch = batch;

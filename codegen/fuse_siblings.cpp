@@ -21,6 +21,10 @@
 // is computed before any result is stored, so in-place results stay element-wise.
 // Then a result of a fused kernel that no other kernel reads, which is no function's result and
 // not persistent, is dropped with its buffer: the decayed gradient of SGD with weight decay.
+// Library calls pair the same way where one call of the library computes both results
+// (LibraryOps::pairs: oneDNN's batch normalization forward writes y and the batch statistics, its
+// backward dx and the parameters' gradients): the kernel of the op gets the partner's result as a
+// further result, at the earlier kernel's place.
 // Must not fire: kernels of different spaces (a pointwise producer feeding a reduction), a reducing
 // producer (its result exists only after the whole reduction), and a kernel that must wait for
 // one in between (batch norm's final backward loop reads the statistics computed after the ReLU
@@ -73,6 +77,17 @@ int resultRead(const KProgram& p, const Kernel& a, const Kernel& b, const Expr& 
   return -1;
 }
 
+// Whether kernel j may run at i < j instead: no kernel between writes a storage it reads, or
+// touches a storage it writes.
+bool mayMoveUp(const KProgram& p, const KFunction& f, size_t i, size_t j) {
+  const Access ab = accessOf(p, f.kernels[j]);
+  for (size_t k = i + 1; k < j; ++k) {
+    const Access ak = accessOf(p, f.kernels[k]);
+    if (meets(ak.writes, ab.reads) || meets(ak.writes, ab.writes) || meets(ak.reads, ab.writes)) return false;
+  }
+  return true;
+}
+
 // Whether B (at index j) may join A (at index i < j), per the file comment.
 bool canAbsorb(const KProgram& p, const KFunction& f, size_t i, size_t j) {
   const Kernel &a = f.kernels[i], &b = f.kernels[j];
@@ -95,11 +110,39 @@ bool canAbsorb(const KProgram& p, const KFunction& f, size_t i, size_t j) {
     readsResult = readsResult || r >= 0;
   }
   if (!readsResult && !meets(aa.reads, ab.reads)) return false;
-  for (size_t k = i + 1; k < j; ++k) {
-    const Access ak = accessOf(p, f.kernels[k]);
-    if (meets(ak.writes, ab.reads) || meets(ak.writes, ab.writes) || meets(ak.reads, ab.writes)) return false;
+  return mayMoveUp(p, f, i, j);
+}
+
+// Library kernels at i < j that one call computes (LibraryOps::pairs): an op and its partner whose
+// operands are, in order, some of the op's (the same buffers), with the op's attributes where the
+// partner has any, nothing else fused into either, and the later one free to move up.
+bool canPair(const KProgram& p, const KFunction& f, size_t i, size_t j) {
+  const Kernel &a = f.kernels[i], &b = f.kernels[j];
+  if (a.kind != KernelKind::Library || b.kind != KernelKind::Library || !a.moreOutputs.empty() || !b.moreOutputs.empty()) return false;
+  const bool aFirst = std::count(p.library.pairs.begin(), p.library.pairs.end(), std::pair{a.op, b.op}) > 0;
+  if (!aFirst && std::count(p.library.pairs.begin(), p.library.pairs.end(), std::pair{b.op, a.op}) == 0) return false;
+  const Kernel &op = aFirst ? a : b, &partner = aFirst ? b : a;
+  auto next = op.args.begin() + 1;
+  for (size_t x = 1; x < partner.args.size(); ++x) {
+    next = std::find(next, op.args.end(), partner.args[x]);
+    if (next == op.args.end()) return false;
   }
-  return true;
+  for (const auto& [key, value] : partner.attrs.items())
+    if (const Attr* mine = op.attrs.find(key); !mine || *mine != value) return false;
+  return mayMoveUp(p, f, i, j);
+}
+
+// The paired call at i: the op's kernel with the partner's result as a further result.
+void pair(const KProgram& p, Kernel& a, const Kernel& b) {
+  const bool aFirst = std::count(p.library.pairs.begin(), p.library.pairs.end(), std::pair{a.op, b.op}) > 0;
+  Kernel merged = aFirst ? a : b;
+  const Kernel& partner = aFirst ? b : a;
+  LoopOutput result;
+  result.arg = argIndex(merged, partner.args[0]);
+  merged.moreOutputs.push_back(result);
+  merged.ops.insert(merged.ops.end(), partner.ops.begin(), partner.ops.end());
+  merged.name = a.name;
+  a = std::move(merged);
 }
 
 void absorb(const KProgram& p, Kernel& a, const Kernel& b) {
@@ -142,6 +185,7 @@ void removeArg(Kernel& k, int32_t arg) {
 // Drops the results of fused kernel k that nothing reads (see the file comment).
 void dropDeadResults(const KProgram& p, KFunction& f, size_t ki) {
   Kernel& k = f.kernels[ki];
+  if (k.kind != KernelKind::Loop) return;  // a library call writes all its results
   auto dead = [&](int32_t buffer) {
     const Buffer& b = p.buffers[buffer];
     if (b.storage != buffer || b.persistent || b.role != BufferRole::Temp) return false;
@@ -212,13 +256,15 @@ Expected<bool> fuseSiblings(KProgram& p) {
     std::vector<bool> fused(f.kernels.size(), false);
     for (size_t j = 1; j < f.kernels.size();) {
       size_t into = j;
+      bool library = false;
       for (size_t i = j; i-- > 0 && into == j;)
-        if (canAbsorb(p, f, i, j)) into = i;
+        if (canAbsorb(p, f, i, j) || (library = canPair(p, f, i, j))) into = i;
       if (into == j) {
         ++j;
         continue;
       }
-      absorb(p, f.kernels[into], f.kernels[j]);
+      if (library) pair(p, f.kernels[into], f.kernels[j]);
+      else absorb(p, f.kernels[into], f.kernels[j]);
       fused[into] = true;
       f.kernels.erase(f.kernels.begin() + static_cast<std::ptrdiff_t>(j));
       fused.erase(fused.begin() + static_cast<std::ptrdiff_t>(j));

@@ -148,6 +148,16 @@ struct LibraryOps {
   std::vector<OpKind> blockedOnly;
   // Ops that run a following bias add and ReLU themselves (fuse-epilogues).
   std::vector<OpKind> epilogueOps;
+  // (op, partner): one call of op also computes partner's result over the same operands
+  // (fuse-siblings pairs their kernels): oneDNN's batch normalization writes y with the
+  // statistics, and dx with the parameters' gradients.
+  std::vector<std::pair<OpKind, OpKind>> pairs;
+  // Whether the library runs op, whose first operand has type x (select-library-kernels, and the
+  // graph pipeline, which keeps the batch-norm ops the library runs).
+  bool runs(OpKind op, const TensorType& x) const {
+    const bool blockable = x.rank() == 4 && x.dims[1] != kBatch && x.dims[1] % kChannelBlock == 0;
+    return takes(op) && (!onlyBlocked(op) || blockable);
+  }
   bool fusesEpilogue(OpKind op) const { return std::find(epilogueOps.begin(), epilogueOps.end(), op) != epilogueOps.end(); }
   bool takes(OpKind op) const { return std::find(ops.begin(), ops.end(), op) != ops.end(); }
   bool onlyBlocked(OpKind op) const { return std::find(blockedOnly.begin(), blockedOnly.end(), op) != blockedOnly.end(); }

@@ -39,14 +39,10 @@ constexpr std::string_view kLowering = "lower-to-kernels";
 // kernel. Must not fire: loops (a fused bias or ReLU stays generated code), ops the library does
 // not take (softmax, one_hot), and blocked-only ops (pooling) over channels that cannot be blocked.
 Expected<bool> selectLibraryKernels(KProgram& p) {
-  auto blockable = [](const Kernel& k) {
-    const TensorType& x = k.operandTypes[0];
-    return x.rank() == 4 && x.dims[1] != kBatch && x.dims[1] % kChannelBlock == 0;
-  };
   bool changed = false;
   for (KFunction& f : p.functions)
     for (Kernel& k : f.kernels)
-      if (k.kind == KernelKind::Op && p.library.takes(k.op) && (!p.library.onlyBlocked(k.op) || blockable(k))) {
+      if (k.kind == KernelKind::Op && p.library.runs(k.op, k.operandTypes[0])) {
         k.kind = KernelKind::Library;
         k.library = p.library.name;
         changed = true;

@@ -61,8 +61,11 @@ std::string libraryDescriptor(const kir::KProgram& p, const kir::Kernel& k) {
   for (int32_t b : k.args) layouts += fmt::format("{}{}", layouts.empty() ? "" : ",", jsonString(kir::layoutName(p.buffers[b].layout)));
   for (const auto& [key, value] : k.attrs.items()) attrs += fmt::format("{}{}:{}", attrs.empty() ? "" : ",", jsonString(key), jsonAttr(value));
   for (const TensorType& t : k.operandTypes) operands += fmt::format("{}{}", operands.empty() ? "" : ",", jsonDims(t));
-  return fmt::format(R"({{"library":{},"op":{},"attrs":{{{}}},"operands":[{}],"result":{},"layouts":[{}]}})", jsonString(k.library),
-                     jsonString(std::string(mnemonic(k.op))), attrs, operands, jsonDims(k.resultType), layouts);
+  std::string more;
+  for (const kir::LoopOutput& o : k.moreOutputs) more += fmt::format("{}{}", more.empty() ? "" : ",", jsonDims(p.buffers[k.args[o.arg]].type));
+  return fmt::format(R"({{"library":{},"op":{},"attrs":{{{}}},"operands":[{}],"result":{},{}"layouts":[{}]}})", jsonString(k.library),
+                     jsonString(std::string(mnemonic(k.op))), attrs, operands, jsonDims(k.resultType),
+                     more.empty() ? "" : fmt::format(R"("more_results":[{}],)", more), layouts);
 }
 
 double heavyOpFlops(OpKind op, const Attrs& attrs, const std::vector<TensorType>& in, const TensorType& result,

@@ -11,7 +11,7 @@ namespace {
 
 const Target kTargets[] = {
     {"cpu", "LLVM-generated code for the CPU, tiled and vectorized, no vendor library", &cpu::kCompiler, nullptr},
-    {"dnnl", "oneDNN 2.6 primitives for conv, matmul and pooling, LLVM for the rest", &onednn::kCompiler, &onednn::kLibrary},
+    {"dnnl", "oneDNN 2.6 primitives for conv, matmul, pooling and batch norm, LLVM for the rest", &onednn::kCompiler, &onednn::kLibrary},
     {"cuda", "cuBLAS and cuDNN for the heavy ops, LLVM NVPTX kernels for the rest", nullptr, nullptr},
 };
 

@@ -57,6 +57,9 @@ struct Target {
   std::string_view summary;
   const TargetCompiler* compiler;  // null: not built into this Sinter
   const kir::LibraryOps* library;  // the ops a vendor library runs (select-library-kernels); null: none
+  // Whether the library runs op on a first operand of type x: the grad pipeline keeps such ops
+  // rather than expanding them (PassManagerOptions::targetTakes).
+  bool libraryRuns(OpKind op, const TensorType& x) const { return library && library->runs(op, x); }
 };
 
 std::span<const Target> allTargets();

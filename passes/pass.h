@@ -25,6 +25,12 @@ struct PassInfo {
 const std::vector<PassInfo>& allPasses();
 const PassInfo* findPass(std::string_view name);
 
+// Whether the target runs `op` (whose first operand has type `x`) as a library primitive.
+using TargetTakes = std::function<bool(OpKind op, const TensorType& x)>;
+
+// decompose-batchnorm, keeping the batch-norm ops that `keep` says the target runs itself.
+Expected<bool> decomposeBatchNormExcept(Module& m, const TargetTakes& keep);
+
 // What the pass manager prints and checks.
 struct PassManagerOptions {
   bool verify = true;                    // run the verifier after each pass, naming the pass that broke it
@@ -32,6 +38,8 @@ struct PassManagerOptions {
   std::vector<std::string> printAfter;   // pass names
   bool printChanged = false;
   std::function<void(const std::string&)> print;  // where dumps go (stderr by default)
+  // The target's library primitives: the ops target-dependent passes keep (unset: none).
+  TargetTakes targetTakes;
 };
 
 // Runs `passes` in order. A failing pass or verifier error stops the pipeline.

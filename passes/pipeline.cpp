@@ -25,8 +25,9 @@ const PassInfo* findPass(std::string_view name) {
 }
 
 // Runs one pass, verifies the result and prints it if asked; says whether it changed anything.
-static Expected<bool> runPass(Module& m, const PassInfo& p, const PassManagerOptions& o) {
-  Expected<bool> changed = p.run(m);
+static Expected<bool> runPass(Module& m, const PassInfo& p, const PassManagerOptions& o,
+                              const std::function<Expected<bool>(Module&)>& run = nullptr) {
+  Expected<bool> changed = run ? run(m) : p.run(m);
   if (!changed) return changed;
   if (o.verify) {
     if (Status s = verifyModule(m); !s) {
@@ -57,8 +58,9 @@ Status runGradPipeline(Module& m, const PassManagerOptions& o) {
   // build-train-step next: everything after it optimizes the whole step (forward, backward,
   // update) as one function, which is the point of symbolic autodiff.
   if (Expected<bool> r = runPass(m, *findPass("build-train-step"), o); !r) return r.error();
-  // No target has a batch-norm primitive yet: all take the primitives.
-  if (Expected<bool> r = runPass(m, *findPass("decompose-batchnorm"), o); !r) return r.error();
+  // Batch norm becomes primitives except where the target runs it as a library primitive.
+  const auto decompose = [&](Module& mod) { return decomposeBatchNormExcept(mod, o.targetTakes); };
+  if (Expected<bool> r = runPass(m, *findPass("decompose-batchnorm"), o, decompose); !r) return r.error();
   // The gradient rules emit straightforward IR (multiplications by 1, broadcasts to the same
   // shape, repeated loads); folding exposes identities, algebra removes them, CSE merges what
   // the rules built twice, and DCE drops what no result or store reads. Repeat to a fixed point;

@@ -100,6 +100,21 @@ ValueId algebra(Builder& b, const Node& n) {
       if (n.op == OpKind::Reshape && fn.nodes[o[0]].op == OpKind::Reshape)
         return b.reshape(fn.nodes[o[0]].operands[0], n.type.dims);
       return kNoValue;
+    case OpKind::Slice: {
+      // A slice that is exactly one operand of a concat along its axis is that operand (the
+      // packed batch-norm statistics after decompose-batchnorm).
+      const Node& cat = fn.nodes[o[0]];
+      const int64_t axis = n.attrs.i("axis");
+      if (cat.op != OpKind::Concat || cat.attrs.i("axis") != axis) return kNoValue;
+      int64_t start = 0;
+      for (ValueId part : cat.operands) {
+        const int64_t extent = fn.nodes[part].type.dims[axis];
+        if (extent == kBatch) return kNoValue;
+        if (start == n.attrs.i("start") && start + extent == n.attrs.i("end")) return same(part);
+        start += extent;
+      }
+      return kNoValue;
+    }
     case OpKind::Transpose: {
       const auto& perm = n.attrs.ints("perm");
       bool identity = true;

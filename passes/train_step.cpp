@@ -31,7 +31,8 @@ const Global& ensureGlobal(Module& m, const std::string& name, TensorType type, 
 
 // Eval: y = (x - running_mean) * rsqrt(running_var + eps) * weight + bias, pointwise. Training:
 // batchnorm_train with the batch's statistics, and with the update, the running statistics blended
-// with them (built as batchnorm_train's decomposition builds them, so CSE shares them).
+// with batchnorm_stats (which the gradient rule and decompose-batchnorm build alike, so CSE shares
+// them).
 ValueId expandBatchNorm(Builder& b, const Node& n, Mode mode) {
   ValueId x = n.operands[0];
   double eps = n.attrs.f("eps"), momentum = n.attrs.f("momentum");
@@ -46,17 +47,14 @@ ValueId expandBatchNorm(Builder& b, const Node& n, Mode mode) {
   ValueId y = b.create(OpKind::BatchNormTrain, {x, n.operands[1], n.operands[2]}, {{"eps", eps}});
   if (mode == Mode::TrainAndUpdateStats) {
     // PyTorch's update: the running variance tracks the unbiased batch variance.
-    const batchnorm::Stats s = batchnorm::stats(b, x);
-    const int64_t c = b.type(x).dims[1];
+    const ValueId stats = b.create(OpKind::BatchNormStats, {x});
     const Node& rm = b.node(n.operands[3]);
     const Node& rv = b.node(n.operands[4]);
     std::string rmName = rm.attrs.s("global"), rvName = rv.attrs.s("global");
-    ValueId count = b.create(OpKind::Numel, {x}, {{"axes", s.axes}});
-    ValueId unbiased = b.mul(s.var, b.div(count, b.sub(count, b.constant(1.0))));
-    auto blend = [&](ValueId running, ValueId batch) {
-      return b.add(b.scale(running, 1.0 - momentum), b.scale(b.reshape(batch, {c}), momentum));
-    };
-    b.store(rmName, blend(n.operands[3], s.mean));
+    ValueId count = b.create(OpKind::Numel, {x}, {{"axes", batchnorm::statAxes(b.type(x).dims)}});
+    ValueId unbiased = b.mul(batchnorm::row(b, stats, 1), b.div(count, b.sub(count, b.constant(1.0))));
+    auto blend = [&](ValueId running, ValueId batch) { return b.add(b.scale(running, 1.0 - momentum), b.scale(batch, momentum)); };
+    b.store(rmName, blend(n.operands[3], batchnorm::row(b, stats, 0)));
     b.store(rvName, blend(n.operands[4], unbiased));
   }
   return y;

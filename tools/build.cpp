@@ -50,7 +50,7 @@ int compileToTrainer(const ToolOptions& o, PhaseClock& clock, FrontendResult& r,
   if (!t) return reportError(t.error(), r);
   target = *t;
   clock.mark("frontend (parse, check, lower to IR)");
-  Expected<Module> training = trainingModule(r);
+  Expected<Module> training = trainingModule(r, target);
   if (!training) return reportError(training.error(), r);
   m = training.take();
   std::erase_if(m.functions, [](const Function& f) { return f.name == "grad"; });

@@ -165,7 +165,7 @@ int runCommand(const ToolOptions& o) {
   }
   if (o.precision != "f64" && o.precision != "f32") return fail(Error("--precision must be f64 or f32"));
   if (o.inputs.empty() || o.output.empty()) return fail(Error("`sinter run` needs --inputs FILE and -o FILE"));
-  Expected<Module> m = trainingModule(r);
+  Expected<Module> m = trainingModule(r, target);
   if (!m) return fail(m.error());
   std::string fnName = o.grads ? "grad" : "eval";
   const Function* fn = m->function(fnName);
@@ -210,7 +210,7 @@ int gradcheckCommand(const ToolOptions& o) {
   FrontendResult r = compileFile(o.files[0]);
   if (reportErrors(r)) return 1;
   auto fail = [&](const Error& e) { return reportError(e, r); };
-  Expected<Module> m = trainingModule(r);
+  Expected<Module> m = trainingModule(r, nullptr);
   if (!m) return fail(m.error());
   const Function* fn = m->function("grad");
   if (!fn) return fail(Error(fmt::format("model '{}' has no loss to differentiate", m->name)));

@@ -2,19 +2,33 @@
 #include <fmt/format.h>
 
 #include "codegen/kernel_passes.h"
+#include "codegen/target.h"
 #include "passes/pass.h"
 #include "tools/commands.h"
 
 namespace sinter {
 
-Expected<Module> trainingModule(const FrontendResult& r) {
+namespace {
+
+PassManagerOptions pipelineFor(const Target* target) {
+  PassManagerOptions pm;
+  if (target) pm.targetTakes = [target](OpKind op, const TensorType& x) { return target->libraryRuns(op, x); };
+  return pm;
+}
+
+}  // namespace
+
+Expected<Module> trainingModule(const FrontendResult& r, const Target* target) {
   Module m = *r.module;
-  if (Status s = runGradPipeline(m, {}); !s) return s.error();
+  if (Status s = runGradPipeline(m, pipelineFor(target)); !s) return s.error();
   return m;
 }
 
 Expected<Module> runStage(Module m, const ToolOptions& o) {
-  PassManagerOptions pm;
+  const bool compiled = o.stage == "grad" || o.stage == "kernels" || o.stage == "llvm";
+  Expected<const Target*> target = findTarget(o.target.empty() ? "cpu" : o.target);
+  if (compiled && !target) return target.error();
+  PassManagerOptions pm = pipelineFor(compiled ? *target : nullptr);
   pm.printAfterAll = o.printAfterAll;
   pm.printAfter = o.printAfter;
   pm.printChanged = o.printChanged;

@@ -238,7 +238,9 @@ const Entry kTable[] = {
     {OpKind::Dropout, LoweringKind::Unsupported, nullptr, nullptr, "expanded into dropout_mask by build-train-step"},
     {OpKind::BatchNorm, LoweringKind::Unsupported, nullptr, nullptr, "expanded into primitives by build-train-step"},
     {OpKind::BatchNormTrain, LoweringKind::Unsupported, nullptr, nullptr, "expanded into primitives by decompose-batchnorm"},
+    {OpKind::BatchNormStats, LoweringKind::Unsupported, nullptr, nullptr, "expanded into primitives by decompose-batchnorm"},
     {OpKind::BatchNormTrainGrad, LoweringKind::Unsupported, nullptr, nullptr, "expanded into primitives by decompose-batchnorm"},
+    {OpKind::BatchNormParamGrad, LoweringKind::Unsupported, nullptr, nullptr, "expanded into primitives by decompose-batchnorm"},
 };
 
 const Entry* entryFor(OpKind op) {

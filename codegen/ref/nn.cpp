@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <tuple>
 
 #include "codegen/ref/kernels.h"
 #include "support/philox.h"
@@ -185,9 +186,8 @@ struct Channels {
 };
 Channels channelsOf(const std::vector<int64_t>& dims) { return {dims[0], dims[1], dims.size() == 4 ? dims[2] * dims[3] : 1}; }
 
-// The channel's mean and biased variance, then f(x̂ index, x̂) for each of its elements.
-template <typename F>
-void forEachNormalized(const std::vector<double>& x, const Channels& l, int64_t ch, double eps, F f) {
+// The channel's mean and biased variance.
+std::pair<double, double> channelStats(const std::vector<double>& x, const Channels& l, int64_t ch) {
   const double count = static_cast<double>(l.n * l.s);
   double mean = 0, var = 0;
   for (int64_t i = 0; i < l.n; ++i)
@@ -195,7 +195,13 @@ void forEachNormalized(const std::vector<double>& x, const Channels& l, int64_t 
   mean /= count;
   for (int64_t i = 0; i < l.n; ++i)
     for (int64_t k = 0; k < l.s; ++k) var += (x[l.at(i, ch, k)] - mean) * (x[l.at(i, ch, k)] - mean);
-  var /= count;
+  return {mean, var / count};
+}
+
+// f(x̂ index, x̂, rsqrt(var + eps)) for each element of the channel.
+template <typename F>
+void forEachNormalized(const std::vector<double>& x, const Channels& l, int64_t ch, double eps, F f) {
+  const auto [mean, var] = channelStats(x, l, ch);
   const double inv = 1.0 / std::sqrt(var + eps);
   for (int64_t i = 0; i < l.n; ++i)
     for (int64_t k = 0; k < l.s; ++k) f(l.at(i, ch, k), (x[l.at(i, ch, k)] - mean) * inv, inv);
@@ -210,20 +216,46 @@ Status batchNormTrain(const Call& c, Tensor& out) {
   return ok();
 }
 
-// dx = weight * rsqrt(var + eps) * (dy - mean(dy) - x̂ * mean(dy * x̂)).
+// [mean; biased variance] per channel.
+Status batchNormStats(const Call& c, Tensor& out) {
+  const Channels l = channelsOf(c.in[0]->dims);
+  for (int64_t ch = 0; ch < l.c; ++ch) std::tie(out.data[ch], out.data[l.c + ch]) = channelStats(c.in[0]->data, l, ch);
+  return ok();
+}
+
+// The channel's sum(dy) and sum(dy * x̂).
+std::pair<double, double> gradientSums(const Call& c, const Channels& l, int64_t ch) {
+  const std::vector<double>& dy = c.in[1]->data;
+  double sumDy = 0, sumDyXhat = 0;
+  forEachNormalized(c.in[0]->data, l, ch, c.node.attrs.f("eps"), [&](int64_t j, double xhat, double) {
+    sumDy += dy[j];
+    sumDyXhat += dy[j] * xhat;
+  });
+  return {sumDy, sumDyXhat};
+}
+
+// dx = weight * rsqrt(var + eps) * (dy - mean(dy) - x̂ * mean(dy * x̂)). The statistics are
+// recomputed from x (the stats operand is what a library primitive reads).
 Status batchNormTrainGrad(const Call& c, Tensor& out) {
   const std::vector<double>&x = c.in[0]->data, &dy = c.in[1]->data, &w = c.in[2]->data;
   const Channels l = channelsOf(out.dims);
-  const double eps = c.node.attrs.f("eps"), count = static_cast<double>(l.n * l.s);
+  const double count = static_cast<double>(l.n * l.s);
   for (int64_t ch = 0; ch < l.c; ++ch) {
-    double sumDy = 0, sumDyXhat = 0;
-    forEachNormalized(x, l, ch, eps, [&](int64_t j, double xhat, double) {
-      sumDy += dy[j];
-      sumDyXhat += dy[j] * xhat;
-    });
-    forEachNormalized(x, l, ch, eps, [&](int64_t j, double xhat, double inv) {
+    const auto [sumDy, sumDyXhat] = gradientSums(c, l, ch);
+    forEachNormalized(x, l, ch, c.node.attrs.f("eps"), [&](int64_t j, double xhat, double inv) {
       out.data[j] = w[ch] * inv * (dy[j] - sumDy / count - xhat * sumDyXhat / count);
     });
+  }
+  return ok();
+}
+
+// [sum(dy * x̂); sum(dy)] per channel: the weight's and bias' gradients.
+Status batchNormParamGrad(const Call& c, Tensor& out) {
+  const Channels l = channelsOf(c.in[0]->dims);
+  for (int64_t ch = 0; ch < l.c; ++ch) {
+    const auto [sumDy, sumDyXhat] = gradientSums(c, l, ch);
+    out.data[ch] = sumDyXhat;
+    out.data[l.c + ch] = sumDy;
   }
   return ok();
 }
@@ -243,7 +275,9 @@ const KernelEntry kKernels[] = {
     {OpKind::Dropout, nullptr, kSpecialize},
     {OpKind::BatchNorm, nullptr, kSpecialize},
     {OpKind::BatchNormTrain, batchNormTrain},
+    {OpKind::BatchNormStats, batchNormStats},
     {OpKind::BatchNormTrainGrad, batchNormTrainGrad},
+    {OpKind::BatchNormParamGrad, batchNormParamGrad},
 };
 
 }  // namespace

@@ -3,10 +3,12 @@
 
 namespace sinter::batchnorm {
 
+std::vector<int64_t> statAxes(const Dims& x) { return x.size() == 4 ? std::vector<int64_t>{0, 2, 3} : std::vector<int64_t>{0}; }
+
 Stats stats(Builder& b, ValueId x) {
   const Dims dims = b.type(x).dims;
   Stats s;
-  s.axes = dims.size() == 4 ? std::vector<int64_t>{0, 2, 3} : std::vector<int64_t>{0};
+  s.axes = statAxes(dims);
   s.perChannel = dims.size() == 4 ? Dims{1, dims[1], 1, 1} : Dims{1, dims[1]};
   s.mean = b.reduce(OpKind::Mean, x, s.axes, true);
   ValueId centered = b.sub(x, s.mean);
@@ -35,6 +37,29 @@ ValueId inputGradient(Builder& b, ValueId x, ValueId dy, ValueId weight, double 
   ValueId count = b.create(OpKind::Numel, {x}, {{"axes", s.axes}});
   ValueId correction = b.div(b.add(sumDy(b, s, dy), b.mul(xhat, sumDyXhat(b, s, dy, xhat))), count);
   return b.mul(b.mul(invStd(b, s, eps), perChannel(b, s, weight)), b.sub(dy, correction));
+}
+
+ValueId row(Builder& b, ValueId packed, int64_t r) {
+  const int64_t c = b.type(packed).dims[1];
+  return b.reshape(b.create(OpKind::Slice, {packed}, {{"axis", int64_t{0}}, {"start", r}, {"end", r + 1}}), {c});
+}
+
+ValueId packRows(Builder& b, ValueId first, ValueId second) {
+  const int64_t c = b.type(first).dims[1];
+  return b.create(OpKind::Concat, {b.reshape(first, {1, c}), b.reshape(second, {1, c})}, {{"axis", int64_t{0}}});
+}
+
+ValueId packedStats(Builder& b, ValueId x) {
+  const Stats s = stats(b, x);
+  return packRows(b, s.mean, s.var);
+}
+
+ValueId packedParamGrad(Builder& b, ValueId x, ValueId dy, double eps) {
+  const Stats s = stats(b, x);
+  // Named, so that the nodes come in this order whatever order the compiler evaluates arguments in.
+  const ValueId dWeight = sumDyXhat(b, s, dy, normalized(b, x, s, eps));
+  const ValueId dBias = sumDy(b, s, dy);
+  return packRows(b, dWeight, dBias);
 }
 
 }  // namespace sinter::batchnorm

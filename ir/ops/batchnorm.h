@@ -16,6 +16,8 @@ struct Stats {
   ValueId mean, var;  // var: the biased batch variance, mean((x - mean)^2)
 };
 Stats stats(Builder& b, ValueId x);
+// The axes those statistics reduce: {0, 2, 3} for NCHW, {0} for [N, C].
+std::vector<int64_t> statAxes(const Dims& x);
 
 // A [C] parameter as [1,C(,1,1)], to broadcast over x.
 ValueId perChannel(Builder& b, const Stats& s, ValueId v);
@@ -31,6 +33,15 @@ ValueId forward(Builder& b, ValueId x, ValueId weight, ValueId bias, double eps)
 // [C]) and both terms of dx.
 ValueId sumDy(Builder& b, const Stats& s, ValueId dy);
 ValueId sumDyXhat(Builder& b, const Stats& s, ValueId dy, ValueId xhat);
+
+// The packed [2, C] tensors of batchnorm_stats and batchnorm_param_grad: row r of one as [C], and
+// two [1,C(,1,1)] per-channel values as one.
+ValueId row(Builder& b, ValueId packed, int64_t r);
+ValueId packRows(Builder& b, ValueId first, ValueId second);
+
+// batchnorm_stats' and batchnorm_param_grad's expansions: [mean; var] and [sum(dy * x̂); sum(dy)].
+ValueId packedStats(Builder& b, ValueId x);
+ValueId packedParamGrad(Builder& b, ValueId x, ValueId dy, double eps);
 
 // dx = rsqrt(var + eps) * weight * (dy - (sum(dy) + x̂ * sum(dy * x̂)) / N), N elements per channel.
 ValueId inputGradient(Builder& b, ValueId x, ValueId dy, ValueId weight, double eps);

@@ -146,32 +146,39 @@ Expected<TensorType> inferBatchNorm(OpKind, std::span<const TensorType> in, cons
   return x;
 }
 
-// batchnorm_train (x, weight, bias) {eps} and batchnorm_train_grad (x, dy, weight) {eps}: x f32 of
-// rank 2 or 4 with C channels on axis 1, weight, bias f32[C].
+// The batch-norm ops of training mode: x f32 of rank 2 or 4 with C channels on axis 1;
+//   batchnorm_train      (x, weight, bias) {eps}            -> x's type
+//   batchnorm_stats      (x)                                -> f32[2, C]
+//   batchnorm_train_grad (x, dy, weight, stats) {eps}       -> x's type
+//   batchnorm_param_grad (x, dy, stats) {eps}               -> f32[2, C]
+// with dy x's type, weight and bias f32[C], stats f32[2, C].
 Expected<TensorType> inferBatchNormTrain(OpKind op, std::span<const TensorType> in, const Attrs& attrs) {
-  if (auto s = needFloat(attrs, "eps"); !s) return s.error();
+  if (op != OpKind::BatchNormStats)
+    if (auto s = needFloat(attrs, "eps"); !s) return s.error();
   const TensorType& x = in[0];
   if (x.dtype != DType::F32 || (x.rank() != 2 && x.rank() != 4))
     return Error(fmt::format("{} needs an f32 input of rank 2 or 4, found {}", mnemonic(op), formatType(x)));
   if (x.dims[1] == kBatch) return Error(fmt::format("{} cannot normalize over the batch dimension's channels", mnemonic(op)));
-  const bool grad = op == OpKind::BatchNormTrainGrad;
+  const int64_t c = x.dims[1];
+  const bool grad = op == OpKind::BatchNormTrainGrad || op == OpKind::BatchNormParamGrad;
   if (grad && in[1] != x) return Error(fmt::format("gradient {} does not match the input {}", formatType(in[1]), formatType(x)));
-  for (size_t i = grad ? 2 : 1; i < in.size(); ++i)
-    if (in[i] != f32({x.dims[1]}))
-      return Error(fmt::format("{} parameters must be f32[{}], found {}", mnemonic(op), x.dims[1], formatType(in[i])));
-  return x;
+  const size_t stats = op == OpKind::BatchNormTrainGrad ? 3 : op == OpKind::BatchNormParamGrad ? 2 : in.size();
+  for (size_t i = grad ? 2 : 1; i < in.size(); ++i) {
+    const TensorType want = i == stats ? f32({2, c}) : f32({c});
+    if (in[i] != want) return Error(fmt::format("{} operand {} must be {}, found {}", mnemonic(op), i, formatType(want), formatType(in[i])));
+  }
+  return op == OpKind::BatchNormStats || op == OpKind::BatchNormParamGrad ? f32({2, c}) : x;
 }
 
-// y = x̂ * weight + bias with x̂ normalized by the batch's statistics: the bias and weight
-// gradients are sums over dy and dy * x̂, dx is batchnorm_train_grad's closed form.
+// y = x̂ * weight + bias with x̂ normalized by the batch's statistics: dx is
+// batchnorm_train_grad's closed form, the weight's and bias' gradients (sums over dy * x̂ and dy)
+// are the rows of batchnorm_param_grad.
 std::vector<ValueId> gradBatchNormTrain(Builder& b, const Node& n, ValueId, ValueId dy) {
   const ValueId x = n.operands[0], weight = n.operands[1];
-  const double eps = n.attrs.f("eps");
-  const batchnorm::Stats s = batchnorm::stats(b, x);
-  const Dims c = {b.type(x).dims[1]};
-  ValueId dWeight = b.reshape(batchnorm::sumDyXhat(b, s, dy, batchnorm::normalized(b, x, s, eps)), c);
-  ValueId dBias = b.reshape(batchnorm::sumDy(b, s, dy), c);
-  return {b.create(OpKind::BatchNormTrainGrad, {x, dy, weight}, {{"eps", eps}}), dWeight, dBias};
+  const Attrs eps = {{"eps", n.attrs.f("eps")}};
+  const ValueId stats = b.create(OpKind::BatchNormStats, {x});
+  const ValueId params = b.create(OpKind::BatchNormParamGrad, {x, dy, stats}, eps);
+  return {b.create(OpKind::BatchNormTrainGrad, {x, dy, weight, stats}, eps), batchnorm::row(b, params, 0), batchnorm::row(b, params, 1)};
 }
 
 const OpRules kRules[] = {
@@ -187,7 +194,9 @@ const OpRules kRules[] = {
     {OpKind::Dropout, inferDropout, nullptr},
     {OpKind::BatchNorm, inferBatchNorm, nullptr},
     {OpKind::BatchNormTrain, inferBatchNormTrain, gradBatchNormTrain},
+    {OpKind::BatchNormStats, inferBatchNormTrain, nullptr},
     {OpKind::BatchNormTrainGrad, inferBatchNormTrain, nullptr},
+    {OpKind::BatchNormParamGrad, inferBatchNormTrain, nullptr},
 };
 
 }  // namespace

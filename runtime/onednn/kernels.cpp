@@ -36,6 +36,9 @@ struct Descriptor {
   Json attrs;  // an object
   std::vector<std::vector<int64_t>> operands;
   std::vector<int64_t> result;
+  // Results the call writes besides `result`, after the operands among its arguments (the packed
+  // statistics or parameter gradients of a batch-norm call that fuse-siblings paired).
+  std::vector<std::vector<int64_t>> moreResults;
   std::vector<bool> blocked;  // per argument (result first): in NChw16c rather than row-major
   // fuse-epilogues: the operand holding a per-channel bias to add (-1: none), and a ReLU after it.
   int64_t biasOperand = -1;
@@ -55,6 +58,11 @@ struct Descriptor {
     const Json* v = attrs.find(key);
     if (!v || !v->isInt()) return Error(fmt::format("{}: attribute '{}' must be an integer", op, key));
     return v->asInt();
+  }
+  Expected<double> number(const char* key) const {
+    const Json* v = attrs.find(key);
+    if (!v || !v->isNumber()) return Error(fmt::format("{}: attribute '{}' must be a number", op, key));
+    return v->asDouble();
   }
   bool flag(const char* key) const {
     const Json* v = attrs.find(key);
@@ -125,7 +133,7 @@ class DnnlKernel : public LibraryKernel {
   }
 
   void run(void* const* bufs, int64_t) override {
-    for (size_t i = 0; i < user_.size(); ++i) user_[i].set_data_handle(bufs[i]);
+    for (Bound& b : user_) b.m.set_data_handle(static_cast<std::byte*>(bufs[b.arg]) + b.offset);
     for (auto& [m, offset] : scratch_) m.set_data_handle(context_->base() + offset);
     omp_set_num_threads(context_->threads);
     try {
@@ -148,11 +156,12 @@ class DnnlKernel : public LibraryKernel {
   memory::desc layout(size_t i, const Dims& dims, Tag plainTag) const {
     return memory::desc(dims, kF32, i < d_.blocked.size() && d_.blocked[i] ? Tag::nChw16c : plainTag);
   }
-  // The user memory of argument i (0: the result), with its data handle set at each run.
-  memory user(size_t i, const memory::desc& md) {
-    if (user_.size() <= i) user_.resize(i + 1);
-    user_[i] = memory(md, engine(), DNNL_MEMORY_NONE);
-    return user_[i];
+  // The user memory of argument i (0: the result), with its data handle set at each run to the
+  // argument's address plus `offset` bytes (a row of a packed batch-norm tensor).
+  memory user(size_t i, const memory::desc& md, size_t offset = 0) {
+    memory m(md, engine(), DNNL_MEMORY_NONE);
+    user_.push_back({m, i, offset});
+    return m;
   }
   // A buffer this call uses only while it runs, in the executor's shared scratch.
   memory scratch(const memory::desc& md) {
@@ -193,6 +202,10 @@ class DnnlKernel : public LibraryKernel {
     dnnl::primitive primitive;
     std::unordered_map<int, memory> args;
   };
+  struct Bound {
+    memory m;
+    size_t arg, offset;
+  };
 
   std::string describeShapes(int64_t batch) const {
     std::string in;
@@ -204,14 +217,14 @@ class DnnlKernel : public LibraryKernel {
   Descriptor d_;
   Build build_;
   std::vector<Step> steps_, post_;
-  std::vector<memory> user_;
+  std::vector<Bound> user_;
   std::vector<std::pair<memory, size_t>> scratch_;  // and its offset in Context::scratch
   size_t scratchBytes_ = 0;
   std::string implementation_;
   int64_t batch_ = 0;
   struct Prepared {
     std::vector<Step> steps;
-    std::vector<memory> user;
+    std::vector<Bound> user;
     std::vector<std::pair<memory, size_t>> scratch;
     std::string implementation;
   };
@@ -431,22 +444,100 @@ Status buildPoolGrad(DnnlKernel& k, int64_t batch) {
   return ok();
 }
 
+// Batch normalization in training mode over x [N,C,H,W] (nchw or nChw16c), one primitive for the
+// forward and one for the backward:
+//   batchnorm_train (x, weight, bias)[, stats]            y and, paired, the packed [mean; var]
+//   batchnorm_stats (x)                                   [mean; var] (y into scratch)
+//   batchnorm_train_grad (x, dy, weight, stats)[, dparams] dx and, paired, [d weight; d bias]
+//   batchnorm_param_grad (x, dy, stats)                   [d weight; d bias] (dx into scratch)
+// The packed tensors' rows are bound as separate [C] memories at offsets 0 and C floats, which is
+// how oneDNN's use_scale/use_shift flags take the parameters and give their gradients.
+// Where a batch-norm call's arguments are besides x (argument 1): indices into its arguments, -1
+// where the call has none.
+struct BatchNormArgs {
+  bool forward;
+  int dy, weight, bias, stats, dparams;
+};
+
+BatchNormArgs batchNormArgs(const Descriptor& d) {
+  const int more = d.moreResults.empty() ? -1 : static_cast<int>(1 + d.operands.size());  // a paired call's result
+  if (d.op == "batchnorm_train") return {true, -1, 2, 3, more, -1};
+  if (d.op == "batchnorm_stats") return {true, -1, -1, -1, 0, -1};
+  if (d.op == "batchnorm_train_grad") return {false, 2, 3, -1, 4, more};
+  return {false, 2, -1, -1, 3, 0};  // batchnorm_param_grad
+}
+
+Status buildBatchNorm(DnnlKernel& k, int64_t batch) {
+  const Descriptor& d = k.d();
+  const BatchNormArgs a = batchNormArgs(d);
+  const Dims x = at(d.operands[0], batch);
+  const size_t rowBytes = static_cast<size_t>(x[1]) * sizeof(float);
+  float eps = 0;  // batchnorm_stats has none: the mean and variance do not depend on it
+  if (d.op != "batchnorm_stats") {
+    Expected<double> e = d.number("eps");
+    if (!e) return e.error();
+    eps = static_cast<float>(*e);
+  }
+  const memory::desc data = k.layout(1, x, Tag::nchw), row = plain({x[1]}, Tag::a);
+  // Row r of packed argument i, or a scratch row where the call has no such argument.
+  auto rowOf = [&](int i, size_t r) { return i >= 0 ? k.user(static_cast<size_t>(i), row, r * rowBytes) : k.scratch(row); };
+  // The result x's shape (y or dx), or a scratch buffer where the call writes only packed rows.
+  auto dataResult = [&] {
+    return d.op == "batchnorm_stats" || d.op == "batchnorm_param_grad" ? k.scratch(data) : k.output(k.user(0, k.layout(0, x, Tag::nchw)), data);
+  };
+  const auto scaleShift = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+  const bool normalizes = d.op != "batchnorm_stats";
+  dnnl::batch_normalization_forward::desc fd(dnnl::prop_kind::forward_training, data, eps,
+                                             normalizes ? scaleShift : dnnl::normalization_flags::none);
+  dnnl::batch_normalization_forward::primitive_desc fpd(fd, k.engine());
+  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, k.user(1, data)}, {DNNL_ARG_MEAN, rowOf(a.stats, 0)}, {DNNL_ARG_VARIANCE, rowOf(a.stats, 1)}};
+  if (a.forward) {
+    if (Status st = k.accept(fpd, batch); !st) return st;
+    args[DNNL_ARG_DST] = dataResult();
+    if (normalizes) {
+      args[DNNL_ARG_SCALE] = rowOf(a.weight, 0);
+      args[DNNL_ARG_SHIFT] = rowOf(a.bias, 0);
+    }
+    k.add(dnnl::batch_normalization_forward(fpd), std::move(args));
+    return ok();
+  }
+  dnnl::batch_normalization_backward::desc bd(dnnl::prop_kind::backward, data, data, eps, scaleShift);
+  dnnl::batch_normalization_backward::primitive_desc pd(bd, k.engine(), fpd);
+  if (Status st = k.accept(pd, batch); !st) return st;
+  args[DNNL_ARG_DIFF_DST] = k.input(k.user(static_cast<size_t>(a.dy), k.layout(static_cast<size_t>(a.dy), x, Tag::nchw)), data);
+  // batchnorm_param_grad has no weight: its results do not depend on the scale (dx, which does,
+  // goes to scratch).
+  args[DNNL_ARG_SCALE] = rowOf(a.weight, 0);
+  // oneDNN 2.6 will not execute a use_shift backward without the shift, which no gradient reads.
+  args[DNNL_ARG_SHIFT] = k.scratch(row);
+  args[DNNL_ARG_DIFF_SCALE] = rowOf(a.dparams, 0);
+  args[DNNL_ARG_DIFF_SHIFT] = rowOf(a.dparams, 1);
+  args[DNNL_ARG_DIFF_SRC] = dataResult();
+  k.add(dnnl::batch_normalization_backward(pd), std::move(args));
+  return ok();
+}
+
 struct OpEntry {
   const char* op;
-  size_t operands;
-  size_t rank;  // of every operand and the result
+  std::vector<size_t> ranks;  // the result's, then each operand's
   DnnlKernel::Build build;
+  size_t moreRank = 0;  // a paired call's further result (fuse-siblings): its rank; 0: never paired
+  size_t operands() const { return ranks.size() - 1; }
 };
 
 const OpEntry kOps[] = {
-    {"conv2d", 2, 4, buildConv},
-    {"conv2d_grad_input", 2, 4, buildConvGradInput},
-    {"conv2d_grad_weight", 2, 4, buildConvGradWeight},
-    {"matmul", 2, 2, buildMatMul},
-    {"maxpool2d", 1, 4, buildPool},
-    {"avgpool2d", 1, 4, buildPool},
-    {"maxpool2d_grad", 2, 4, buildPoolGrad},
-    {"avgpool2d_grad", 1, 4, buildPoolGrad},
+    {"conv2d", {4, 4, 4}, buildConv},
+    {"conv2d_grad_input", {4, 4, 4}, buildConvGradInput},
+    {"conv2d_grad_weight", {4, 4, 4}, buildConvGradWeight},
+    {"matmul", {2, 2, 2}, buildMatMul},
+    {"maxpool2d", {4, 4}, buildPool},
+    {"avgpool2d", {4, 4}, buildPool},
+    {"maxpool2d_grad", {4, 4, 4}, buildPoolGrad},
+    {"avgpool2d_grad", {4, 4}, buildPoolGrad},
+    {"batchnorm_train", {4, 4, 1, 1}, buildBatchNorm, 2},
+    {"batchnorm_stats", {2, 4}, buildBatchNorm},
+    {"batchnorm_train_grad", {4, 4, 4, 1, 2}, buildBatchNorm, 2},
+    {"batchnorm_param_grad", {2, 4, 4, 2}, buildBatchNorm},
 };
 
 }  // namespace
@@ -467,7 +558,7 @@ Expected<std::unique_ptr<LibraryKernel>> makeKernel(const Json& descriptor, cons
   if (!entry) return Error(fmt::format("oneDNN does not run '{}' on this target", d.op));
   // A fused bias (fuse-epilogues) is one more operand: a vector of the result's channels.
   if (const Json* bias = d.attrs.find("epilogue_bias")) {
-    if (!bias->isInt() || bias->asInt() != static_cast<int64_t>(entry->operands) || (d.op != "conv2d" && d.op != "matmul"))
+    if (!bias->isInt() || bias->asInt() != static_cast<int64_t>(entry->operands()) || (d.op != "conv2d" && d.op != "matmul"))
       return Error(fmt::format("library descriptor: {} cannot take a bias operand {}", d.op, writeJson(*bias)));
     d.biasOperand = bias->asInt();
   }
@@ -476,7 +567,7 @@ Expected<std::unique_ptr<LibraryKernel>> makeKernel(const Json& descriptor, cons
       return Error(fmt::format("library descriptor: {} cannot fuse a ReLU", d.op));
     d.relu = relu->asBool();
   }
-  const size_t numOperands = entry->operands + (d.biasOperand >= 0 ? 1 : 0);
+  const size_t numOperands = entry->operands() + (d.biasOperand >= 0 ? 1 : 0);
   const Json* operands = descriptor.find("operands");
   if (!operands || !operands->isArray() || operands->asArray().size() != numOperands)
     return Error(fmt::format("library descriptor: {} takes {} operands", d.op, numOperands));
@@ -488,9 +579,35 @@ Expected<std::unique_ptr<LibraryKernel>> makeKernel(const Json& descriptor, cons
   Expected<std::vector<int64_t>> result = dimsOf(descriptor.find("result"), "the result");
   if (!result) return result.error();
   d.result = result.take();
-  for (size_t i = 0; i < entry->operands; ++i)
-    if (d.operands[i].size() != entry->rank) return Error(fmt::format("library descriptor: {} needs rank-{} operands", d.op, entry->rank));
-  if (d.result.size() != entry->rank) return Error(fmt::format("library descriptor: {} needs a rank-{} result", d.op, entry->rank));
+  if (const Json* more = descriptor.find("more_results")) {
+    if (!more->isArray() || more->asArray().size() > (entry->moreRank ? 1 : 0))
+      return Error(fmt::format("library descriptor: {} writes {} results", d.op, entry->moreRank ? "one or two" : "one"));
+    for (const Json& r : more->asArray()) {
+      Expected<std::vector<int64_t>> dims = dimsOf(&r, "a further result");
+      if (!dims) return dims.error();
+      if (dims->size() != entry->moreRank) return Error(fmt::format("library descriptor: {}'s further result has rank {}", d.op, entry->moreRank));
+      d.moreResults.push_back(dims.take());
+    }
+  }
+  for (size_t i = 0; i < entry->ranks.size(); ++i) {
+    const std::vector<int64_t>& dims = i == 0 ? d.result : d.operands[i - 1];
+    if (dims.size() != entry->ranks[i]) return Error(fmt::format("library descriptor: argument {} of {} must have rank {}", i, d.op, entry->ranks[i]));
+  }
+  const size_t numArgs = 1 + numOperands + d.moreResults.size();
+  auto argDims = [&](size_t i) -> const std::vector<int64_t>& {
+    return i == 0 ? d.result : i <= numOperands ? d.operands[i - 1] : d.moreResults[i - 1 - numOperands];
+  };
+  if (d.op.rfind("batchnorm", 0) == 0) {
+    // Every argument is x's shape, a [C] row or a packed [2, C]: the primitive reads and writes
+    // exactly those sizes.
+    const std::vector<int64_t>& x = d.operands[0];
+    for (size_t i = 0; i < numArgs; ++i) {
+      const std::vector<int64_t>& a = argDims(i);
+      const bool fits = a == x || a == std::vector<int64_t>{x[1]} || a == std::vector<int64_t>{2, x[1]};
+      if (!fits || (a.size() == 4 && i > 2) || (a.size() != 4 && i == 2 && d.op != "batchnorm_train"))
+        return Error(fmt::format("library descriptor: argument {} of {} does not fit its input's shape", i, d.op));
+    }
+  }
   if (d.biasOperand >= 0) {
     int64_t n = 1;
     for (int64_t x : d.operands.back()) n *= x;
@@ -502,17 +619,16 @@ Expected<std::unique_ptr<LibraryKernel>> makeKernel(const Json& descriptor, cons
         return Error("library descriptor: a layout is \"\" or \"nChw16c\"");
       d.blocked.push_back(l.asString() == "nChw16c");
     }
-    if (d.blocked.size() != numOperands + 1) return Error(fmt::format("library descriptor: {} layouts for {} arguments", d.blocked.size(), numOperands + 1));
+    if (d.blocked.size() != numArgs) return Error(fmt::format("library descriptor: {} layouts for {} arguments", d.blocked.size(), numArgs));
     for (size_t i = 0; i < d.blocked.size(); ++i)
-      if (d.blocked[i] && (entry->rank != 4 || i > entry->operands)) return Error(fmt::format("library descriptor: {} cannot take a blocked argument {}", d.op, i));
+      if (d.blocked[i] && (i > entry->operands() || entry->ranks[i] != 4)) return Error(fmt::format("library descriptor: {} cannot take a blocked argument {}", d.op, i));
   }
   // The shapes and layouts are the call's buffers': a primitive never touches bytes outside the
   // buffers the plan placed.
-  if (buffers.size() != numOperands + 1)
-    return Error(fmt::format("library descriptor: {} arguments for a call with {}", numOperands + 1, buffers.size()));
+  if (buffers.size() != numArgs) return Error(fmt::format("library descriptor: {} arguments for a call with {}", numArgs, buffers.size()));
   for (size_t i = 0; i < buffers.size(); ++i) {
     const PlanBuffer& b = *buffers[i];
-    const std::vector<int64_t>& dims = i == 0 ? d.result : d.operands[i - 1];
+    const std::vector<int64_t>& dims = argDims(i);
     const bool blocked = i < d.blocked.size() && d.blocked[i];
     const bool same = dims.size() == static_cast<size_t>(b.rank) && std::equal(dims.begin(), dims.end(), b.dims) &&
                       blocked == (std::string_view(b.layout ? b.layout : "") == "nChw16c");

@@ -19,13 +19,16 @@ namespace sinter::testing {
 
 inline std::string sourcePath(const std::string& relative) { return std::string(SINTER_SOURCE_DIR) + "/" + relative; }
 
-// The model after the grad pipeline (@eval, and with a loss @grad and @train_step).
-inline Module compileForTraining(const std::string& path) {
+// The model after the grad pipeline (@eval, and with a loss @grad and @train_step), keeping the
+// ops `takes` says a target's library runs.
+inline Module compileForTraining(const std::string& path, const TargetTakes& takes = nullptr) {
   FrontendResult r = compileFile(path);
   if (r.error) FAIL(path, ": ", r.error->message());
   REQUIRE(r.module);
   Module m = *r.module;
-  Status s = runGradPipeline(m, {});
+  PassManagerOptions pm;
+  pm.targetTakes = takes;
+  Status s = runGradPipeline(m, pm);
   if (!s) FAIL(path, ": ", s.error().message());
   return m;
 }
