@@ -1,6 +1,6 @@
 // fuse-epilogues: a bias add and a ReLU after a library convolution or matmul run inside it (oneDNN's
-// bias argument and an eltwise post-op), instead of as a loop that reads and writes the whole
-// result once more.
+// bias argument and an eltwise post-op), and a ReLU after a library batch norm (oneDNN's
+// fuse_norm_relu), instead of as a loop that reads and writes the whole result once more.
 //
 // Algorithm. For each Library kernel L of an op the library fuses (LibraryOps::epilogueOps) whose
 // result r is a work temp of its own (no alias, not a result) touched by exactly one other kernel,
@@ -37,6 +37,7 @@ const Expr* readOf(const Kernel& e, int32_t index) {
 bool isBiasRead(const KProgram& p, const Kernel& l, const Kernel& e, const Expr& read) {
   const Buffer& bias = p.buffers[e.args[static_cast<size_t>(read.arg)]];
   const Buffer& out = p.buffers[e.args[0]];
+  if (l.op != OpKind::Conv2d && l.op != OpKind::MatMul) return false;  // batch norm fuses a ReLU only
   const bool conv = l.op == OpKind::Conv2d;
   const int64_t channels = l.resultType.dims[1];  // conv: F of [N,F,H,W]; matmul: N of [M,N]
   if (bias.type.hasBatch() || bias.type.numel(1) != channels || bias.type.dtype != DType::F32) return false;

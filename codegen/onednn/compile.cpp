@@ -29,8 +29,9 @@ const kir::LibraryOps kLibrary = {
     // left to the generated loops too (decompose-batchnorm).
     {OpKind::MaxPool2d, OpKind::MaxPool2dGrad, OpKind::AvgPool2d, OpKind::AvgPool2dGrad, OpKind::BatchNormTrain,
      OpKind::BatchNormStats, OpKind::BatchNormTrainGrad, OpKind::BatchNormParamGrad},
-    // A bias and ReLU after these run as oneDNN's bias argument and eltwise post-op.
-    {OpKind::Conv2d, OpKind::MatMul},
+    // A bias and ReLU after conv and matmul run as oneDNN's bias argument and eltwise post-op, a
+    // ReLU after batch norm as its fuse_norm_relu flag.
+    {OpKind::Conv2d, OpKind::MatMul, OpKind::BatchNormTrain},
     // One batch-normalization primitive computes both.
     {{OpKind::BatchNormTrain, OpKind::BatchNormStats}, {OpKind::BatchNormTrainGrad, OpKind::BatchNormParamGrad}},
 };

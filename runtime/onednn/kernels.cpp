@@ -487,13 +487,19 @@ Status buildBatchNorm(DnnlKernel& k, int64_t batch) {
   };
   const auto scaleShift = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
   const bool normalizes = d.op != "batchnorm_stats";
-  dnnl::batch_normalization_forward::desc fd(dnnl::prop_kind::forward_training, data, eps,
-                                             normalizes ? scaleShift : dnnl::normalization_flags::none);
+  // A fused ReLU (fuse-epilogues) is a flag; in training oneDNN then also writes a workspace (where
+  // y was positive) for its backward, which Sinter's does not use (it reads the ReLU's result):
+  // scratch.
+  const auto forwardFlags = !normalizes ? dnnl::normalization_flags::none
+                            : d.relu    ? scaleShift | dnnl::normalization_flags::fuse_norm_relu
+                                        : scaleShift;
+  dnnl::batch_normalization_forward::desc fd(dnnl::prop_kind::forward_training, data, eps, forwardFlags);
   dnnl::batch_normalization_forward::primitive_desc fpd(fd, k.engine());
   std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, k.user(1, data)}, {DNNL_ARG_MEAN, rowOf(a.stats, 0)}, {DNNL_ARG_VARIANCE, rowOf(a.stats, 1)}};
   if (a.forward) {
     if (Status st = k.accept(fpd, batch); !st) return st;
     args[DNNL_ARG_DST] = dataResult();
+    if (d.relu) args[DNNL_ARG_WORKSPACE] = k.scratch(fpd.workspace_desc());
     if (normalizes) {
       args[DNNL_ARG_SCALE] = rowOf(a.weight, 0);
       args[DNNL_ARG_SHIFT] = rowOf(a.bias, 0);
@@ -563,7 +569,7 @@ Expected<std::unique_ptr<LibraryKernel>> makeKernel(const Json& descriptor, cons
     d.biasOperand = bias->asInt();
   }
   if (const Json* relu = d.attrs.find("epilogue_relu")) {
-    if (!relu->isBool() || (relu->asBool() && d.op != "conv2d" && d.op != "matmul"))
+    if (!relu->isBool() || (relu->asBool() && d.op != "conv2d" && d.op != "matmul" && d.op != "batchnorm_train"))
       return Error(fmt::format("library descriptor: {} cannot fuse a ReLU", d.op));
     d.relu = relu->asBool();
   }
@@ -581,7 +587,7 @@ Expected<std::unique_ptr<LibraryKernel>> makeKernel(const Json& descriptor, cons
   d.result = result.take();
   if (const Json* more = descriptor.find("more_results")) {
     if (!more->isArray() || more->asArray().size() > (entry->moreRank ? 1 : 0))
-      return Error(fmt::format("library descriptor: {} writes {} results", d.op, entry->moreRank ? "one or two" : "one"));
+      return Error(fmt::format("library descriptor: {} writes {}", d.op, entry->moreRank ? "at most one further result" : "no further result"));
     for (const Json& r : more->asArray()) {
       Expected<std::vector<int64_t>> dims = dimsOf(&r, "a further result");
       if (!dims) return dims.error();

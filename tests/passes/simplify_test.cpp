@@ -180,6 +180,35 @@ func @f(%x : f32[B,4]) {
 )");
 }
 
+TEST_CASE("simplify-algebra: a slice that is exactly one operand of a concat is that operand") {
+  // The packed batch-norm statistics after decompose-batchnorm. Must not fire: a slice across two
+  // operands, part of one, along another axis, or of something else.
+  checkRewrites("simplify-algebra", R"(module @t
+
+func @f(%a : f32[1,4], %b : f32[2,4], %c : f32[3,4]) {
+  %0 = concat(%a, %b) {axis=0} : f32[3,4]
+  %1 = slice(%0) {axis=0, start=0, end=1} : f32[1,4]
+  %2 = slice(%0) {axis=0, start=1, end=3} : f32[2,4]
+  %3 = slice(%0) {axis=0, start=0, end=2} : f32[2,4]
+  %4 = slice(%0) {axis=0, start=1, end=2} : f32[1,4]
+  %5 = slice(%0) {axis=1, start=0, end=1} : f32[3,1]
+  %6 = slice(%c) {axis=0, start=1, end=3} : f32[2,4]
+  return p=%1, q=%2, r=%3, s=%4, t=%5, u=%6
+}
+)",
+                R"(module @t
+
+func @f(%a : f32[1,4], %b : f32[2,4], %c : f32[3,4]) {
+  %0 = concat(%a, %b) {axis=0} : f32[3,4]
+  %1 = slice(%0) {axis=0, start=0, end=2} : f32[2,4]
+  %2 = slice(%0) {axis=0, start=1, end=2} : f32[1,4]
+  %3 = slice(%0) {axis=1, start=0, end=1} : f32[3,1]
+  %4 = slice(%c) {axis=0, start=1, end=3} : f32[2,4]
+  return p=%a, q=%b, r=%1, s=%2, t=%3, u=%4
+}
+)");
+}
+
 TEST_CASE("simplify-algebra keeps identities that would change the shape") {
   // A [4] plus zeros broadcast to [B,4] is a [B,4], not the [4]; 0 - x is not x; 1 / x is not x;
   // a transpose that is not the identity moves elements.
