@@ -173,15 +173,6 @@ void absorb(const KProgram& p, Kernel& a, const Kernel& b) {
   a.outputAliasesArg = a.outputAliasesArg || b.outputAliasesArg;
 }
 
-// Removes argument `arg` (read by no expression) from k.
-void removeArg(Kernel& k, int32_t arg) {
-  k.args.erase(k.args.begin() + arg);
-  for (Expr& e : k.exprs)
-    if (e.kind == ExprKind::Read && e.arg > arg) --e.arg;
-  for (LoopOutput& o : k.moreOutputs)
-    if (o.arg > arg) --o.arg;
-}
-
 // Drops the results of fused kernel k that nothing reads (see the file comment).
 void dropDeadResults(const KProgram& p, KFunction& f, size_t ki) {
   Kernel& k = f.kernels[ki];
@@ -214,37 +205,6 @@ void dropDeadResults(const KProgram& p, KFunction& f, size_t ki) {
       if (e.kind == ExprKind::Read && e.arg == first.arg) e.arg = 0;
     k.root = first.root, k.reduceRoot = first.reduceRoot, k.reduceOp = first.reduceOp, k.outStrides = first.outStrides;
     removeArg(k, first.arg);
-  }
-}
-
-// Buffers that no kernel, function or alias refers to any more are removed, and every index into
-// the buffer table renumbered.
-void dropUnusedBuffers(KProgram& p) {
-  std::vector<bool> used(p.buffers.size(), false);
-  for (const Buffer& b : p.buffers)
-    if (b.persistent || b.role != BufferRole::Temp) used[static_cast<size_t>(&b - p.buffers.data())] = true;
-  for (const KFunction& f : p.functions) {
-    for (const Kernel& k : f.kernels)
-      for (int32_t b : k.args) used[b] = true;
-    for (int32_t b : f.inputs) used[b] = true;
-    for (const auto& [name, b] : f.results) used[b] = true;
-  }
-  for (size_t b = 0; b < p.buffers.size(); ++b)
-    if (used[b]) used[p.buffers[b].storage] = true;
-  std::vector<int32_t> at(p.buffers.size(), -1);
-  std::vector<Buffer> kept;
-  for (size_t b = 0; b < p.buffers.size(); ++b)
-    if (used[b]) {
-      at[b] = static_cast<int32_t>(kept.size());
-      kept.push_back(p.buffers[b]);
-    }
-  for (Buffer& b : kept) b.storage = at[b.storage];
-  p.buffers = std::move(kept);
-  for (KFunction& f : p.functions) {
-    for (Kernel& k : f.kernels)
-      for (int32_t& b : k.args) b = at[b];
-    for (int32_t& b : f.inputs) b = at[b];
-    for (auto& [name, b] : f.results) b = at[b];
   }
 }
 

@@ -60,9 +60,7 @@ class FunctionBuilder {
  private:
   const Node& node(ValueId v) const { return fn_.nodes[v]; }
   Role role(ValueId v) const { return roleOf(node(v)); }
-  void decideFusion();
-  void decideRecompute();
-  bool computedIn(ValueId v, ValueId consumer) const { return inlinedInto_[v] == consumer || recomputed_[v]; }
+  void countUses();
   int32_t materialize(ValueId v);
   int32_t newBuffer(const std::string& name, BufferRole role, const TensorType& type);
   int32_t storageOf(int32_t b) const { return p_.buffers[b].storage; }
@@ -78,7 +76,7 @@ class FunctionBuilder {
     std::vector<int> outToSpace;  // root dim -> space dim (-1: extent-1 dim)
     std::vector<int> inToSpace;   // reduction input dim -> space dim
   };
-  int32_t expr(LoopState& s, ValueId v, const std::vector<int>& axisOf, bool computed);
+  int32_t root(LoopState& s, ValueId v);
   int32_t leaf(LoopState& s, ValueId v, const std::vector<int>& axisOf);
   int32_t read(LoopState& s, int32_t buffer, const Dims& dims, const std::vector<int>& axisOf);
   std::vector<int> broadcastAxes(const Dims& from, const Dims& to, const std::vector<int>& axisOf) const;
@@ -90,10 +88,7 @@ class FunctionBuilder {
   int32_t index_;
   std::map<std::string, int32_t>& inputBuffers_;
   const std::vector<int32_t>& globalBuffers_;
-  std::vector<int> uses_, group_;
-  std::vector<bool> groupHasReduction_;
-  std::vector<ValueId> inlinedInto_;
-  std::vector<bool> recomputed_;
+  std::vector<int> uses_;
   std::vector<int32_t> buffer_;
   KFunction out_;
 };
@@ -115,90 +110,14 @@ int32_t FunctionBuilder::newBuffer(const std::string& name, BufferRole role, con
   return b.storage;
 }
 
-// Fusion groups: a pointwise op joins its single consumer's group when the consumer is pointwise
-// over the same dims or reduces it; a reduction joins its single pointwise consumer over its result
-// dims. A group holds at most one reduction (one accumulator per loop nest).
-void FunctionBuilder::decideFusion() {
-  const size_t n = fn_.nodes.size();
-  uses_.assign(n, 0);
-  // numel reads only its operand's shape (it is an immediate): not a use that keeps a value alive.
+// How many ops read each value. numel reads only its operand's shape (it is an immediate): not a
+// use that needs the value's elements.
+void FunctionBuilder::countUses() {
+  uses_.assign(fn_.nodes.size(), 0);
   for (const Node& nd : fn_.nodes)
     if (roleOf(nd) != Role::Count)
       for (ValueId v : nd.operands) ++uses_[v];
   for (const auto& [name, v] : fn_.results) ++uses_[v];
-  group_.resize(n);
-  groupHasReduction_.assign(n, false);
-  inlinedInto_.assign(n, kNoValue);
-  for (size_t i = 0; i < n; ++i) {
-    group_[i] = static_cast<int>(i);
-    groupHasReduction_[i] = role(static_cast<ValueId>(i)) == Role::Reduction;
-  }
-  auto merge = [&](ValueId v, ValueId c) {
-    const int from = group_[v], to = group_[c];
-    for (size_t i = 0; i < n; ++i)
-      if (group_[i] == from) group_[i] = to;
-    groupHasReduction_[to] = groupHasReduction_[to] || groupHasReduction_[from];
-    inlinedInto_[v] = c;
-  };
-  for (size_t ci = 0; ci < n; ++ci) {
-    const auto c = static_cast<ValueId>(ci);
-    const Role rc = role(c);
-    if (rc != Role::Pointwise && rc != Role::Reduction) continue;
-    for (ValueId v : node(c).operands) {
-      if (uses_[v] != 1 || inlinedInto_[v] != kNoValue) continue;
-      const Role rv = role(v);
-      if (rv == Role::Pointwise) {
-        if (rc == Role::Pointwise && node(v).type.dims != node(c).type.dims) continue;
-        if (groupHasReduction_[group_[v]] && groupHasReduction_[group_[c]]) continue;
-        merge(v, c);
-      } else if (rv == Role::Reduction && rc == Role::Pointwise) {
-        if (node(v).type.dims != node(c).type.dims || groupHasReduction_[group_[c]]) continue;
-        merge(v, c);
-      }
-    }
-  }
-}
-
-// Recomputed values: a pointwise value with several uses is computed again inside each of its
-// consumers, instead of being written by a kernel of its own and read back, when
-//  - every use can compute it: a pointwise op over the same dims or a reduction of it (a heavy op,
-//    a store or a function result needs it in memory, and then reading it costs what recomputing
-//    does);
-//  - computing it reads at most one buffer of its size (the rest are immediates or broadcasts of
-//    far smaller buffers), so no consumer reads more bytes than the value itself;
-//  - it holds no reduction (that would be reduced again in every consumer).
-// Batch norm's x - mean and (x - mean) * rstd are the case: the forward pass wrote and re-read
-// two activations' worth of bytes per layer for them, and the backward pass read x-hat where it
-// can read x.
-void FunctionBuilder::decideRecompute() {
-  const size_t n = fn_.nodes.size();
-  recomputed_.assign(n, false);
-  std::vector<std::vector<ValueId>> users(n);
-  for (size_t i = 0; i < n; ++i)
-    if (role(static_cast<ValueId>(i)) != Role::Count)
-      for (ValueId u : fn_.nodes[i].operands) users[u].push_back(static_cast<ValueId>(i));
-  std::vector<bool> isResult(n, false);
-  for (const auto& [name, v] : fn_.results) isResult[v] = true;
-  const int64_t kProbeBatch = 64;
-  // Buffers of v's size that computing v reads (its inlined and recomputed operands computed too).
-  std::function<int(ValueId, ValueId)> fullReads = [&](ValueId v, ValueId top) -> int {
-    int reads = 0;
-    for (ValueId u : node(v).operands) {
-      if (computedIn(u, v)) reads += fullReads(u, top);
-      else if (constBase(u) == kNoValue && node(u).type.numel(kProbeBatch) * 8 > node(top).type.numel(kProbeBatch)) ++reads;
-    }
-    return reads;
-  };
-  for (size_t i = 0; i < n; ++i) {
-    const auto v = static_cast<ValueId>(i);
-    if (role(v) != Role::Pointwise || uses_[v] < 2 || isResult[v] || inlinedInto_[v] != kNoValue ||
-        groupHasReduction_[group_[v]])
-      continue;
-    const bool everyUseComputes = std::all_of(users[v].begin(), users[v].end(), [&](ValueId c) {
-      return (role(c) == Role::Pointwise && node(c).type.dims == node(v).type.dims) || role(c) == Role::Reduction;
-    });
-    if (everyUseComputes && fullReads(v, v) <= 1) recomputed_[v] = true;
-  }
 }
 
 // A view chain ending in a constant or numel is an immediate: every element has its value.
@@ -260,42 +179,36 @@ int32_t FunctionBuilder::leaf(LoopState& s, ValueId v, const std::vector<int>& a
   return read(s, materialize(v), n.type.dims, axisOf);
 }
 
-// `computed`: v is the kernel's root or inlined into it, so the kernel evaluates its op.
-int32_t FunctionBuilder::expr(LoopState& s, ValueId v, const std::vector<int>& axisOf, bool computed) {
-  if (!computed) return leaf(s, v, axisOf);
+// The kernel's root: v's op over its operands, read from memory (or immediates and views of them).
+int32_t FunctionBuilder::root(LoopState& s, ValueId v) {
   const Node& n = node(v);
   if (role(v) == Role::Reduction) {
     s.k.reduceOp = n.op;
-    s.k.reduceRoot = expr(s, n.operands[0], s.inToSpace, computedIn(n.operands[0], v));
+    s.k.reduceRoot = leaf(s, n.operands[0], s.inToSpace);
     s.k.ops.push_back(n.op);
     Expr acc;
     acc.kind = ExprKind::Acc;
     s.k.exprs.push_back(acc);
     return static_cast<int32_t>(s.k.exprs.size() - 1);
   }
-  if (role(v) != Role::Pointwise) return leaf(s, v, axisOf);
   Expr e;
   e.kind = ExprKind::Op;
   e.op = n.op;
   e.attrs = n.attrs;
   e.dtype = n.type.dtype;
-  for (ValueId u : n.operands)
-    e.operands.push_back(expr(s, u, broadcastAxes(node(u).type.dims, n.type.dims, axisOf), computedIn(u, v)));
+  for (ValueId u : n.operands) e.operands.push_back(leaf(s, u, broadcastAxes(node(u).type.dims, n.type.dims, s.outToSpace)));
   s.k.ops.push_back(n.op);
   s.k.exprs.push_back(std::move(e));
   return static_cast<int32_t>(s.k.exprs.size() - 1);
 }
 
-// A loop kernel computing `root` into buffer `out`.
-int32_t FunctionBuilder::buildLoop(ValueId root, int32_t out) {
+// A loop kernel computing `value` into buffer `out`.
+int32_t FunctionBuilder::buildLoop(ValueId value, int32_t out) {
   LoopState s;
   s.k.kind = KernelKind::Loop;
   s.k.args.push_back(out);
-  const Dims& dims = node(root).type.dims;
-  ValueId red = kNoValue;
-  if (role(root) == Role::Pointwise || role(root) == Role::Reduction)
-    for (size_t i = 0; i < fn_.nodes.size(); ++i)
-      if (group_[i] == group_[root] && role(static_cast<ValueId>(i)) == Role::Reduction) red = static_cast<ValueId>(i);
+  const Dims& dims = node(value).type.dims;
+  const ValueId red = role(value) == Role::Reduction ? value : kNoValue;
   if (red == kNoValue) {
     for (int64_t d : dims) s.k.space.push_back(dimLin(d));
     s.k.numKept = static_cast<int32_t>(dims.size());
@@ -322,12 +235,13 @@ int32_t FunctionBuilder::buildLoop(ValueId root, int32_t out) {
   s.k.outStrides.assign(s.k.numKept, Lin{});
   for (size_t k = 0; k < dims.size(); ++k)
     if (s.outToSpace[k] >= 0) s.k.outStrides[s.outToSpace[k]] = cs[k];
-  const bool computed = role(root) == Role::Pointwise || role(root) == Role::Reduction;
-  if (computed || constBase(root) != kNoValue) {
-    s.k.root = expr(s, root, s.outToSpace, computed);
+  if (role(value) == Role::Pointwise || role(value) == Role::Reduction) {
+    s.k.root = root(s, value);
+  } else if (constBase(value) != kNoValue) {
+    s.k.root = leaf(s, value, s.outToSpace);
   } else {
     // A view (broadcast, transpose) materialized by a copy.
-    const Node& n = node(root);
+    const Node& n = node(value);
     std::vector<int> axisOf = s.outToSpace;
     if (viewKind(n.op) == ViewKind::Broadcast) {
       axisOf = broadcastAxes(node(n.operands[0]).type.dims, dims, axisOf);
@@ -339,7 +253,7 @@ int32_t FunctionBuilder::buildLoop(ValueId root, int32_t out) {
     s.k.root = leaf(s, n.operands[0], axisOf);
     s.k.ops.push_back(n.op);
   }
-  if (s.k.ops.empty()) s.k.ops.push_back(node(root).op);
+  if (s.k.ops.empty()) s.k.ops.push_back(node(value).op);
   finishKernel(std::move(s.k));
   return out;
 }
@@ -443,8 +357,7 @@ void FunctionBuilder::emitStores() {
 
 Expected<KFunction> FunctionBuilder::build() {
   out_.name = fn_.name;
-  decideFusion();
-  decideRecompute();
+  countUses();
   buffer_.assign(fn_.nodes.size(), -1);
   for (ValueId v : fn_.inputs()) out_.inputs.push_back(materialize(v));
   for (size_t i = 0; i < fn_.nodes.size(); ++i) {
@@ -456,7 +369,7 @@ Expected<KFunction> FunctionBuilder::build() {
     // A loop value that only numel reads (uses_ leaves those out) needs no kernel: its shape is
     // an immediate.
     const bool loopValue = (r == Role::Pointwise || r == Role::Reduction) && uses_[v] > 0;
-    if ((loopValue && inlinedInto_[v] == kNoValue && !recomputed_[v]) || r == Role::Single) materialize(v);
+    if (loopValue || r == Role::Single) materialize(v);
   }
   for (const auto& [name, v] : fn_.results) {
     int32_t b = materialize(v);
@@ -566,6 +479,46 @@ int32_t argIndex(Kernel& k, int32_t buffer) {
   k.args.push_back(buffer);
   return static_cast<int32_t>(k.args.size() - 1);
 }
+
+void removeArg(Kernel& k, int32_t arg) {
+  k.args.erase(k.args.begin() + arg);
+  for (Expr& e : k.exprs)
+    if (e.kind == ExprKind::Read && e.arg > arg) --e.arg;
+  for (LoopOutput& o : k.moreOutputs)
+    if (o.arg > arg) --o.arg;
+}
+
+// Buffers that no kernel, function or alias refers to any more are removed, and every index into
+// the buffer table renumbered.
+void dropUnusedBuffers(KProgram& p) {
+  std::vector<bool> used(p.buffers.size(), false);
+  for (const Buffer& b : p.buffers)
+    if (b.persistent || b.role != BufferRole::Temp) used[static_cast<size_t>(&b - p.buffers.data())] = true;
+  for (const KFunction& f : p.functions) {
+    for (const Kernel& k : f.kernels)
+      for (int32_t b : k.args) used[b] = true;
+    for (int32_t b : f.inputs) used[b] = true;
+    for (const auto& [name, b] : f.results) used[b] = true;
+  }
+  for (size_t b = 0; b < p.buffers.size(); ++b)
+    if (used[b]) used[p.buffers[b].storage] = true;
+  std::vector<int32_t> at(p.buffers.size(), -1);
+  std::vector<Buffer> kept;
+  for (size_t b = 0; b < p.buffers.size(); ++b)
+    if (used[b]) {
+      at[b] = static_cast<int32_t>(kept.size());
+      kept.push_back(p.buffers[b]);
+    }
+  for (Buffer& b : kept) b.storage = at[b.storage];
+  p.buffers = std::move(kept);
+  for (KFunction& f : p.functions) {
+    for (Kernel& k : f.kernels)
+      for (int32_t& b : k.args) b = at[b];
+    for (int32_t& b : f.inputs) b = at[b];
+    for (auto& [name, b] : f.results) b = at[b];
+  }
+}
+
 
 void renameKernels(KFunction& f) {
   for (size_t k = 0; k < f.kernels.size(); ++k) f.kernels[k].name = kernelName(f.name, k, f.kernels[k].ops);

@@ -3,19 +3,15 @@
 // one function, and the runtime's plan is this IR with each kernel bound to its code.
 //
 // buildKernels runs lower-to-kernels (here), then the kernel-IR passes of kernel_passes.h
-// (select-library-kernels, assign-layouts, fuse-epilogues, place-stores, collapse-loops,
-// fuse-siblings, plan-memory; kernel_passes.cpp says why in that order). Lowering:
-//  1. Fusion. Pointwise ops (fusion class Elementwise/Broadcast) with one use whose consumer is
-//     pointwise over the same dims, or a reduction over them, are inlined into that consumer, so a
-//     chain becomes one loop nest with no intermediate buffer. A reduction with one use whose
-//     consumer is pointwise over the reduction's result dims becomes that kernel's accumulator (at
-//     most one reduction per kernel). A pointwise value with several uses that all can compute it,
-//     whose computation reads at most one buffer of its size, is recomputed in each of them
-//     (decideRecompute). View ops (reshape, broadcast, transpose) are index maps on the buffers a
-//     kernel reads; a reshape of a buffer is an alias of its bytes. Constants and numel are
-//     immediates. Everything else (fusion class OutFusable, Opaque, non-view Injective) is a
-//     kernel of its own over materialized operands. Decisions read fusion classes and the view
-//     table below, never op names.
+// (fuse-loops, select-library-kernels, assign-layouts, fuse-epilogues, place-stores,
+// collapse-loops, fuse-siblings, plan-memory; kernel_passes.cpp says why in that order). Lowering:
+//  1. Each pointwise op (fusion class Elementwise/Broadcast) and each reduction is a loop kernel of
+//     its own, over its operands in memory; fuse-loops then computes values inside the loops that
+//     read them. View ops (reshape, broadcast, transpose) are index maps on the buffers a kernel
+//     reads; a reshape of a buffer is an alias of its bytes. Constants and numel are immediates.
+//     Everything else (fusion class OutFusable, Opaque, non-view Injective) is an op kernel over
+//     materialized operands. Decisions read fusion classes and the view table below, never op
+//     names.
 //  2. Each store is a copy of its value into the global after every other kernel (place-stores
 //     then writes what it can in place).
 // Loop kernels with several results (fuse-siblings) keep the first in args[0], root, reduceRoot
@@ -187,6 +183,11 @@ std::string kernelName(const std::string& function, size_t index, const std::vec
 void renameKernels(KFunction& f);
 // The index of `buffer` among k's arguments, appended when it is not one yet.
 int32_t argIndex(Kernel& k, int32_t buffer);
+// Removes argument `arg` of k, which no expression reads and no result writes.
+void removeArg(Kernel& k, int32_t arg);
+// Removes the buffers that no kernel, function or alias refers to any more (after a fusion) and
+// renumbers every index into the buffer table.
+void dropUnusedBuffers(KProgram& p);
 
 // Arena offsets are multiples of kAlign bytes.
 constexpr int64_t kAlign = 64;

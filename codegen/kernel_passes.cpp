@@ -9,8 +9,11 @@ namespace sinter::kir {
 namespace {
 
 const KernelPass kPasses[] = {
-    // First: which kernels are library calls is the target's choice of code, and later passes
-    // must see it (a library call reads and writes whole buffers, never in place).
+    // First: every later pass sees the loops as they will run (library selection and layouts
+    // look at which values are buffers at all).
+    {"fuse-loops", fuseLoops, "compute pointwise values and reductions inside the loops that read them"},
+    // Which kernels are library calls is the target's choice of code, and later passes must see
+    // it (a library call reads and writes whole buffers, never in place).
     {"select-library-kernels", selectLibraryKernels, "run the ops the target's vendor library takes as calls into it"},
     // After the library calls are known (the layouts serve them), before store placement (which
     // copies a value into a plain global: stored values stay plain).

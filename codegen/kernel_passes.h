@@ -39,6 +39,7 @@ struct KernelOptions {
 // lower-to-kernels, then every pass of kernelPasses(); the memory plan is verified at the end.
 Expected<KProgram> buildKernels(const Module& m, const KernelOptions& options);
 
+Expected<bool> fuseLoops(KProgram& p);
 Expected<bool> selectLibraryKernels(KProgram& p);
 Expected<bool> assignLayouts(KProgram& p);
 Expected<bool> fuseEpilogues(KProgram& p);
