@@ -571,7 +571,8 @@ std::string printKernels(const KProgram& p) {
   for (size_t i = 0; i < p.buffers.size(); ++i) {
     const Buffer& b = p.buffers[i];
     std::string alias = b.storage != static_cast<int32_t>(i) ? fmt::format(" alias of %{}", b.storage) : "";
-    const std::string layout = b.layout == Layout::Plain ? "" : fmt::format(" {}", layoutName(b.layout));
+    std::string layout = b.layout == Layout::Plain ? "" : fmt::format(" {}", layoutName(b.layout));
+    if (b.space == MemorySpace::Device) layout += " device";
     out += fmt::format("  %{} {} : {}{} {} {} @{} ({} bytes){}\n", i, b.name, formatType(b.type), layout, kRoles[static_cast<int>(b.role)],
                        b.persistent ? "state" : "work", b.offset, b.bytesAtMax, alias);
   }

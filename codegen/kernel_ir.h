@@ -47,8 +47,14 @@ enum class Layout : uint8_t { Plain, NChw16c };
 constexpr int64_t kChannelBlock = 16;
 const char* layoutName(Layout);  // "" for Plain, "nChw16c"
 
+// Where a buffer's bytes live: the host's memory, or an accelerator's (the CUDA target's arenas;
+// its executor copies inputs in and results out). Executors refuse plans in memory they cannot
+// reach (runtime/executor.cpp).
+enum class MemorySpace : uint8_t { Host, Device };
+
 struct Buffer {
   std::string name;
+  MemorySpace space = MemorySpace::Host;
   Layout layout = Layout::Plain;
   BufferRole role;
   TensorType type;

@@ -105,6 +105,7 @@ Expected<PlanSpec> buildPlan(const Module& m, const kir::KProgram& k, const std:
     pb.offset = b.offset;
     pb.bytesAtMaxBatch = b.bytesAtMax;
     pb.layout = kir::layoutName(b.layout);
+    pb.device = b.space == kir::MemorySpace::Device;
     // The buffer that owns a global's storage carries its initializer (aliases of it do not).
     if (b.global >= 0 && b.storage == static_cast<int32_t>(&b - k.buffers.data())) {
       const Init& init = m.globals[b.global].init;

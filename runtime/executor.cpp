@@ -16,21 +16,30 @@ using MakeExecutor = Expected<std::unique_ptr<Executor>> (*)(const PlanTable&, i
 struct ExecutorEntry {
   std::string_view target;
   MakeExecutor make;
+  bool device;  // reaches device memory (PlanBuffer::device) rather than host memory
 };
 
 const ExecutorEntry kExecutors[] = {
-    {"cpu", [](const PlanTable& t, int threads, uint64_t seed) -> Expected<std::unique_ptr<Executor>> {
+    {"cpu",
+     [](const PlanTable& t, int threads, uint64_t seed) -> Expected<std::unique_ptr<Executor>> {
        return std::unique_ptr<Executor>(std::make_unique<Program>(t, threads, seed));
-     }},
-    {"dnnl", onednn::makeExecutor},
+     },
+     false},
+    {"dnnl", onednn::makeExecutor, false},
 };
 
 }  // namespace
 
 Expected<std::unique_ptr<Executor>> makeExecutor(const PlanTable& table, int threads, uint64_t seed) {
   const std::string_view target = table.target ? table.target : "";
-  for (const ExecutorEntry& e : kExecutors)
-    if (e.target == target) return e.make(table, threads, seed);
+  for (const ExecutorEntry& e : kExecutors) {
+    if (e.target != target) continue;
+    for (int32_t i = 0; i < table.numBuffers; ++i)
+      if (table.buffers[i].device != e.device)
+        return Error(fmt::format("plan buffer '{}' is in {} memory, which the {} executor cannot reach", table.buffers[i].name,
+                                 table.buffers[i].device ? "device" : "host", target));
+    return e.make(table, threads, seed);
+  }
   return Error(fmt::format("this runtime has no executor for plans of target '{}'", target));
 }
 

@@ -29,6 +29,9 @@ struct PlanBuffer {
   // multiple of 16, element (n, c, h, w) at (((n * C/16 + c/16) * H + h) * W + w) * 16 + c % 16
   // (executors convert on read and write).
   const char* layout;
+  // Where the bytes live: false for host memory, true for an accelerator's (the CUDA target's
+  // arenas). An executor runs only plans whose buffers are all in memory it can reach.
+  bool device;
   // The initial value of a Param or State (IR Init): "zeros", "ones", "constant" (a),
   // "normal" (mean a, std b) or "uniform" (low a, high b); element j draws from Philox stream
   // `initStream` (the global's index in the module) exactly as the reference evaluator's

@@ -116,6 +116,7 @@ OwnedPlan::OwnedPlan(PlanSpec spec) : spec_(std::move(spec)) {
     pb.offset = b.offset;
     pb.bytesAtMaxBatch = b.bytesAtMaxBatch;
     pb.layout = b.layout.c_str();
+    pb.device = b.device;
     pb.init = b.init.c_str();
     pb.initA = b.initA;
     pb.initB = b.initB;
@@ -155,6 +156,7 @@ std::string formatPlan(const PlanSpec& s) {
     o.set("offset", b.offset);
     o.set("bytes", b.bytesAtMaxBatch);
     if (!b.layout.empty()) o.set("layout", b.layout);
+    if (b.device) o.set("space", "device");
     o.set("init", b.init);
     o.set("init_a", b.initA);
     o.set("init_b", b.initB);
@@ -238,6 +240,12 @@ Expected<PlanSpec> parsePlan(std::string_view text) {
         r.fail(fmt::format("{}: layout nChw16c needs dims [N, C, H, W] with C a multiple of 16", r.path()));
       else
         b.layout = layout->asString();
+    }
+    if (const Json* space = j.find("space")) {
+      if (!space->isString() || (space->asString() != "host" && space->asString() != "device"))
+        r.fail(fmt::format("{}: space must be \"host\" or \"device\" when present", r.path()));
+      else
+        b.device = space->asString() == "device";
     }
     b.init = r.str("init");
     b.initA = r.real("init_a");

@@ -28,6 +28,7 @@ struct PlanSpec {
     double initA = 0, initB = 0;
     int32_t initStream = -1;
     std::string layout;  // PlanBuffer::layout
+    bool device = false;  // PlanBuffer::device
   };
   struct Call {
     std::string name;      // the kernel's symbol

@@ -2,6 +2,7 @@
 // is refused with the path of what is wrong instead of being run.
 #include <doctest/doctest.h>
 
+#include "runtime/executor.h"
 #include "runtime/plan_spec.h"
 
 using namespace sinter;
@@ -116,4 +117,22 @@ TEST_CASE("plan text: library calls and blocked layouts read back") {
   });
   CHECK(bound);
   CHECK(errorOf(replaced(text, "\"library\":{", "\"library\":7,\"x\":{")) == "plan: functions[0].calls[1].library: expected an object");
+}
+
+TEST_CASE("plan text: a buffer's memory space reads back, and host executors refuse device buffers") {
+  PlanSpec s = samplePlan();
+  s.buffers[1].device = true;
+  const std::string text = formatPlan(s);
+  CHECK(text.find("\"space\":\"device\"") != std::string::npos);
+  Expected<PlanSpec> parsed = parsePlan(text);
+  REQUIRE_MESSAGE(parsed, (parsed ? "" : parsed.error().message()));
+  CHECK(formatPlan(*parsed) == text);
+  CHECK(parsed->buffers[1].device);
+  CHECK_FALSE(parsed->buffers[0].device);
+  CHECK(errorOf(replaced(text, "\"space\":\"device\"", "\"space\":\"gpu\"")) == "plan: buffers[1]: space must be \"host\" or \"device\" when present");
+  // The cpu executor reaches host memory only: it names the buffer it cannot reach.
+  OwnedPlan plan(*parsed);
+  Expected<std::unique_ptr<Executor>> e = makeExecutor(plan.table(), 1, 0);
+  REQUIRE_FALSE(e);
+  CHECK(e.error().message() == "plan buffer 't0' is in device memory, which the cpu executor cannot reach");
 }
