@@ -10,9 +10,11 @@
 //     call accepts the arguments its LibraryOps::blockedArgs lists; a loop accepts when each blocked
 //     buffer it reads or writes is read along one loop dim per logical dim (strides equal to the
 //     row-major strides N: CHW, C: HW, H: W, W: 1, or 0 for a broadcast), the C dim spans all C
-//     channels, and every blocked buffer agrees on which loop dim is C. Any other kernel (softmax,
-//     copies into globals) refuses.
-//     Then only the buffers that a library call reaches through loops stay blocked.
+//     channels, and every blocked buffer agrees on which loop dim is C; a generated op kernel of
+//     LibraryOps::generatedBlocked (the max-pool gradient) when all its arguments are blocked. Any
+//     other kernel (softmax, copies into globals) refuses.
+//     Then only the buffers that a library call reaches through loops and such op kernels stay
+//     blocked.
 //  3. Rewrite: each loop touching a blocked buffer splits its C dim into C/16 and 16; the 16 go
 //     innermost among the kept dims (or last, when C is reduced), so the blocked accesses run over
 //     contiguous floats; a reduction keeping C iterates those 16 inside its reduction
@@ -35,6 +37,12 @@ Lin scaled(Lin l, int64_t k) { return {l.perBatch * k, l.constant * k}; }
 std::array<Lin, 4> plainStrides(const Buffer& b) {
   const Dims& d = b.type.dims;
   return {Lin{0, d[1] * d[2] * d[3]}, Lin{0, d[2] * d[3]}, Lin{0, d[3]}, Lin{0, 1}};
+}
+
+// An op kernel the code generator emits for the blocked layout (LibraryOps::generatedBlocked).
+bool generatesBlocked(const KProgram& p, const Kernel& k) {
+  const auto& ops = p.library.generatedBlocked;
+  return k.kind == KernelKind::Op && std::find(ops.begin(), ops.end(), k.op) != ops.end();
 }
 
 bool isCandidate(const KProgram& p, const KFunction& f, int32_t b) {
@@ -118,10 +126,56 @@ void splitLoop(const KProgram& p, Kernel& k, int dc, const std::vector<bool>& bl
   k.innerKept = kept && k.reduceRoot >= 0;
 }
 
+
+// Before a generated op kernel of LibraryOps::generatedBlocked whose other arguments can be
+// blocked, an operand that cannot (a reshape's view: the max-pool gradient's dy after flatten) is
+// copied into a temp of its own that can, so that the kernel need not run row-major and drag its
+// blocked neighbours with it. Returns whether it added any copy.
+bool copyUnblockableOperands(KProgram& p) {
+  bool any = false;
+  for (size_t fi = 0; fi < p.functions.size(); ++fi) {
+    KFunction& f = p.functions[fi];
+    for (size_t ki = 0; ki < f.kernels.size(); ++ki) {
+      if (!generatesBlocked(p, f.kernels[ki])) continue;
+      std::vector<size_t> unblockable;
+      for (size_t a = 0; a < f.kernels[ki].args.size(); ++a)
+        if (!isCandidate(p, f, f.kernels[ki].args[a])) unblockable.push_back(a);
+      if (unblockable.empty() || unblockable.front() == 0 || unblockable.size() + 1 >= f.kernels[ki].args.size()) continue;
+      for (size_t a : unblockable) {
+        const int32_t from = f.kernels[ki].args[a];
+        Buffer copy = p.buffers[static_cast<size_t>(from)];
+        copy.name += ".blocked";
+        copy.role = BufferRole::Temp;
+        copy.persistent = false;
+        copy.global = -1;
+        copy.function = static_cast<int32_t>(fi);
+        copy.storage = static_cast<int32_t>(p.buffers.size());
+        p.buffers.push_back(copy);
+        Kernel k;
+        k.kind = KernelKind::Loop;
+        k.args = {copy.storage, from};
+        k.ops = {OpKind::Reshape};
+        for (int64_t d : copy.type.dims) k.space.push_back(dimLin(d));
+        k.numKept = static_cast<int32_t>(k.space.size());
+        k.outStrides = contiguousStrides(copy.type.dims);
+        k.exprs.push_back(Expr{.kind = ExprKind::Read, .arg = 1, .strides = k.outStrides});
+        k.root = 0;
+        f.kernels[ki].args[a] = copy.storage;
+        f.kernels.insert(f.kernels.begin() + static_cast<std::ptrdiff_t>(ki), std::move(k));
+        ++ki;
+        any = true;
+      }
+    }
+    renameKernels(f);
+  }
+  return any;
+}
+
 }  // namespace
 
 Expected<bool> assignLayouts(KProgram& p) {
   if (p.library.blockedArgs.empty()) return false;
+  const bool copied = copyUnblockableOperands(p);
   std::vector<bool> blocked(p.buffers.size(), false);
   // 1. Every candidate of a function that calls the library.
   for (const KFunction& f : p.functions) {
@@ -142,6 +196,10 @@ Expected<bool> assignLayouts(KProgram& p) {
         if (k.kind == KernelKind::Library) {
           for (size_t a = 0; a < k.args.size(); ++a)
             if (!p.library.takesBlocked(k.op, static_cast<int32_t>(a))) refuse(k.args[a]);
+        } else if (generatesBlocked(p, k)) {
+          // All of its arguments blocked, or none.
+          if (!std::all_of(k.args.begin(), k.args.end(), [&](int32_t b) { return blocked[static_cast<size_t>(b)]; }))
+            for (int32_t b : k.args) refuse(b);
         } else if (k.kind != KernelKind::Loop || channelDim(p, k, blocked) == -2) {
           for (int32_t b : k.args) refuse(b);
         }
@@ -158,7 +216,7 @@ Expected<bool> assignLayouts(KProgram& p) {
     grew = false;
     for (const KFunction& f : p.functions)
       for (const Kernel& k : f.kernels) {
-        if (k.kind != KernelKind::Loop) continue;
+        if (k.kind != KernelKind::Loop && !generatesBlocked(p, k)) continue;
         const bool touches = std::any_of(k.args.begin(), k.args.end(), [&](int32_t b) { return reached[static_cast<size_t>(b)]; });
         for (int32_t b : k.args)
           if (touches && blocked[static_cast<size_t>(b)] && !reached[static_cast<size_t>(b)]) reached[static_cast<size_t>(b)] = grew = true;
@@ -176,7 +234,7 @@ Expected<bool> assignLayouts(KProgram& p) {
       p.buffers[b].layout = Layout::NChw16c;
       any = true;
     }
-  return any;
+  return any || copied;
 }
 
 }  // namespace sinter::kir

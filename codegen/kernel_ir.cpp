@@ -16,11 +16,15 @@ namespace {
 
 Lin mul(Lin a, Lin b) { return {a.perBatch * b.constant + a.constant * b.perBatch, a.constant * b.constant}; }
 
+}  // namespace
+
 std::vector<Lin> contiguousStrides(const Dims& dims) {
   std::vector<Lin> s(dims.size(), Lin{0, 1});
   for (size_t k = dims.size(); k-- > 1;) s[k - 1] = mul(s[k], dimLin(dims[k]));
   return s;
 }
+
+namespace {
 
 int64_t bytesAt(const TensorType& t, int64_t batch) { return std::max<int64_t>(t.numel(batch), 1) * dtypeSize(t.dtype); }
 

@@ -37,6 +37,8 @@ struct Lin {
   bool operator==(const Lin&) const = default;
 };
 Lin dimLin(int64_t dim);  // kBatch -> B
+// Row-major element strides of dims (B symbolic).
+std::vector<Lin> contiguousStrides(const Dims& dims);
 std::string formatLin(const Lin&);
 
 // How a buffer's elements are laid out. Plain is row-major. NChw16c is oneDNN's blocked layout of
@@ -148,6 +150,9 @@ struct LibraryOps {
   // Ops the library takes only where their first operand's channels (axis 1 of a rank-4 operand)
   // are a multiple of kChannelBlock, so that it can run them in its blocked layout.
   std::vector<OpKind> blockedOnly;
+  // Ops the target generates code for (not library calls) that run in the NChw16c layout when
+  // every argument is in it (assign-layouts): the max-pool gradient.
+  std::vector<OpKind> generatedBlocked;
   // Ops that run a following bias add and ReLU themselves (fuse-epilogues).
   std::vector<OpKind> epilogueOps;
   // (op, partner): one call of op also computes partner's result over the same operands

@@ -309,7 +309,8 @@ bool isHeavyOp(OpKind op) {
 }
 
 Expected<HeavyKernel> emitHeavyKernel(llvm::Module& m, OpKind op, const Attrs& attrs, const std::vector<TensorType>& operands,
-                                      const TensorType& result, const std::string& name, const HeavyTarget& target) {
+                                      const TensorType& result, const std::string& name, const HeavyTarget& target, bool blocked) {
+  if (blocked && op != OpKind::MaxPool2dGrad) return Error(fmt::format("{} has no kernel in the blocked layout", mnemonic(op)));
   for (const TensorType& t : operands)
     if (t.dtype != DType::F32) return Error(fmt::format("{} kernel needs f32 operands, found {}", mnemonic(op), formatType(t)));
   switch (op) {
@@ -320,7 +321,7 @@ Expected<HeavyKernel> emitHeavyKernel(llvm::Module& m, OpKind op, const Attrs& a
     case OpKind::MaxPool2d:
     case OpKind::MaxPool2dGrad:
     case OpKind::AvgPool2d:
-    case OpKind::AvgPool2dGrad: return heavy::emitPool(m, op, attrs, operands, result, name, target);
+    case OpKind::AvgPool2dGrad: return heavy::emitPool(m, op, attrs, operands, result, name, target, blocked);
     default: return Error(fmt::format("{} is not a heavy op", mnemonic(op)));
   }
 }

@@ -146,7 +146,8 @@ Expected<HeavyKernel> emitMatMul(llvm::Module& m, const Attrs& attrs, const std:
                                  const TensorType& out, const std::string& name, const HeavyTarget& target);
 Expected<HeavyKernel> emitConv(llvm::Module& m, OpKind op, const Attrs& attrs, const std::vector<TensorType>& in,
                                const TensorType& out, const std::string& name, const HeavyTarget& target);
+// `blocked`: every argument is in the NChw16c layout (maxpool2d_grad only).
 Expected<HeavyKernel> emitPool(llvm::Module& m, OpKind op, const Attrs& attrs, const std::vector<TensorType>& in,
-                               const TensorType& out, const std::string& name, const HeavyTarget& target);
+                               const TensorType& out, const std::string& name, const HeavyTarget& target, bool blocked);
 
 }  // namespace sinter::cpu::heavy

@@ -53,9 +53,11 @@ bool isHeavyOp(OpKind op);
 
 // Adds function `name` (and internal helpers named `name.*`) to `m`. The types are the op's
 // operand and result types from verified IR; an Error for a non-heavy op or a shape the kernels
-// do not handle (a convolution or pool with B anywhere but the first dimension).
+// do not handle (a convolution or pool with B anywhere but the first dimension). `blocked`: the
+// operands and result are in the NChw16c layout (assign-layouts; maxpool2d_grad only).
 Expected<HeavyKernel> emitHeavyKernel(llvm::Module& m, OpKind op, const Attrs& attrs,
                                       const std::vector<TensorType>& operands, const TensorType& result,
-                                      const std::string& name, const HeavyTarget& target = HeavyTarget::host());
+                                      const std::string& name, const HeavyTarget& target = HeavyTarget::host(),
+                                      bool blocked = false);
 
 }  // namespace sinter::cpu

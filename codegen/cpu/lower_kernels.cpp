@@ -596,10 +596,12 @@ void emitRows(Gen& g, const Kernel& k, const kir::KProgram& p, LoweredKernel& ou
 // train_step run the same forward convolutions and matmuls, and one function serves both.
 using HeavyCache = std::map<std::string, LoweredKernel>;
 
-std::string heavyKey(const Kernel& k) {
+bool isBlocked(const kir::KProgram& p, const Kernel& k) { return p.buffers[k.args[0]].layout == kir::Layout::NChw16c; }
+
+std::string heavyKey(const kir::KProgram& p, const Kernel& k) {
   std::string key = fmt::format("{}{}", mnemonic(k.op), formatAttrs(k.attrs));
   for (const TensorType& t : k.operandTypes) key += " " + formatType(t);
-  return key + " -> " + formatType(k.resultType);
+  return key + " -> " + formatType(k.resultType) + (isBlocked(p, k) ? " nChw16c" : "");
 }
 
 Status emitKernel(llvm::Module& m, const kir::KProgram& p, const Kernel& k, const HeavyTarget& target,
@@ -612,12 +614,12 @@ Status emitKernel(llvm::Module& m, const kir::KProgram& p, const Kernel& k, cons
   }
   const Entry* entry = k.kind == kir::KernelKind::Op ? entryFor(k.op) : nullptr;
   if (entry && entry->kind == LoweringKind::Heavy) {
-    const std::string key = heavyKey(k);
+    const std::string key = heavyKey(p, k);
     if (auto it = heavy.find(key); it != heavy.end()) {
       out = it->second;
       return ok();
     }
-    Expected<HeavyKernel> h = emitHeavyKernel(m, k.op, k.attrs, k.operandTypes, k.resultType, k.name, target);
+    Expected<HeavyKernel> h = emitHeavyKernel(m, k.op, k.attrs, k.operandTypes, k.resultType, k.name, target, isBlocked(p, k));
     if (!h) return h.error();
     out.extentPerBatch = h->extentPerBatch;
     out.extentConst = h->extentConst;

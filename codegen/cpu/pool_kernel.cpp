@@ -1,4 +1,6 @@
-// The pooling kernels: maxpool2d, avgpool2d and their gradients, over a slice of the N*C planes.
+// The pooling kernels: maxpool2d, avgpool2d and their gradients, over a slice of the N*C planes;
+// and maxpool2d_grad in the NChw16c layout (the dnnl target's activations), over a slice of its
+// N*C/16 planes.
 //
 // Algorithm: non-overlapping windows (stride == kernel, no padding: LeNet's pools) take a vector
 // path: `lanes` windows of one output row at a time, each window row loaded as kw contiguous
@@ -28,6 +30,8 @@ struct PoolShape {
   OpKind op;
   int64_t H, W, OH, OW, KH, KW;
 };
+
+constexpr int64_t kBlock = 16;  // channels per block of the NChw16c layout (kir::kChannelBlock)
 
 // The vector path for stride == kernel and no padding. xp: the plane of x, or of dx for the
 // gradients (written); xin: x's plane (max pools); dyp: dy's plane (gradients); yp: y's plane.
@@ -131,10 +135,75 @@ void emitWindowPool(Emitter& e, const PoolShape& ps, Value* xp, Value* xin, Valu
     e.loop(e.c(ps.OH * ps.KH * W), e.c(ps.H * W), 1, [&](Value* i) { e.storeF(fzero, e.at(xp, i)); });
 }
 
+// maxpool2d_grad over one plane of the blocked layout (an image's 16 channels of a channel block,
+// H x W x 16 floats): every window is vectorized over its 16 channels, each lane with its own
+// first maximum. Non-overlapping windows write each dx element once (and zero what no window
+// covers); others zero the plane and add each window's contribution to its taps.
+void emitBlockedMaxPoolGrad(Emitter& e, const PoolShape& ps, const std::vector<int64_t>& stride, const std::vector<int64_t>& pad,
+                            Value* dxp, Value* xp, Value* dyp) {
+  auto& b = e.b;
+  const int L = e.lanes;
+  const int64_t V = kBlock / L;  // vectors per 16 channels
+  const bool windows = stride[0] == ps.KH && stride[1] == ps.KW && pad[0] == 0 && pad[1] == 0;
+  llvm::Type* i32v = llvm::FixedVectorType::get(b.getInt32Ty(), L);
+  Value* zero = e.c(0);
+  auto zeroRange = [&](Value* from, Value* to) {  // elements [from, to) of the plane, multiples of 16
+    e.loop(from, to, L, [&](Value* i) { e.storeVec(e.zeroVec(), e.at(dxp, i), nullptr); });
+  };
+  if (!windows) zeroRange(zero, e.c(ps.H * ps.W * kBlock));
+  e.loop(zero, e.c(ps.OH), 1, [&](Value* oh) {
+    e.loop(zero, e.c(ps.OW), 1, [&](Value* ow) {
+      struct Tap {
+        Value* inb;  // i1, uniform over the lanes
+        Value* at;   // element offset of the tap's 16 channels (0 when out of bounds)
+      };
+      std::vector<Tap> taps;
+      for (int64_t kh = 0; kh < ps.KH; ++kh)
+        for (int64_t kw = 0; kw < ps.KW; ++kw) {
+          Value* ih = e.add(e.mul(oh, e.c(stride[0])), e.c(kh - pad[0]));
+          Value* iw = e.add(e.mul(ow, e.c(stride[1])), e.c(kw - pad[1]));
+          Value* inb = b.getTrue();
+          if (pad[0]) inb = b.CreateAnd(inb, b.CreateAnd(b.CreateICmpSGE(ih, zero), b.CreateICmpSLT(ih, e.c(ps.H))));
+          if (pad[1]) inb = b.CreateAnd(inb, b.CreateAnd(b.CreateICmpSGE(iw, zero), b.CreateICmpSLT(iw, e.c(ps.W))));
+          taps.push_back({inb, b.CreateSelect(inb, e.mul(e.add(e.mul(ih, e.c(ps.W)), iw), e.c(kBlock)), zero)});
+        }
+      Value* yi = e.mul(e.add(e.mul(oh, e.c(ps.OW)), ow), e.c(kBlock));
+      for (int64_t v = 0; v < V; ++v) {
+        Value* lane0 = e.c(v * L);
+        Value* best = e.splat(llvm::ConstantFP::getInfinity(e.f32, true));
+        Value* arg = llvm::Constant::getNullValue(i32v);
+        Value* have = b.getFalse();
+        for (size_t t = 0; t < taps.size(); ++t) {
+          Value* x = e.loadVec(e.at(xp, e.add(taps[t].at, lane0)), nullptr);
+          Value* take = b.CreateAnd(b.CreateVectorSplat(L, taps[t].inb),
+                                    b.CreateOr(b.CreateVectorSplat(L, b.CreateNot(have)), b.CreateFCmpOGT(x, best)));
+          best = b.CreateSelect(take, x, best);
+          arg = b.CreateSelect(take, llvm::ConstantInt::get(i32v, t), arg);
+          have = b.CreateOr(have, taps[t].inb);
+        }
+        Value* g = e.loadVec(e.at(dyp, e.add(yi, lane0)), nullptr);
+        for (size_t t = 0; t < taps.size(); ++t) {
+          Value* part = b.CreateSelect(b.CreateICmpEQ(arg, llvm::ConstantInt::get(i32v, t)), g, e.zeroVec());
+          Value* at = e.at(dxp, e.add(taps[t].at, lane0));
+          if (windows) e.storeVec(part, at, nullptr);
+          else e.ifThen(taps[t].inb, [&] { e.storeVec(b.CreateFAdd(e.loadVec(at, nullptr), part), at, nullptr); });
+        }
+      }
+    });
+    // Columns past the last window of the rows this output row covers.
+    if (windows && ps.OW * ps.KW < ps.W)
+      for (int64_t kh = 0; kh < ps.KH; ++kh) {
+        Value* row = e.mul(e.add(e.mul(oh, e.c(ps.KH)), e.c(kh)), e.c(ps.W * kBlock));
+        zeroRange(e.add(row, e.c(ps.OW * ps.KW * kBlock)), e.add(row, e.c(ps.W * kBlock)));
+      }
+  });
+  if (windows) zeroRange(e.c(ps.OH * ps.KH * ps.W * kBlock), e.c(ps.H * ps.W * kBlock));  // rows past the last window
+}
+
 }  // namespace
 
 Expected<HeavyKernel> emitPool(llvm::Module& m, OpKind op, const Attrs& attrs, const std::vector<TensorType>& in,
-                               const TensorType& out, const std::string& name, const HeavyTarget& target) {
+                               const TensorType& out, const std::string& name, const HeavyTarget& target, bool blocked) {
   const bool grad = op == OpKind::MaxPool2dGrad || op == OpKind::AvgPool2dGrad;
   const bool isMax = op == OpKind::MaxPool2d || op == OpKind::MaxPool2dGrad;
   const Dims& x = op == OpKind::AvgPool2dGrad ? out.dims : in[0].dims;
@@ -156,6 +225,22 @@ Expected<HeavyKernel> emitPool(llvm::Module& m, OpKind op, const Attrs& attrs, c
   Value* dys = op == OpKind::MaxPool2dGrad ? e.bufs[2] : op == OpKind::AvgPool2dGrad ? e.bufs[1] : nullptr;
   Value* res = e.bufs[0];
 
+  if (blocked) {
+    // The blocked layout: planes are (image, channel block), H x W x 16 floats each.
+    if (op != OpKind::MaxPool2dGrad || C % kBlock != 0 || e.lanes > kBlock || kBlock % e.lanes != 0)
+      return Error(fmt::format("{} kernel: no blocked-layout kernel for this op or shape", mnemonic(op)));
+    e.loop(e.begin, e.end, 1, [&](Value* plane) {
+      Value* dx = e.at(res, e.mul(plane, e.c(H * W * kBlock)));
+      emitBlockedMaxPoolGrad(e, {op, H, W, OH, OW, KH, KW}, s, p, dx, e.at(xs, e.mul(plane, e.c(H * W * kBlock))),
+                             e.at(dys, e.mul(plane, e.c(OH * OW * kBlock))));
+    });
+    HeavyKernel k;
+    k.fn = e.finish();
+    k.extentPerBatch = N == kBatch ? C / kBlock : 0;
+    k.extentConst = N == kBatch ? 0 : N * C / kBlock;
+    k.grain = std::max<int64_t>(1, 50000 / ((H * W + OH * OW) * kBlock));
+    return k;
+  }
   const bool windows = s[0] == KH && s[1] == KW && p[0] == 0 && p[1] == 0;
   e.loop(e.begin, e.end, 1, [&](Value* plane) {
     Value* xp = grad ? e.at(res, e.mul(plane, e.c(H * W))) : e.at(xs, e.mul(plane, e.c(H * W)));

@@ -42,11 +42,19 @@ Dims bind(Dims d, int64_t batch) {
   return d;
 }
 
+// Element i of a row-major [N, C, H, W] tensor's position in the NChw16c layout.
+size_t blockedIndex(const Dims& d, size_t i) {
+  const auto hw = static_cast<size_t>(d[2] * d[3]), c = static_cast<size_t>(d[1]);
+  const size_t n = i / (c * hw), ch = i / hw % c, s = i % hw;
+  return ((n * (c / 16) + ch / 16) * hw + s) * 16 + ch % 16;
+}
+
 // Compiles the kernel of `op` over the symbolic operand types, runs it at `batch` over one slice and
 // over 3 random slices, and compares each run with the reference evaluator's F32 result:
-// |got - want| <= tol * max|want| everywhere (tol 0: bit-exact).
+// |got - want| <= tol * max|want| everywhere (tol 0: bit-exact). `blocked`: the kernel's operands
+// and result are in the NChw16c layout.
 void check(OpKind op, const Attrs& attrs, const std::vector<TensorType>& types, int64_t batch, double tol, uint32_t seed,
-           bool ties = false) {
+           bool ties = false, bool blocked = false) {
   const cpu::HeavyTarget target = targetFor(seed);
   const std::string what = fmt::format("{} {} {} batch {} vector bits {}", mnemonic(op), formatAttrs(attrs),
                                        formatType(types[0]) + (types.size() > 1 ? " " + formatType(types[1]) : ""), batch,
@@ -66,7 +74,7 @@ void check(OpKind op, const Attrs& attrs, const std::vector<TensorType>& types, 
   auto mod = std::make_unique<llvm::Module>("test", *ctx);
   static int counter = 0;
   const std::string name = fmt::format("k{}", counter++);
-  Expected<cpu::HeavyKernel> k = cpu::emitHeavyKernel(*mod, op, attrs, types, *result, name, target);
+  Expected<cpu::HeavyKernel> k = cpu::emitHeavyKernel(*mod, op, attrs, types, *result, name, target, blocked);
   REQUIRE_MESSAGE(k.ok(), "emit: ", k.ok() ? "" : k.error().message());
   std::string err;
   llvm::raw_string_ostream os(err);
@@ -79,7 +87,10 @@ void check(OpKind op, const Attrs& attrs, const std::vector<TensorType>& types, 
 
   std::vector<std::vector<float>> data;
   data.emplace_back(want.data.size());
-  for (const ref::Tensor& t : operands) data.emplace_back(t.data.begin(), t.data.end());
+  for (const ref::Tensor& t : operands) {
+    data.emplace_back(t.data.size());
+    for (size_t i = 0; i < t.data.size(); ++i) data.back()[blocked ? blockedIndex(t.dims, i) : i] = static_cast<float>(t.data[i]);
+  }
   std::vector<void*> bufs;
   for (auto& d : data) bufs.push_back(d.data());
 
@@ -97,7 +108,7 @@ void check(OpKind op, const Attrs& attrs, const std::vector<TensorType>& types, 
     std::string report;
     int bad = 0;
     for (size_t i = 0; i < want.data.size(); ++i) {
-      const double got = data[0][i], err = std::fabs(got - want.data[i]);
+      const double got = data[0][blocked ? blockedIndex(want.dims, i) : i], err = std::fabs(got - want.data[i]);
       if (!(err <= tol * maxRef) && bad++ < 5) report += fmt::format(" [{}] got {} want {};", i, got, want.data[i]);
     }
     CHECK_MESSAGE(bad == 0, slices, " slices: ", bad, " mismatches of ", want.data.size(), ":", report);
@@ -203,6 +214,27 @@ TEST_CASE("conv2d and its gradients: stride, padding, dilation, groups") {
   for (const ConvCase& c : cases) {
     checkConv(c, seed % 2 ? 1 : 7, seed);
     seed += 3;
+  }
+}
+
+TEST_CASE("max-pool gradient in the blocked layout (the dnnl target's)") {
+  // Non-overlapping windows (each dx written once, what no window covers zeroed) and overlapping,
+  // padded ones (accumulated), with ties: the first maximum of each lane's window takes dy.
+  struct PoolCase {
+    Dims x;
+    int64_t k, s, p;
+  };
+  const PoolCase cases[] = {
+      {{kBatch, 32, 8, 8}, 2, 2, 0}, {{kBatch, 16, 9, 7}, 2, 2, 0}, {{kBatch, 16, 7, 9}, 3, 2, 1}, {{kBatch, 48, 5, 5}, 3, 1, 1},
+  };
+  uint32_t seed = 900;
+  for (const PoolCase& c : cases) {
+    const Attrs a = poolAttrs(c.k, c.s, c.p);
+    std::vector<TensorType> xs = {f32(c.x)};
+    Expected<TensorType> y = opInfo(OpKind::MaxPool2d).infer(OpKind::MaxPool2d, xs, a);
+    REQUIRE(y.ok());
+    for (bool ties : {false, true})
+      for (int64_t batch : {1, 3}) check(OpKind::MaxPool2dGrad, a, {f32(c.x), *y}, batch, c.s < c.k ? 1e-6 : 0, seed++, ties, true);
   }
 }
 
