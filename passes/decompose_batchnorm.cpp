@@ -1,4 +1,4 @@
-// decompose-batchnorm: batchnorm_train, batchnorm_stats and their gradients as primitives
+// decompose-batchnorm: batchnorm_train, batchnorm_stats, their gradients and batchnorm_infer as primitives
 // (ir/ops/batchnorm.h), for targets without a batch-norm primitive (the cpu target; the dnnl
 // target keeps the ones oneDNN runs fast). The forward is the expansion batchnorm had before it
 // was an op, so the cpu target's numerics are unchanged; the gradient is the closed form
@@ -22,6 +22,7 @@ Expected<bool> decomposeBatchNormExcept(Module& m, const TargetTakes& keep) {
       case OpKind::BatchNormStats: return batchnorm::packedStats(b, o[0]);
       case OpKind::BatchNormTrainGrad: return batchnorm::inputGradient(b, o[0], o[1], o[2], n.attrs.f("eps"));
       case OpKind::BatchNormParamGrad: return batchnorm::packedParamGrad(b, o[0], o[1], n.attrs.f("eps"));
+      case OpKind::BatchNormInfer: return batchnorm::inference(b, o[0], o[1], o[2], o[3], o[4], n.attrs.f("eps"));
       default: return kNoValue;
     }
   });

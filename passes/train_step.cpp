@@ -29,21 +29,15 @@ const Global& ensureGlobal(Module& m, const std::string& name, TensorType type, 
   return m.globals.back();
 }
 
-// Eval: y = (x - running_mean) * rsqrt(running_var + eps) * weight + bias, pointwise. Training:
+// Eval: batchnorm_infer, y = (x - running_mean) * rsqrt(running_var + eps) * weight + bias. Training:
 // batchnorm_train with the batch's statistics, and with the update, the running statistics blended
 // with batchnorm_stats (which the gradient rule and decompose-batchnorm build alike, so CSE shares
 // them).
 ValueId expandBatchNorm(Builder& b, const Node& n, Mode mode) {
   ValueId x = n.operands[0];
   double eps = n.attrs.f("eps"), momentum = n.attrs.f("momentum");
-  if (mode == Mode::Eval) {
-    batchnorm::Stats s;
-    s.perChannel = b.type(x).rank() == 4 ? Dims{1, b.type(x).dims[1], 1, 1} : Dims{1, b.type(x).dims[1]};
-    s.mean = batchnorm::perChannel(b, s, n.operands[3]);
-    s.var = batchnorm::perChannel(b, s, n.operands[4]);
-    return b.add(b.mul(batchnorm::normalized(b, x, s, eps), batchnorm::perChannel(b, s, n.operands[1])),
-                 batchnorm::perChannel(b, s, n.operands[2]));
-  }
+  if (mode == Mode::Eval)
+    return b.create(OpKind::BatchNormInfer, {x, n.operands[1], n.operands[2], n.operands[3], n.operands[4]}, {{"eps", eps}});
   ValueId y = b.create(OpKind::BatchNormTrain, {x, n.operands[1], n.operands[2]}, {{"eps", eps}});
   if (mode == Mode::TrainAndUpdateStats) {
     // PyTorch's update: the running variance tracks the unbiased batch variance.

@@ -241,6 +241,7 @@ const Entry kTable[] = {
     {OpKind::BatchNormStats, LoweringKind::Unsupported, nullptr, nullptr, "expanded into primitives by decompose-batchnorm"},
     {OpKind::BatchNormTrainGrad, LoweringKind::Unsupported, nullptr, nullptr, "expanded into primitives by decompose-batchnorm"},
     {OpKind::BatchNormParamGrad, LoweringKind::Unsupported, nullptr, nullptr, "expanded into primitives by decompose-batchnorm"},
+    {OpKind::BatchNormInfer, LoweringKind::Unsupported, nullptr, nullptr, "expanded into primitives by decompose-batchnorm"},
 };
 
 const Entry* entryFor(OpKind op) {

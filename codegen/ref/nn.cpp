@@ -216,6 +216,20 @@ Status batchNormTrain(const Call& c, Tensor& out) {
   return ok();
 }
 
+// y = (x - running_mean) / sqrt(running_var + eps) * weight + bias.
+Status batchNormInfer(const Call& c, Tensor& out) {
+  const std::vector<double>&x = c.in[0]->data, &w = c.in[1]->data, &b = c.in[2]->data, &rm = c.in[3]->data, &rv = c.in[4]->data;
+  const Channels l = channelsOf(out.dims);
+  const double eps = c.node.attrs.f("eps");
+  for (int64_t i = 0; i < l.n; ++i)
+    for (int64_t ch = 0; ch < l.c; ++ch)
+      for (int64_t k = 0; k < l.s; ++k) {
+        const size_t j = static_cast<size_t>(l.at(i, ch, k)), cc = static_cast<size_t>(ch);
+        out.data[j] = (x[j] - rm[cc]) / std::sqrt(rv[cc] + eps) * w[cc] + b[cc];
+      }
+  return ok();
+}
+
 // [mean; biased variance] per channel.
 Status batchNormStats(const Call& c, Tensor& out) {
   const Channels l = channelsOf(c.in[0]->dims);
@@ -278,6 +292,7 @@ const KernelEntry kKernels[] = {
     {OpKind::BatchNormStats, batchNormStats},
     {OpKind::BatchNormTrainGrad, batchNormTrainGrad},
     {OpKind::BatchNormParamGrad, batchNormParamGrad},
+    {OpKind::BatchNormInfer, batchNormInfer},
 };
 
 }  // namespace

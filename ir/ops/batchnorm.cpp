@@ -22,6 +22,14 @@ ValueId invStd(Builder& b, const Stats& s, double eps) { return b.unary(OpKind::
 
 ValueId normalized(Builder& b, ValueId x, const Stats& s, double eps) { return b.mul(b.sub(x, s.mean), invStd(b, s, eps)); }
 
+ValueId inference(Builder& b, ValueId x, ValueId weight, ValueId bias, ValueId runningMean, ValueId runningVar, double eps) {
+  Stats s;
+  s.perChannel = b.type(x).rank() == 4 ? Dims{1, b.type(x).dims[1], 1, 1} : Dims{1, b.type(x).dims[1]};
+  s.mean = perChannel(b, s, runningMean);
+  s.var = perChannel(b, s, runningVar);
+  return b.add(b.mul(normalized(b, x, s, eps), perChannel(b, s, weight)), perChannel(b, s, bias));
+}
+
 ValueId forward(Builder& b, ValueId x, ValueId weight, ValueId bias, double eps) {
   const Stats s = stats(b, x);
   return b.add(b.mul(normalized(b, x, s, eps), perChannel(b, s, weight)), perChannel(b, s, bias));

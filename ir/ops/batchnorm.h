@@ -26,6 +26,9 @@ ValueId perChannel(Builder& b, const Stats& s, ValueId v);
 ValueId invStd(Builder& b, const Stats& s, double eps);
 ValueId normalized(Builder& b, ValueId x, const Stats& s, double eps);
 
+// Eval mode: (x - running_mean) * rsqrt(running_var + eps) * weight + bias, pointwise.
+ValueId inference(Builder& b, ValueId x, ValueId weight, ValueId bias, ValueId runningMean, ValueId runningVar, double eps);
+
 // y = x̂ * weight + bias: exactly the primitives of the batchnorm expansion before this op existed.
 ValueId forward(Builder& b, ValueId x, ValueId weight, ValueId bias, double eps);
 

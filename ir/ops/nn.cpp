@@ -151,7 +151,8 @@ Expected<TensorType> inferBatchNorm(OpKind, std::span<const TensorType> in, cons
 //   batchnorm_stats      (x)                                -> f32[2, C]
 //   batchnorm_train_grad (x, dy, weight, stats) {eps}       -> x's type
 //   batchnorm_param_grad (x, dy, stats) {eps}               -> f32[2, C]
-// with dy x's type, weight and bias f32[C], stats f32[2, C].
+//   batchnorm_infer      (x, weight, bias, running_mean, running_var) {eps} -> x's type
+// with dy x's type, weight, bias and the running statistics f32[C], stats f32[2, C].
 Expected<TensorType> inferBatchNormTrain(OpKind op, std::span<const TensorType> in, const Attrs& attrs) {
   if (op != OpKind::BatchNormStats)
     if (auto s = needFloat(attrs, "eps"); !s) return s.error();
@@ -197,6 +198,7 @@ const OpRules kRules[] = {
     {OpKind::BatchNormStats, inferBatchNormTrain, nullptr},
     {OpKind::BatchNormTrainGrad, inferBatchNormTrain, nullptr},
     {OpKind::BatchNormParamGrad, inferBatchNormTrain, nullptr},
+    {OpKind::BatchNormInfer, inferBatchNormTrain, nullptr},
 };
 
 }  // namespace

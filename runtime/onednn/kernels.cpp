@@ -450,6 +450,7 @@ Status buildPoolGrad(DnnlKernel& k, int64_t batch) {
 //   batchnorm_stats (x)                                   [mean; var] (y into scratch)
 //   batchnorm_train_grad (x, dy, weight, stats)[, dparams] dx and, paired, [d weight; d bias]
 //   batchnorm_param_grad (x, dy, stats)                   [d weight; d bias] (dx into scratch)
+//   batchnorm_infer (x, weight, bias, mean, var)          y with the running statistics
 // The packed tensors' rows are bound as separate [C] memories at offsets 0 and C floats, which is
 // how oneDNN's use_scale/use_shift flags take the parameters and give their gradients.
 // Where a batch-norm call's arguments are besides x (argument 1): indices into its arguments, -1
@@ -457,6 +458,7 @@ Status buildPoolGrad(DnnlKernel& k, int64_t batch) {
 struct BatchNormArgs {
   bool forward;
   int dy, weight, bias, stats, dparams;
+  int mean = -1, var = -1;  // batchnorm_infer's running statistics, [C] each
 };
 
 BatchNormArgs batchNormArgs(const Descriptor& d) {
@@ -464,6 +466,7 @@ BatchNormArgs batchNormArgs(const Descriptor& d) {
   if (d.op == "batchnorm_train") return {true, -1, 2, 3, more, -1};
   if (d.op == "batchnorm_stats") return {true, -1, -1, -1, 0, -1};
   if (d.op == "batchnorm_train_grad") return {false, 2, 3, -1, 4, more};
+  if (d.op == "batchnorm_infer") return {true, -1, 2, 3, -1, -1, 4, 5};
   return {false, 2, -1, -1, 3, 0};  // batchnorm_param_grad
 }
 
@@ -490,16 +493,20 @@ Status buildBatchNorm(DnnlKernel& k, int64_t batch) {
   // A fused ReLU (fuse-epilogues) is a flag; in training oneDNN then also writes a workspace (where
   // y was positive) for its backward, which Sinter's does not use (it reads the ReLU's result):
   // scratch.
-  const auto forwardFlags = !normalizes ? dnnl::normalization_flags::none
-                            : d.relu    ? scaleShift | dnnl::normalization_flags::fuse_norm_relu
-                                        : scaleShift;
-  dnnl::batch_normalization_forward::desc fd(dnnl::prop_kind::forward_training, data, eps, forwardFlags);
+  // Eval mode (batchnorm_infer) normalizes with the given running statistics (use_global_stats).
+  const bool inference = a.mean >= 0;
+  auto forwardFlags = !normalizes ? dnnl::normalization_flags::none : d.relu ? scaleShift | dnnl::normalization_flags::fuse_norm_relu : scaleShift;
+  if (inference) forwardFlags = forwardFlags | dnnl::normalization_flags::use_global_stats;
+  dnnl::batch_normalization_forward::desc fd(inference ? dnnl::prop_kind::forward_inference : dnnl::prop_kind::forward_training, data, eps,
+                                             forwardFlags);
   dnnl::batch_normalization_forward::primitive_desc fpd(fd, k.engine());
-  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, k.user(1, data)}, {DNNL_ARG_MEAN, rowOf(a.stats, 0)}, {DNNL_ARG_VARIANCE, rowOf(a.stats, 1)}};
+  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, k.user(1, data)},
+                                          {DNNL_ARG_MEAN, inference ? rowOf(a.mean, 0) : rowOf(a.stats, 0)},
+                                          {DNNL_ARG_VARIANCE, inference ? rowOf(a.var, 0) : rowOf(a.stats, 1)}};
   if (a.forward) {
     if (Status st = k.accept(fpd, batch); !st) return st;
     args[DNNL_ARG_DST] = dataResult();
-    if (d.relu) args[DNNL_ARG_WORKSPACE] = k.scratch(fpd.workspace_desc());
+    if (d.relu && !inference) args[DNNL_ARG_WORKSPACE] = k.scratch(fpd.workspace_desc());
     if (normalizes) {
       args[DNNL_ARG_SCALE] = rowOf(a.weight, 0);
       args[DNNL_ARG_SHIFT] = rowOf(a.bias, 0);
@@ -544,6 +551,7 @@ const OpEntry kOps[] = {
     {"batchnorm_stats", {2, 4}, buildBatchNorm},
     {"batchnorm_train_grad", {4, 4, 4, 1, 2}, buildBatchNorm, 2},
     {"batchnorm_param_grad", {2, 4, 4, 2}, buildBatchNorm},
+    {"batchnorm_infer", {4, 4, 1, 1, 1, 1}, buildBatchNorm},
 };
 
 }  // namespace
@@ -569,7 +577,7 @@ Expected<std::unique_ptr<LibraryKernel>> makeKernel(const Json& descriptor, cons
     d.biasOperand = bias->asInt();
   }
   if (const Json* relu = d.attrs.find("epilogue_relu")) {
-    if (!relu->isBool() || (relu->asBool() && d.op != "conv2d" && d.op != "matmul" && d.op != "batchnorm_train"))
+    if (!relu->isBool() || (relu->asBool() && d.op != "conv2d" && d.op != "matmul" && d.op != "batchnorm_train" && d.op != "batchnorm_infer"))
       return Error(fmt::format("library descriptor: {} cannot fuse a ReLU", d.op));
     d.relu = relu->asBool();
   }
@@ -604,14 +612,13 @@ Expected<std::unique_ptr<LibraryKernel>> makeKernel(const Json& descriptor, cons
     return i == 0 ? d.result : i <= numOperands ? d.operands[i - 1] : d.moreResults[i - 1 - numOperands];
   };
   if (d.op.rfind("batchnorm", 0) == 0) {
-    // Every argument is x's shape, a [C] row or a packed [2, C]: the primitive reads and writes
-    // exactly those sizes.
+    // Every argument is x's shape (rank 4), a [C] row (rank 1) or a packed [2, C] (rank 2): the
+    // primitive reads and writes exactly those sizes.
     const std::vector<int64_t>& x = d.operands[0];
     for (size_t i = 0; i < numArgs; ++i) {
-      const std::vector<int64_t>& a = argDims(i);
-      const bool fits = a == x || a == std::vector<int64_t>{x[1]} || a == std::vector<int64_t>{2, x[1]};
-      if (!fits || (a.size() == 4 && i > 2) || (a.size() != 4 && i == 2 && d.op != "batchnorm_train"))
-        return Error(fmt::format("library descriptor: argument {} of {} does not fit its input's shape", i, d.op));
+      const size_t rank = i < entry->ranks.size() ? entry->ranks[i] : entry->moreRank;
+      const std::vector<int64_t> want = rank == 4 ? x : rank == 1 ? std::vector<int64_t>{x[1]} : std::vector<int64_t>{2, x[1]};
+      if (argDims(i) != want) return Error(fmt::format("library descriptor: argument {} of {} does not fit its input's shape", i, d.op));
     }
   }
   if (d.biasOperand >= 0) {

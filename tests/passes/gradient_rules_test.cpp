@@ -355,7 +355,7 @@ const std::set<OpKind> kNotDifferentiable = {
     OpKind::Input,         OpKind::Load,          OpKind::Store,           OpKind::Constant,
     OpKind::Conv2dGradInput, OpKind::Conv2dGradWeight, OpKind::MaxPool2dGrad, OpKind::AvgPool2dGrad,
     OpKind::Dropout,       OpKind::BatchNorm,        OpKind::BatchNormTrainGrad,
-    OpKind::BatchNormStats,  OpKind::BatchNormParamGrad,
+    OpKind::BatchNormStats,  OpKind::BatchNormParamGrad, OpKind::BatchNormInfer,
     OpKind::SoftmaxCrossEntropyGrad,
 };
 

@@ -1,6 +1,7 @@
 // The dnnl target's batch-norm calls (runtime/onednn/kernels.cpp) on their own: the paired forward
-// (y with the packed [mean; var]) and backward (dx with the packed [d weight; d bias]), and the
-// unpaired calls that write only the packed rows, against the formulas computed here in double;
+// (y with the packed [mean; var]) and backward (dx with the packed [d weight; d bias]), eval mode
+// with a fused ReLU, and the unpaired calls that write only the packed rows, against the formulas
+// computed here in double;
 // and descriptors whose arguments do not fit the input are refused before any primitive exists.
 #include <doctest/doctest.h>
 
@@ -123,6 +124,20 @@ TEST_CASE("oneDNN batch norm: paired forward and backward equal the formulas; un
     near(dxOut, dx, 0, "dx");
     near(params, dWeight, 0, "d weight");
     near(params, dBias, C, "d bias");
+  }
+  // Eval mode with running statistics (here the batch's, as [C] rows) and a fused ReLU: relu(y).
+  {
+    std::string d = descriptor("batchnorm_infer", xs + "," + row + "," + row + "," + row + "," + row, xs, "", 6);
+    d.replace(d.find("\"eps\":0.001"), 11, "\"eps\":0.001,\"epilogue_relu\":true");
+    auto k = kernelFor(d, {kX, kX, kRow, kRow, kRow, kRow}, storage);
+    REQUIRE_MESSAGE(k, (k ? "" : k.error().message()));
+    REQUIRE((*k)->prepare(N));
+    std::vector<float> runningMean(stats.begin(), stats.begin() + C), runningVar(stats.begin() + C, stats.end()), out(x.size());
+    void* bufs[] = {out.data(), x.data(), w.data(), b.data(), runningMean.data(), runningVar.data()};
+    (*k)->run(bufs, N);
+    std::vector<double> relu(y.size());
+    for (size_t i = 0; i < y.size(); ++i) relu[i] = std::max(0.0, y[i]);
+    near(out, relu, 0, "relu(y)");
   }
   // Unpaired: only the packed rows (y and dx go to scratch).
   std::vector<float> stats2(2 * C, -1), params2(2 * C, -1);
