@@ -21,6 +21,7 @@
 // value a library call, op kernel or store reads (it must be in memory), a multi-use value whose
 // computation reads two full-size buffers (each consumer would read both), a function result.
 #include <algorithm>
+#include <cstdint>
 #include <optional>
 
 #include "codegen/kernel_passes.h"
@@ -123,24 +124,30 @@ bool isPrivateTemp(const KProgram& p, const KFunction& f, int32_t r) {
   return std::none_of(f.results.begin(), f.results.end(), [&](const auto& res) { return p.buffers[res.second].storage == r; });
 }
 
-// Copies P's expressions into `out` (their reads re-indexed by `dims`, P dim -> out dim, over
-// `outRank` dims, their buffers made arguments of `into`); returns the index of P's root.
-int32_t copyTree(const Kernel& P, const std::vector<int>& dims, size_t outRank, Kernel& into, std::vector<Expr>& out) {
-  std::vector<int32_t> at(P.exprs.size(), -1);
-  for (size_t x = 0; x < P.exprs.size(); ++x) {
-    Expr e = P.exprs[x];
+// Appends kernel `from`'s expressions to `out` (their reads re-indexed by `dims`, from's dim ->
+// out dim, over `outRank` dims, their buffers made arguments of `into`), except expression
+// `replaced`, which becomes `by`; returns where each expression went.
+std::vector<int32_t> copyExprs(const Kernel& from, const std::vector<int>& dims, size_t outRank, Kernel& into, std::vector<Expr>& out,
+                               size_t replaced = SIZE_MAX, int32_t by = -1) {
+  std::vector<int32_t> at(from.exprs.size(), -1);
+  for (size_t x = 0; x < from.exprs.size(); ++x) {
+    if (x == replaced) {
+      at[x] = by;
+      continue;
+    }
+    Expr e = from.exprs[x];
     if (e.kind == ExprKind::Read) {
       std::vector<Lin> strides(outRank, Lin{});
       for (size_t k = 0; k < dims.size(); ++k)
         if (dims[k] >= 0) strides[static_cast<size_t>(dims[k])] = e.strides[k];
       e.strides = std::move(strides);
-      e.arg = argIndex(into, P.args[static_cast<size_t>(e.arg)]);
+      e.arg = argIndex(into, from.args[static_cast<size_t>(e.arg)]);
     }
     for (int32_t& o : e.operands) o = at[static_cast<size_t>(o)];
     out.push_back(std::move(e));
     at[x] = static_cast<int32_t>(out.size() - 1);
   }
-  return at[static_cast<size_t>(P.root)];
+  return at;
 }
 
 // Rebuilds c's expressions with each read in `reads` (expression index -> P dim map) replaced by
@@ -152,7 +159,7 @@ void inlineInto(const Kernel& P, Kernel& c, const std::vector<std::pair<size_t, 
   for (size_t x = 0; x < before.exprs.size(); ++x) {
     auto read = std::find_if(reads.begin(), reads.end(), [&](const auto& r) { return r.first == x; });
     if (read != reads.end()) {
-      at[x] = copyTree(P, read->second, before.space.size(), c, out);
+      at[x] = copyExprs(P, read->second, before.space.size(), c, out)[static_cast<size_t>(P.root)];
       continue;
     }
     Expr e = before.exprs[x];
@@ -209,24 +216,7 @@ bool tryExtend(const KProgram& p, KFunction& f, size_t pi) {
   for (size_t d = 0; d < read.dims.size(); ++d)
     if (read.dims[d] >= 0) cToP[static_cast<size_t>(read.dims[d])] = static_cast<int>(d);
   std::vector<Expr> exprs = k.exprs;
-  std::vector<int32_t> at(c.exprs.size(), -1);
-  for (size_t x = 0; x < c.exprs.size(); ++x) {
-    if (x == read.expr) {
-      at[x] = k.root;
-      continue;
-    }
-    Expr e = c.exprs[x];
-    if (e.kind == ExprKind::Read) {
-      std::vector<Lin> strides(k.space.size(), Lin{});
-      for (size_t d = 0; d < cToP.size(); ++d)
-        if (cToP[d] >= 0) strides[static_cast<size_t>(cToP[d])] = e.strides[d];
-      e.strides = std::move(strides);
-      e.arg = argIndex(k, c.args[static_cast<size_t>(e.arg)]);
-    }
-    for (int32_t& o : e.operands) o = at[static_cast<size_t>(o)];
-    exprs.push_back(std::move(e));
-    at[x] = static_cast<int32_t>(exprs.size() - 1);
-  }
+  const std::vector<int32_t> at = copyExprs(c, cToP, k.space.size(), k, exprs, read.expr, k.root);
   k.exprs = std::move(exprs);
   k.root = at[static_cast<size_t>(c.root)];
   std::vector<Lin> outStrides(static_cast<size_t>(k.numKept), Lin{});
