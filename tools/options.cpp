@@ -15,6 +15,7 @@ commands:
   check FILE                 parse and type/shape-check a model; exit 1 on error
   dump FILE --stage=S        print a stage: ast, ir, grad, kernels (kernel IR and memory plan),
                              llvm (optimized LLVM IR of the CPU kernels)
+        --target T           the target the grad and kernel stages are for (default cpu)
         --max-batch=N        the largest batch the plan is sized for (default 64)
         --format=text|dot    text (default) or Graphviz
         --print-after-all    print the IR after every pass
@@ -22,20 +23,20 @@ commands:
         --print-changed      print the IR after each pass that changed it
         --passes=P1,P2       run exactly these passes on the forward IR
   run FILE --weights W --inputs I -o OUT [--grads] [--seed N] [--precision f64|f32]
-        [--target ref|cpu] [--threads N]
+        [--target ref|cpu|dnnl] [--threads N]
                              one forward (and with --grads, backward) pass on the reference
-                             evaluator or the LLVM CPU backend (f32, JIT); OUT holds every
+                             evaluator (default) or a target (f32, JIT); OUT holds every
                              output, `loss` and `p.grad`
   gradcheck FILE [--seed N] [--step H] [--weights W] [--inputs I]
                              symbolic gradients vs central finite differences in float64
-  build FILE [-o NAME] [--target cpu] [-O0..3] [--cpu=NAME|-march=NAME] [--max-batch=N]
+  build FILE [-o NAME] [--target cpu|dnnl] [-O0..3] [--cpu=NAME|-march=NAME] [--max-batch=N]
         [--emit=obj|llvm|asm] [--jobs=N] [--time-passes]
                              compile the training step and eval to native code and link them with
                              the runtime into an executable (`NAME train|eval|predict|info`) that
                              needs no LLVM; --emit stops at an object file, LLVM IR or assembly;
                              --jobs: threads that compile the kernels (default: all cores)
   train FILE [--data DIR] [--epochs N] [--batch N] [--lr X] [--threads N] [--seed N] [--save F]
-        [--resume F] [--log F] [--target cpu] [--max-batch=N] [--jobs=N] [--time-passes]
+        [--resume F] [--log F] [--target cpu|dnnl] [--max-batch=N] [--jobs=N] [--time-passes]
                              the built executable's trainer, compiled through the JIT
 
 options:
