@@ -243,16 +243,16 @@ Expected<bool> fuseLoops(KProgram& p) {
     // readers come after it).
     for (bool swept = true; swept;) {
       swept = false;
-    for (size_t i = 0; i < f.kernels.size();) {
-      const Kernel& P = f.kernels[i];
-      const bool candidate = P.kind == KernelKind::Loop && P.moreOutputs.empty() && P.root >= 0 && !isStoreCopy(P) &&
-                             isPrivateTemp(p, f, P.args[0]);
-      if (candidate && (P.reduceRoot < 0 ? tryInline(p, f, i) : tryExtend(p, f, i))) {
-        any = swept = true;
-        continue;  // the kernel now at i is the next one
+      for (size_t i = 0; i < f.kernels.size();) {
+        const Kernel& P = f.kernels[i];
+        const bool candidate = P.kind == KernelKind::Loop && P.moreOutputs.empty() && P.root >= 0 && !isStoreCopy(P) &&
+                               isPrivateTemp(p, f, P.args[0]);
+        if (candidate && (P.reduceRoot < 0 ? tryInline(p, f, i) : tryExtend(p, f, i))) {
+          any = swept = true;
+          continue;  // the kernel now at i is the next one
+        }
+        ++i;
       }
-      ++i;
-    }
     }
     if (!any) continue;
     renameKernels(f);
