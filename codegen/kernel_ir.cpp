@@ -1,5 +1,6 @@
-// The kernel-level IR: lowering a graph function to fused loop kernels and op kernels (see
-// kernel_ir.h), the kernels dump, and the memory plan's verifier.
+// The kernel-level IR: lowering a graph function to loop kernels (one per pointwise op or
+// reduction; the fuse-loops pass fuses them) and op kernels (see kernel_ir.h), the kernels dump,
+// and the memory plan's verifier.
 #include "codegen/kernel_ir.h"
 
 #include <fmt/format.h>
