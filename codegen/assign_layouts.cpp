@@ -126,7 +126,6 @@ void splitLoop(const KProgram& p, Kernel& k, int dc, const std::vector<bool>& bl
   k.innerKept = kept && k.reduceRoot >= 0;
 }
 
-
 // Before a generated op kernel of LibraryOps::generatedBlocked whose other arguments can be
 // blocked, an operand that cannot (a reshape's view: the max-pool gradient's dy after flatten) is
 // copied into a temp of its own that can, so that the kernel need not run row-major and drag its
@@ -151,17 +150,8 @@ bool copyUnblockableOperands(KProgram& p) {
         copy.function = static_cast<int32_t>(fi);
         copy.storage = static_cast<int32_t>(p.buffers.size());
         p.buffers.push_back(copy);
-        Kernel k;
-        k.kind = KernelKind::Loop;
-        k.args = {copy.storage, from};
-        k.ops = {OpKind::Reshape};
-        for (int64_t d : copy.type.dims) k.space.push_back(dimLin(d));
-        k.numKept = static_cast<int32_t>(k.space.size());
-        k.outStrides = contiguousStrides(copy.type.dims);
-        k.exprs.push_back(Expr{.kind = ExprKind::Read, .arg = 1, .strides = k.outStrides});
-        k.root = 0;
         f.kernels[ki].args[a] = copy.storage;
-        f.kernels.insert(f.kernels.begin() + static_cast<std::ptrdiff_t>(ki), std::move(k));
+        f.kernels.insert(f.kernels.begin() + static_cast<std::ptrdiff_t>(ki), copyLoop(from, copy.storage, copy.type, OpKind::Reshape));
         ++ki;
         any = true;
       }

@@ -32,8 +32,6 @@ namespace {
 
 bool isOne(const Lin& l) { return l == Lin{0, 1}; }
 
-bool isStoreCopy(const Kernel& k) { return std::find(k.ops.begin(), k.ops.end(), OpKind::Store) != k.ops.end(); }
-
 // For a read with `strides` over the reader's dims `extents` of a buffer that P writes with
 // `outStrides` over its dims `pExtents`: the reader dim of each P dim (-1 for P's extent-1 dims),
 // when the two sets of dims of extent > 1 correspond one to one with equal extents and the read's

@@ -119,8 +119,8 @@ bool canAbsorb(const KProgram& p, const KFunction& f, size_t i, size_t j) {
 bool canPair(const KProgram& p, const KFunction& f, size_t i, size_t j) {
   const Kernel &a = f.kernels[i], &b = f.kernels[j];
   if (a.kind != KernelKind::Library || b.kind != KernelKind::Library || !a.moreOutputs.empty() || !b.moreOutputs.empty()) return false;
-  const bool aFirst = std::count(p.library.pairs.begin(), p.library.pairs.end(), std::pair{a.op, b.op}) > 0;
-  if (!aFirst && std::count(p.library.pairs.begin(), p.library.pairs.end(), std::pair{b.op, a.op}) == 0) return false;
+  const bool aFirst = p.library.computesWith(a.op, b.op);
+  if (!aFirst && !p.library.computesWith(b.op, a.op)) return false;
   const Kernel &op = aFirst ? a : b, &partner = aFirst ? b : a;
   auto next = op.args.begin() + 1;
   for (size_t x = 1; x < partner.args.size(); ++x) {
@@ -134,7 +134,7 @@ bool canPair(const KProgram& p, const KFunction& f, size_t i, size_t j) {
 
 // The paired call at i: the op's kernel with the partner's result as a further result.
 void pair(const KProgram& p, Kernel& a, const Kernel& b) {
-  const bool aFirst = std::count(p.library.pairs.begin(), p.library.pairs.end(), std::pair{a.op, b.op}) > 0;
+  const bool aFirst = p.library.computesWith(a.op, b.op);
   Kernel merged = aFirst ? a : b;
   const Kernel& partner = aFirst ? b : a;
   LoopOutput result;

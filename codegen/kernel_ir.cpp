@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <functional>
 #include <map>
 
 #include "ir/verifier.h"
@@ -264,18 +263,7 @@ int32_t FunctionBuilder::buildLoop(ValueId value, int32_t out) {
 }
 
 int32_t FunctionBuilder::buildCopy(int32_t from, int32_t out, const TensorType& type) {
-  LoopState s;
-  s.k.args.push_back(out);
-  std::vector<int> axisOf;
-  for (size_t k = 0; k < type.dims.size(); ++k) {
-    s.k.space.push_back(dimLin(type.dims[k]));
-    axisOf.push_back(static_cast<int>(k));
-  }
-  s.k.numKept = static_cast<int32_t>(type.dims.size());
-  s.k.outStrides = contiguousStrides(type.dims);
-  s.k.root = read(s, from, type.dims, axisOf);
-  s.k.ops.push_back(OpKind::Store);
-  finishKernel(std::move(s.k));
+  finishKernel(copyLoop(from, out, type, OpKind::Store));
   return out;
 }
 
@@ -478,6 +466,21 @@ Expected<KProgram> lowerToKernels(const Module& m, int64_t maxBatch) {
   return p;
 }
 
+Kernel copyLoop(int32_t from, int32_t to, const TensorType& type, OpKind op) {
+  Kernel k;
+  k.kind = KernelKind::Loop;
+  k.args = {to, from};
+  for (int64_t d : type.dims) k.space.push_back(dimLin(d));
+  k.numKept = static_cast<int32_t>(k.space.size());
+  k.outStrides = contiguousStrides(type.dims);
+  k.exprs.push_back(Expr{.kind = ExprKind::Read, .dtype = type.dtype, .arg = 1, .strides = k.outStrides});
+  k.root = 0;
+  k.ops = {op};
+  return k;
+}
+
+bool isStoreCopy(const Kernel& k) { return k.kind == KernelKind::Loop && k.ops == std::vector<OpKind>{OpKind::Store}; }
+
 int32_t argIndex(Kernel& k, int32_t buffer) {
   for (size_t i = 0; i < k.args.size(); ++i)
     if (k.args[i] == buffer) return static_cast<int32_t>(i);
@@ -523,7 +526,6 @@ void dropUnusedBuffers(KProgram& p) {
     for (auto& [name, b] : f.results) b = at[b];
   }
 }
-
 
 void renameKernels(KFunction& f) {
   for (size_t k = 0; k < f.kernels.size(); ++k) f.kernels[k].name = kernelName(f.name, k, f.kernels[k].ops);

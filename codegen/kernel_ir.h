@@ -165,6 +165,9 @@ struct LibraryOps {
     const bool blockable = x.rank() == 4 && x.dims[1] != kBatch && x.dims[1] % kChannelBlock == 0;
     return takes(op) && (!onlyBlocked(op) || blockable);
   }
+  bool computesWith(OpKind op, OpKind partner) const {
+    return std::find(pairs.begin(), pairs.end(), std::pair{op, partner}) != pairs.end();
+  }
   bool fusesEpilogue(OpKind op) const { return std::find(epilogueOps.begin(), epilogueOps.end(), op) != epilogueOps.end(); }
   bool takes(OpKind op) const { return std::find(ops.begin(), ops.end(), op) != ops.end(); }
   bool onlyBlocked(OpKind op) const { return std::find(blockedOnly.begin(), blockedOnly.end(), op) != blockedOnly.end(); }
@@ -192,6 +195,11 @@ Expected<KProgram> lowerToKernels(const Module& m, int64_t maxBatch);
 std::string kernelName(const std::string& function, size_t index, const std::vector<OpKind>& ops);
 // Renames f's kernels after a pass removed or merged some: names carry their index, kept dense.
 void renameKernels(KFunction& f);
+// A loop copying buffer `from` into `to`, both row-major of `type`; `op` names it (a store's copy
+// into its global or a result's is OpKind::Store).
+Kernel copyLoop(int32_t from, int32_t to, const TensorType& type, OpKind op);
+// Whether k is the copy lower-to-kernels made for a store or a function result.
+bool isStoreCopy(const Kernel& k);
 // The index of `buffer` among k's arguments, appended when it is not one yet.
 int32_t argIndex(Kernel& k, int32_t buffer);
 // Removes argument `arg` of k, which no expression reads and no result writes.

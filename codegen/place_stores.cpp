@@ -18,10 +18,8 @@ namespace sinter::kir {
 
 namespace {
 
-bool isStoreCopy(const KProgram& p, const Kernel& k) {
-  return k.kind == KernelKind::Loop && k.ops.size() == 1 && k.ops[0] == OpKind::Store && k.args.size() == 2 &&
-         p.buffers[k.args[0]].global >= 0;
-}
+// A store's copy into its global (not a result's).
+bool isGlobalCopy(const KProgram& p, const Kernel& k) { return isStoreCopy(k) && k.args.size() == 2 && p.buffers[k.args[0]].global >= 0; }
 
 // The producer of the copied value when the copy can be dropped, else -1.
 int producerIfPlaceable(const KProgram& p, const KFunction& f, int32_t fi, size_t copy) {
@@ -58,7 +56,7 @@ Expected<bool> placeStores(KProgram& p) {
     KFunction& f = p.functions[fi];
     bool removed = false;
     for (size_t c = 0; c < f.kernels.size();) {
-      const int producer = isStoreCopy(p, f.kernels[c]) ? producerIfPlaceable(p, f, static_cast<int32_t>(fi), c) : -1;
+      const int producer = isGlobalCopy(p, f.kernels[c]) ? producerIfPlaceable(p, f, static_cast<int32_t>(fi), c) : -1;
       if (producer < 0) {
         ++c;
         continue;

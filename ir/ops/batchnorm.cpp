@@ -5,11 +5,13 @@ namespace sinter::batchnorm {
 
 std::vector<int64_t> statAxes(const Dims& x) { return x.size() == 4 ? std::vector<int64_t>{0, 2, 3} : std::vector<int64_t>{0}; }
 
+Dims perChannelDims(const Dims& x) { return x.size() == 4 ? Dims{1, x[1], 1, 1} : Dims{1, x[1]}; }
+
 Stats stats(Builder& b, ValueId x) {
   const Dims dims = b.type(x).dims;
   Stats s;
   s.axes = statAxes(dims);
-  s.perChannel = dims.size() == 4 ? Dims{1, dims[1], 1, 1} : Dims{1, dims[1]};
+  s.perChannel = perChannelDims(dims);
   s.mean = b.reduce(OpKind::Mean, x, s.axes, true);
   ValueId centered = b.sub(x, s.mean);
   s.var = b.reduce(OpKind::Mean, b.mul(centered, centered), s.axes, true);
@@ -24,7 +26,7 @@ ValueId normalized(Builder& b, ValueId x, const Stats& s, double eps) { return b
 
 ValueId inference(Builder& b, ValueId x, ValueId weight, ValueId bias, ValueId runningMean, ValueId runningVar, double eps) {
   Stats s;
-  s.perChannel = b.type(x).rank() == 4 ? Dims{1, b.type(x).dims[1], 1, 1} : Dims{1, b.type(x).dims[1]};
+  s.perChannel = perChannelDims(b.type(x).dims);
   s.mean = perChannel(b, s, runningMean);
   s.var = perChannel(b, s, runningVar);
   return b.add(b.mul(normalized(b, x, s, eps), perChannel(b, s, weight)), perChannel(b, s, bias));

@@ -16,8 +16,10 @@ struct Stats {
   ValueId mean, var;  // var: the biased batch variance, mean((x - mean)^2)
 };
 Stats stats(Builder& b, ValueId x);
-// The axes those statistics reduce: {0, 2, 3} for NCHW, {0} for [N, C].
+// The axes those statistics reduce: {0, 2, 3} for NCHW, {0} for [N, C]; and a per-channel value's
+// shape against x: [1,C,1,1] or [1,C].
 std::vector<int64_t> statAxes(const Dims& x);
+Dims perChannelDims(const Dims& x);
 
 // A [C] parameter as [1,C(,1,1)], to broadcast over x.
 ValueId perChannel(Builder& b, const Stats& s, ValueId v);
