@@ -30,7 +30,6 @@
 // one in between (batch norm's final backward loop reads the statistics computed after the ReLU
 // gradient it also reads).
 #include <algorithm>
-#include <set>
 
 #include "codegen/kernel_passes.h"
 
@@ -41,28 +40,6 @@ namespace {
 bool sameShape(const Kernel& a, const Kernel& b) {
   return a.kind == KernelKind::Loop && b.kind == KernelKind::Loop && a.space == b.space && a.numKept == b.numKept &&
          a.innerKept == b.innerKept && (a.reduceRoot >= 0) == (b.reduceRoot >= 0);
-}
-
-struct Access {
-  std::set<int32_t> reads, writes;  // storages
-};
-
-Access accessOf(const KProgram& p, const Kernel& k) {
-  Access a;
-  for (size_t i = 0; i < k.args.size(); ++i) {
-    const int32_t s = p.buffers[k.args[i]].storage;
-    if (writesArg(k, i)) a.writes.insert(s);
-    // An Op or Library kernel reads every operand; a loop kernel what its Read expressions name.
-    else if (k.kind != KernelKind::Loop) a.reads.insert(s);
-  }
-  if (k.kind == KernelKind::Loop)
-    for (const Expr& e : k.exprs)
-      if (e.kind == ExprKind::Read) a.reads.insert(p.buffers[k.args[e.arg]].storage);
-  return a;
-}
-
-bool meets(const std::set<int32_t>& x, const std::set<int32_t>& y) {
-  return std::any_of(x.begin(), x.end(), [&](int32_t s) { return y.count(s) > 0; });
 }
 
 // A's result that B's read `e` takes, when B reads it exactly where A writes it; -1 when the read
@@ -77,16 +54,8 @@ int resultRead(const KProgram& p, const Kernel& a, const Kernel& b, const Expr& 
   return -1;
 }
 
-// Whether kernel j may run at i < j instead: no kernel between writes a storage it reads, or
-// touches a storage it writes.
-bool mayMoveUp(const KProgram& p, const KFunction& f, size_t i, size_t j) {
-  const Access ab = accessOf(p, f.kernels[j]);
-  for (size_t k = i + 1; k < j; ++k) {
-    const Access ak = accessOf(p, f.kernels[k]);
-    if (meets(ak.writes, ab.reads) || meets(ak.writes, ab.writes) || meets(ak.reads, ab.writes)) return false;
-  }
-  return true;
-}
+// Whether kernel j may run at i < j instead: it commutes with every kernel between.
+bool mayMoveUp(const KProgram& p, const KFunction& f, size_t i, size_t j) { return commutesWithBetween(p, f, j, i, j); }
 
 // Whether B (at index j) may join A (at index i < j), per the file comment.
 bool canAbsorb(const KProgram& p, const KFunction& f, size_t i, size_t j) {

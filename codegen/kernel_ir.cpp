@@ -527,6 +527,32 @@ void dropUnusedBuffers(KProgram& p) {
   }
 }
 
+Access accessOf(const KProgram& p, const Kernel& k) {
+  Access a;
+  for (size_t i = 0; i < k.args.size(); ++i) {
+    const int32_t s = p.buffers[k.args[i]].storage;
+    if (writesArg(k, i)) a.writes.insert(s);
+    else if (k.kind != KernelKind::Loop) a.reads.insert(s);
+  }
+  if (k.kind == KernelKind::Loop)
+    for (const Expr& e : k.exprs)
+      if (e.kind == ExprKind::Read) a.reads.insert(p.buffers[k.args[e.arg]].storage);
+  return a;
+}
+
+bool meets(const std::set<int32_t>& x, const std::set<int32_t>& y) {
+  return std::any_of(x.begin(), x.end(), [&](int32_t s) { return y.count(s) > 0; });
+}
+
+bool commutesWithBetween(const KProgram& p, const KFunction& f, size_t k, size_t i, size_t j) {
+  const Access ak = accessOf(p, f.kernels[k]);
+  for (size_t x = std::min(i, j) + 1; x < std::max(i, j); ++x) {
+    const Access ax = accessOf(p, f.kernels[x]);
+    if (meets(ax.writes, ak.reads) || meets(ax.writes, ak.writes) || meets(ax.reads, ak.writes)) return false;
+  }
+  return true;
+}
+
 void renameKernels(KFunction& f) {
   for (size_t k = 0; k < f.kernels.size(); ++k) f.kernels[k].name = kernelName(f.name, k, f.kernels[k].ops);
 }
@@ -543,9 +569,13 @@ std::string kernelName(const std::string& function, size_t index, const std::vec
 
 Status verifyMemoryPlan(const KProgram& p) {
   for (const Buffer& b : p.buffers) {
-    if (b.offset % kAlign) return Error(fmt::format("buffer '{}' at offset {} is not 64-byte aligned", b.name, b.offset));
+    // A group's members (concat-loops) are aligned to their elements only.
+    const bool owner = b.storage == static_cast<int32_t>(&b - p.buffers.data());
+    const int64_t align = owner || b.storageOffset == 0 ? kAlign : dtypeSize(b.type.dtype);
+    if (b.offset % align) return Error(fmt::format("buffer '{}' at offset {} is not {}-byte aligned", b.name, b.offset, align));
     const Buffer& s = p.buffers[b.storage];
-    if (b.bytesAtMax > s.bytesAtMax) return Error(fmt::format("alias '{}' is larger than its storage '{}'", b.name, s.name));
+    if (b.storageOffset + b.bytesAtMax > s.bytesAtMax) return Error(fmt::format("alias '{}' ends past its storage '{}'", b.name, s.name));
+    if (b.offset != s.offset + b.storageOffset) return Error(fmt::format("alias '{}' is not where its storage '{}' puts it", b.name, s.name));
     if (b.offset + b.bytesAtMax > (b.persistent ? p.stateBytes : p.workBytes))
       return Error(fmt::format("buffer '{}' ends past its arena", b.name));
   }
@@ -578,6 +608,7 @@ std::string printKernels(const KProgram& p) {
   for (size_t i = 0; i < p.buffers.size(); ++i) {
     const Buffer& b = p.buffers[i];
     std::string alias = b.storage != static_cast<int32_t>(i) ? fmt::format(" alias of %{}", b.storage) : "";
+    if (b.storageOffset) alias += fmt::format("+{}", b.storageOffset);
     std::string layout = b.layout == Layout::Plain ? "" : fmt::format(" {}", layoutName(b.layout));
     if (b.space == MemorySpace::Device) layout += " device";
     out += fmt::format("  %{} {} : {}{} {} {} @{} ({} bytes){}\n", i, b.name, formatType(b.type), layout, kRoles[static_cast<int>(b.role)],

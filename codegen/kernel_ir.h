@@ -4,7 +4,7 @@
 //
 // buildKernels runs lower-to-kernels (here), then the kernel-IR passes of kernel_passes.h
 // (fuse-loops, select-library-kernels, assign-layouts, fuse-epilogues, place-stores,
-// collapse-loops, fuse-siblings, plan-memory; kernel_passes.cpp says why in that order). Lowering:
+// collapse-loops, fuse-siblings, concat-loops, plan-memory; kernel_passes.cpp says why in that order). Lowering:
 //  1. Each pointwise op (fusion class Elementwise/Broadcast) and each reduction is a loop kernel of
 //     its own, over its operands in memory; fuse-loops then computes values inside the loops that
 //     read them. View ops (reshape, broadcast, transpose) are index maps on the buffers a kernel
@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,7 @@ struct Buffer {
   int64_t offset = 0;        // bytes, in its arena
   int64_t bytesAtMax = 0;
   int32_t storage = -1;      // the buffer whose bytes this one is (itself unless an alias)
+  int64_t storageOffset = 0;  // an alias's first byte within its storage (concat-loops' groups)
   int32_t global = -1;       // module global index for Param/State
   int32_t function = -1;     // owning function for temps/outputs, -1 if shared
 };
@@ -80,6 +82,7 @@ struct Expr {
   std::vector<Lin> strides;       // Read: elements per step of each iteration-space dim
   double value = 0;               // Const
   Lin count;                      // Count: the value, as a float
+  bool operator==(const Expr&) const = default;
 };
 
 enum class KernelKind : uint8_t {
@@ -97,6 +100,7 @@ struct LoopOutput {
   int32_t reduceRoot = -1;
   OpKind reduceOp = OpKind::Sum;
   std::vector<Lin> outStrides;
+  bool operator==(const LoopOutput&) const = default;
 };
 
 struct Kernel {
@@ -204,6 +208,21 @@ bool isStoreCopy(const Kernel& k);
 int32_t argIndex(Kernel& k, int32_t buffer);
 // Removes argument `arg` of k, which no expression reads and no result writes.
 void removeArg(Kernel& k, int32_t arg);
+// The storages a kernel reads and writes: an Op or Library kernel reads every operand, a loop
+// kernel what its Read expressions name.
+struct Access {
+  std::set<int32_t> reads, writes;
+};
+Access accessOf(const KProgram& p, const Kernel& k);
+bool meets(const std::set<int32_t>& x, const std::set<int32_t>& y);
+// Whether f's kernel k commutes with every kernel strictly between i and j: none of them writes a
+// storage k reads, or touches a storage k writes (so k may move anywhere in [i, j]).
+bool commutesWithBetween(const KProgram& p, const KFunction& f, size_t k, size_t i, size_t j);
+// Whether buffers a and b are the same bytes (one storage, the same offset in it, the same size).
+inline bool sameBytes(const KProgram& p, int32_t a, int32_t b) {
+  const Buffer &x = p.buffers[a], &y = p.buffers[b];
+  return x.storage == y.storage && x.storageOffset == y.storageOffset && x.bytesAtMax == y.bytesAtMax;
+}
 // Removes the buffers that no kernel, function or alias refers to any more (after a fusion) and
 // renumbers every index into the buffer table.
 void dropUnusedBuffers(KProgram& p);

@@ -30,6 +30,9 @@ const KernelPass kPasses[] = {
     // an optimizer's [32,3,3,3] and [864] views, then have equal spaces); before the memory plan
     // (fusion drops buffers and moves results earlier).
     {"fuse-siblings", fuseSiblings, "fuse loops over one space that share reads or feed each other into one kernel with several results"},
+    // After fuse-siblings (an update is one loop per parameter only once its three loops are one),
+    // before the memory plan (which places the groups it makes).
+    {"concat-loops", concatLoops, "run identical elementwise loops over different buffers as one loop over the buffers laid end to end"},
     // Last: offsets depend on which buffers exist and which kernels touch them.
     {"plan-memory", planMemory, "lay out the state arena and share the work arena between buffers whose lifetimes do not overlap"},
 };

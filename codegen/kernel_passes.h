@@ -46,6 +46,7 @@ Expected<bool> fuseEpilogues(KProgram& p);
 Expected<bool> placeStores(KProgram& p);
 Expected<bool> collapseLoops(KProgram& p);
 Expected<bool> fuseSiblings(KProgram& p);
+Expected<bool> concatLoops(KProgram& p);
 Expected<bool> planMemory(KProgram& p);
 
 }  // namespace sinter::kir

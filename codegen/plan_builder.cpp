@@ -106,8 +106,9 @@ Expected<PlanSpec> buildPlan(const Module& m, const kir::KProgram& k, const std:
     pb.bytesAtMaxBatch = b.bytesAtMax;
     pb.layout = kir::layoutName(b.layout);
     pb.device = b.space == kir::MemorySpace::Device;
-    // The buffer that owns a global's storage carries its initializer (aliases of it do not).
-    if (b.global >= 0 && b.storage == static_cast<int32_t>(&b - k.buffers.data())) {
+    // The global's own buffer carries its initializer (views of it do not); it may be a member of
+    // a concat-loops group, an alias of the group's storage.
+    if (b.global >= 0 && b.name == m.globals[b.global].name) {
       const Init& init = m.globals[b.global].init;
       pb.init = init.kind;
       pb.initStream = b.global;

@@ -1,11 +1,12 @@
 // plan-memory: byte offsets for every buffer in the two arenas.
 //
-// Algorithm. Params and state sit in the state arena in module order. Inputs sit at the start of
+// Algorithm. Params and state sit in the state arena in module order (a group of concat-loops where
+// its first member would be). Inputs sit at the start of
 // the work arena (the caller writes them before a run, so they must not share bytes with anything).
 // Each function's temps get intervals [first kernel, last kernel] (results: to the end) and are
 // placed first-fit, largest first, at 64-byte aligned offsets; functions never run at the same
 // time, so the work arena is the maximum over functions, sized at maxBatch. Aliases (reshapes,
-// in-place stores) take their storage's offset. Must not share bytes: two buffers of one function
+// in-place stores, the members of a group) take their storage's offset plus their own within it. Must not share bytes: two buffers of one function
 // whose intervals overlap (verifyMemoryPlan checks every pair after the pipeline).
 #include <algorithm>
 
@@ -16,10 +17,12 @@ namespace sinter::kir {
 Expected<bool> planMemory(KProgram& p) {
   auto ownsStorage = [&](const Buffer& b) { return b.storage == static_cast<int32_t>(&b - p.buffers.data()); };
   p.stateBytes = 0;
-  for (Buffer& b : p.buffers)
-    if (b.persistent && ownsStorage(b)) {
-      b.offset = p.stateBytes;
-      p.stateBytes += alignUp(b.bytesAtMax);
+  std::vector<bool> placedState(p.buffers.size(), false);
+  for (const Buffer& b : p.buffers)
+    if (b.persistent && !placedState[b.storage]) {
+      placedState[b.storage] = true;
+      p.buffers[b.storage].offset = p.stateBytes;
+      p.stateBytes += alignUp(p.buffers[b.storage].bytesAtMax);
     }
   int64_t base = 0;
   p.unplannedBytes = 0;
@@ -58,7 +61,7 @@ Expected<bool> planMemory(KProgram& p) {
   }
   for (Buffer& b : p.buffers) {
     const Buffer& s = p.buffers[b.storage];
-    b.offset = s.offset;
+    b.offset = s.offset + b.storageOffset;
     b.persistent = s.persistent;
   }
   return true;

@@ -641,7 +641,7 @@ Status emitKernel(llvm::Module& m, const kir::KProgram& p, const Kernel& k, cons
     sameAs[a] = static_cast<int>(a);
     if (!kir::writesArg(k, a))
       for (const kir::LoopOutput& o : kir::loopOutputs(k))
-        if (p.buffers[k.args[a]].storage == p.buffers[k.args[o.arg]].storage) sameAs[a] = o.arg;
+        if (kir::sameBytes(p, k.args[a], k.args[o.arg])) sameAs[a] = o.arg;
   }
   Gen g(m, k.name, sameAs);
   if (k.kind == kir::KernelKind::Loop) {
