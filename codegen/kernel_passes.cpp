@@ -74,6 +74,7 @@ Expected<KProgram> buildKernels(const Module& m, const KernelOptions& o) {
   Expected<KProgram> p = lowerToKernels(m, o.maxBatch);
   if (!p) return p.error();
   p->library = o.library;
+  for (Buffer& b : p->buffers) b.space = o.space;
   print(kLowering, true, *p);
   for (const KernelPass& pass : kPasses) {
     Expected<bool> changed = pass.run(*p);

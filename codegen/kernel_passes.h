@@ -30,6 +30,7 @@ bool isKernelStep(std::string_view name);
 struct KernelOptions {
   int64_t maxBatch = 64;
   LibraryOps library;  // the target's vendor-library ops (select-library-kernels)
+  MemorySpace space = MemorySpace::Host;  // where the target's buffers live (all of them)
   bool printAfterAll = false;
   std::vector<std::string> printAfter;  // step names
   bool printChanged = false;

@@ -3,6 +3,7 @@
 #include "codegen/target.h"
 
 #include "codegen/cpu/compile.h"
+#include "codegen/cuda/ptx.h"
 #include "codegen/onednn/compile.h"
 
 namespace sinter {
@@ -12,7 +13,9 @@ namespace {
 const Target kTargets[] = {
     {"cpu", "LLVM-generated code for the CPU, tiled and vectorized, no vendor library", &cpu::kCompiler, nullptr},
     {"dnnl", "oneDNN 2.6 primitives for conv, matmul, pooling and batch norm, LLVM for the rest", &onednn::kCompiler, &onednn::kLibrary},
-    {"cuda", "cuBLAS and cuDNN for the heavy ops, LLVM NVPTX kernels for the rest", nullptr, nullptr},
+    // Not built yet: its kernels compile to PTX (dump --stage=ptx), the runtime is to come.
+    {"cuda", "cuBLAS and cuDNN for the heavy ops, LLVM NVPTX kernels for the rest", nullptr, &cuda::kLibrary,
+     kir::MemorySpace::Device, &cuda::ptxText},
 };
 
 std::string builtNames() {
@@ -25,6 +28,14 @@ std::string builtNames() {
 }  // namespace
 
 std::span<const Target> allTargets() { return kTargets; }
+
+Expected<const Target*> findTargetRow(std::string_view name) {
+  for (const Target& t : kTargets)
+    if (t.name == name) return &t;
+  std::string names;
+  for (const Target& t : kTargets) names += (names.empty() ? "" : ", ") + std::string(t.name);
+  return Error(fmt::format("unknown target '{}' (targets: {})", name, names));
+}
 
 Expected<const Target*> findTarget(std::string_view name) {
   for (const Target& t : kTargets) {

@@ -57,6 +57,10 @@ struct Target {
   std::string_view summary;
   const TargetCompiler* compiler;  // null: not built into this Sinter
   const kir::LibraryOps* library;  // the ops a vendor library runs (select-library-kernels); null: none
+  kir::MemorySpace space = kir::MemorySpace::Host;  // where its buffers live
+  // Its generated device code as text (cuda: PTX), for `sinter dump --stage=ptx`; null for host
+  // targets, whose code `--stage=llvm` shows.
+  Expected<std::string> (*deviceCode)(const kir::KProgram& p, const MachineOptions& machine) = nullptr;
   // Whether the library runs op on a first operand of type x: the grad pipeline keeps such ops
   // rather than expanding them (PassManagerOptions::targetTakes).
   bool libraryRuns(OpKind op, const TensorType& x) const { return library && library->runs(op, x); }
@@ -67,5 +71,8 @@ std::span<const Target> allTargets();
 // `--target NAME`: the target of that name if this Sinter has it built, else an error naming the
 // targets that are.
 Expected<const Target*> findTarget(std::string_view name);
+// The target of that name whether or not its compiler is built: `sinter dump` shows its grad and
+// kernel stages (and its device code) all the same.
+Expected<const Target*> findTargetRow(std::string_view name);
 
 }  // namespace sinter

@@ -14,8 +14,10 @@ Sinter compiles neural networks written in the .nn model language.
 commands:
   check FILE                 parse and type/shape-check a model; exit 1 on error
   dump FILE --stage=S        print a stage: ast, ir, grad, kernels (kernel IR and memory plan),
-                             llvm (optimized LLVM IR of the CPU kernels)
-        --target T           the target the grad and kernel stages are for (default cpu)
+                             llvm (optimized LLVM IR of the CPU kernels), ptx (the cuda
+                             target's generated kernels; --cpu=sm_NN picks the GPU, default sm_90)
+        --target T           the target the grad, kernel and ptx stages are for (default cpu;
+                             cpu, dnnl or cuda)
         --max-batch=N        the largest batch the plan is sized for (default 64)
         --format=text|dot    text (default) or Graphviz
         --print-after-all    print the IR after every pass

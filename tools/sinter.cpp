@@ -34,18 +34,30 @@ int dumpCommand(const ToolOptions& o) {
   }
   Expected<Module> m = runStage(*r.module, o);
   if (!m) return reportError(m.error(), r);
-  if (o.stage == "kernels") {
-    Expected<const Target*> target = findTarget(o.target.empty() ? "cpu" : o.target);
+  if (o.stage == "kernels" || o.stage == "ptx") {
+    Expected<const Target*> target = findTargetRow(o.target.empty() ? "cpu" : o.target);
     if (!target) return reportError(target.error(), r);
+    const Target& t = **target;
+    if (o.stage == "ptx" && !t.deviceCode)
+      return reportError(Error(fmt::format("--stage=ptx shows a GPU target's kernels (--target cuda); '{}' runs on the host "
+                                           "(--stage=llvm)", t.name)),
+                         r);
     kir::KernelOptions ko;
-    if ((*target)->library) ko.library = *(*target)->library;
+    if (t.library) ko.library = *t.library;
+    ko.space = t.space;
     ko.maxBatch = o.maxBatch > 0 ? o.maxBatch : r.train.batch;
     ko.printAfterAll = o.printAfterAll;
     ko.printAfter = o.printAfter;
     ko.printChanged = o.printChanged;
     Expected<kir::KProgram> k = kir::buildKernels(*m, ko);
     if (!k) return reportError(k.error(), r);
-    std::fputs(kir::printKernels(*k).c_str(), stdout);
+    if (o.stage == "kernels") {
+      std::fputs(kir::printKernels(*k).c_str(), stdout);
+      return 0;
+    }
+    Expected<std::string> ptx = t.deviceCode(*k, MachineOptions{.cpu = o.cpu, .optLevel = o.optLevel});
+    if (!ptx) return reportError(ptx.error(), r);
+    std::fputs(ptx->c_str(), stdout);
     return 0;
   }
   if (o.stage == "llvm") {

@@ -25,8 +25,9 @@ Expected<Module> trainingModule(const FrontendResult& r, const Target* target) {
 }
 
 Expected<Module> runStage(Module m, const ToolOptions& o) {
-  const bool compiled = o.stage == "grad" || o.stage == "kernels" || o.stage == "llvm";
-  Expected<const Target*> target = findTarget(o.target.empty() ? "cpu" : o.target);
+  const bool compiled = o.stage == "grad" || o.stage == "kernels" || o.stage == "llvm" || o.stage == "ptx";
+  // Only --stage=llvm needs the target's compiler; the other stages show any target's pipeline.
+  Expected<const Target*> target = (o.stage == "llvm" ? findTarget : findTargetRow)(o.target.empty() ? "cpu" : o.target);
   if (compiled && !target) return target.error();
   PassManagerOptions pm = pipelineFor(compiled ? *target : nullptr);
   pm.printAfterAll = o.printAfterAll;
@@ -45,11 +46,11 @@ Expected<Module> runStage(Module m, const ToolOptions& o) {
     return m;
   }
   if (o.stage == "ir") return m;
-  if (o.stage == "grad" || o.stage == "kernels" || o.stage == "llvm") {
+  if (compiled) {
     if (Status s = runGradPipeline(m, pm); !s) return s.error();
     return m;
   }
-  return Error(fmt::format("unknown stage '{}'; expected ast, ir, grad, kernels or llvm", o.stage));
+  return Error(fmt::format("unknown stage '{}'; expected ast, ir, grad, kernels, llvm or ptx", o.stage));
 }
 
 }  // namespace sinter

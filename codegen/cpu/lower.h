@@ -1,5 +1,6 @@
-// Kernel IR -> LLVM IR for the host CPU: one function per kernel with the runtime's KernelFn
-// signature, `void NAME(void* const* bufs, i64 batch, i64 begin, i64 end)`.
+// Kernel IR -> LLVM IR for the host CPU, or for an NVIDIA GPU (the cuda target's NVPTX kernels):
+// one function per kernel with the runtime's KernelFn signature,
+// `void NAME(void* const* bufs, i64 batch, i64 begin, i64 end)`.
 #pragma once
 
 #include <cstdint>
@@ -20,10 +21,17 @@ namespace sinter::cpu {
 // What the runtime needs to call a lowered kernel.
 using LoweredKernel = KernelBinding;
 
+// Where the kernels run. Host: the runtime's thread pool calls a kernel once per slice [begin,
+// end) of its parallel extent. Device: a kernel is a PTX entry with the same parameters (bufs in
+// device memory) where grid thread t computes index begin + t of the extent, which flattens every
+// kept dim outside a reduction; exp, log, tanhf and powf are libdevice's (__nv_expf), which the
+// caller links; heavy ops are an error (the target's library runs them).
+enum class CodeStyle { Host, Device };
+
 // Adds every kernel of `p` to `m`, the heavy ones tiled for `target`'s registers; result[f][k]
 // describes function f's kernel k.
 Expected<std::vector<std::vector<LoweredKernel>>> lowerKernels(const kir::KProgram& p, llvm::Module& m,
-                                                               const HeavyTarget& target);
+                                                               const HeavyTarget& target, CodeStyle style = CodeStyle::Host);
 
 // How the CPU backend lowers an op: an inline pointwise emitter, the reduction loop, a view (index
 // map), function plumbing, a kernel of its own, the heavy-kernel generators, or unsupported (with

@@ -1,11 +1,13 @@
 // Kernel IR -> LLVM IR: loop kernels (fused pointwise chains with an optional reduction), the
 // single-op kernels (softmax, log_softmax, one_hot, dropout_mask, concat, slice, pad), and the
-// heavy ops through codegen/cpu/heavy_kernels.h. Each kernel is a public function that loads its
+// heavy ops through codegen/cpu/heavy_kernels.h (host code only: a device target's library runs
+// those). Each kernel is a public function that loads its
 // buffer pointers and calls an always-inlined body whose pointer parameters are noalias (an operand
 // that shares the output's storage is read through the output's pointer), so the inliner turns them
 // into alias scopes.
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/IntrinsicsNVPTX.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/raw_ostream.h>
@@ -33,8 +35,8 @@ using llvm::Value;
 // One kernel function under construction.
 struct Gen {
   // Argument a of the kernel is read through argument sameAs[a] (itself or the output).
-  Gen(llvm::Module& mod, const std::string& name, const std::vector<int>& sameAs)
-      : m(mod), ctx(mod.getContext()), b(ctx) {
+  Gen(llvm::Module& mod, const std::string& name, const std::vector<int>& sameAs, CodeStyle codeStyle)
+      : m(mod), ctx(mod.getContext()), b(ctx), style(codeStyle) {
     const int numArgs = static_cast<int>(sameAs.size());
     auto* ptr = llvm::PointerType::getUnqual(ctx);
     i64 = b.getInt64Ty();
@@ -44,6 +46,7 @@ struct Gen {
     auto* outerTy = llvm::FunctionType::get(b.getVoidTy(), {ptr, i64, i64, i64}, false);
     outer = llvm::Function::Create(outerTy, llvm::Function::ExternalLinkage, name, m);
     outer->addFnAttr(llvm::Attribute::NoUnwind);
+    if (style == CodeStyle::Device) outer->setCallingConv(llvm::CallingConv::PTX_Kernel);
     std::vector<llvm::Type*> params(numArgs, ptr);
     params.insert(params.end(), {i64, i64, i64});
     body = llvm::Function::Create(llvm::FunctionType::get(b.getVoidTy(), params, false), llvm::Function::InternalLinkage,
@@ -91,13 +94,30 @@ struct Gen {
   // for (i = lo; i < hi; ++i) body(i). The loop vectorizer interleaves these; they are not unrolled.
   void loop(Value* lo, Value* hi, const std::function<void(Value*)>& fn) { emitLoop(b, lo, hi, 1, fn); }
   void ifThen(Value* cond, const std::function<void()>& fn) { emitIf(b, cond, fn); }
+  // body(i) for every index i of this call's slice [begin, end) of the parallel extent: a loop on
+  // the host; on a device, grid thread t takes index begin + t.
+  void parallel(const std::function<void(Value*)>& fn) {
+    if (style == CodeStyle::Host) return loop(begin, end, fn);
+    auto sreg = [&](llvm::Intrinsic::ID id) { return b.CreateZExt(b.CreateIntrinsic(id, {}, {}), i64); };
+    Value* t = add(mul(sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x), sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_x)),
+                   sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x));
+    Value* i = add(begin, t);
+    ifThen(b.CreateICmpSLT(i, end), [&] { fn(i); });
+  }
+  // exp and log on a device are libdevice's (NVPTX has no lowering for llvm.exp).
   Value* intrinsic(llvm::Intrinsic::ID id, std::vector<Value*> xs) {
+    if (style == CodeStyle::Device && (id == llvm::Intrinsic::exp || id == llvm::Intrinsic::log)) {
+      const bool f = xs[0]->getType()->isFloatTy();
+      return libm(id == llvm::Intrinsic::exp ? (f ? "expf" : "exp") : (f ? "logf" : "log"), xs);
+    }
     return b.CreateIntrinsic(id, {xs[0]->getType()}, xs);
   }
-  Value* libm(const char* name, std::vector<Value*> xs) {
+  // A C math function (tanhf, powf); on a device libdevice's (__nv_tanhf).
+  Value* libm(const std::string& name, std::vector<Value*> xs) {
     std::vector<llvm::Type*> tys;
     for (Value* x : xs) tys.push_back(x->getType());
-    llvm::FunctionCallee fn = m.getOrInsertFunction(name, llvm::FunctionType::get(xs[0]->getType(), tys, false));
+    const std::string symbol = style == CodeStyle::Device ? "__nv_" + name : name;
+    llvm::FunctionCallee fn = m.getOrInsertFunction(symbol, llvm::FunctionType::get(xs[0]->getType(), tys, false));
     return b.CreateCall(fn, xs);
   }
 
@@ -105,6 +125,7 @@ struct Gen {
   llvm::LLVMContext& ctx;
   llvm::IRBuilder<> b;
   llvm::Type *i64, *i32, *f32, *f64;
+  CodeStyle style;
   llvm::Function* outer;
   llvm::Function* body;
   llvm::BasicBlock* entry;
@@ -382,7 +403,24 @@ void emitLoopKernel(Gen& g, const Kernel& k, const kir::KProgram& p, LoweredKern
     if (d == outerKept) return innerLoop ? innerBody() : body();
     g.loop(d == 0 ? g.begin : g.c(0), d == 0 ? g.end : g.lin(k.space[d]), [&](Value* i) { idx[d] = i; kept(d + 1); });
   };
-  if (k.numKept == 0) {
+  if (g.style == CodeStyle::Device) {
+    // A thread per element of the kept dims outside the reduction, flattened row-major (B appears
+    // in one of them at most, so the count is linear in B).
+    Lin extent{0, 1};
+    for (int d = 0; d < outerKept; ++d)
+      extent = {extent.perBatch * k.space[d].constant + extent.constant * k.space[d].perBatch, extent.constant * k.space[d].constant};
+    g.parallel([&](Value* flat) {
+      for (int d = outerKept - 1; d > 0; --d) {
+        Value* n = g.lin(k.space[d]);
+        idx[d] = g.b.CreateURem(flat, n);
+        flat = g.b.CreateUDiv(flat, n);
+      }
+      if (outerKept > 0) idx[0] = flat;
+      innerLoop ? innerBody() : body();
+    });
+    out.extentPerBatch = extent.perBatch;
+    out.extentConst = extent.constant;
+  } else if (k.numKept == 0) {
     g.loop(g.begin, g.end, [&](Value*) { body(); });
     out.extentPerBatch = 0;
     out.extentConst = 1;
@@ -418,7 +456,7 @@ void emitSoftmax(Gen& g, const Kernel& k, const kir::KProgram&, LoweredKernel& o
   const Lin outerL = prodLin(d, 0, axis), innerL = prodLin(d, axis + 1, static_cast<int>(d.size()));
   Value *n = g.lin(kir::dimLin(d[axis])), *inner = g.lin(innerL);
   auto& b = g.b;
-  g.loop(g.begin, g.end, [&](Value* o) {
+  g.parallel([&](Value* o) {
     g.loop(g.c(0), inner, [&](Value* i) {
       Value* base = g.add(g.mul(g.mul(o, n), inner), i);
       auto at = [&](Value* j) { return g.add(base, g.mul(j, inner)); };
@@ -454,7 +492,7 @@ void emitSoftmax(Gen& g, const Kernel& k, const kir::KProgram&, LoweredKernel& o
 void emitOneHot(Gen& g, const Kernel& k, const kir::KProgram&, LoweredKernel& out) {
   const int64_t classes = k.attrs.i("classes");
   auto& b = g.b;
-  g.loop(g.begin, g.end, [&](Value* i) {
+  g.parallel([&](Value* i) {
     Value* row = g.mul(i, g.c(classes));
     g.loop(g.c(0), g.c(classes), [&](Value* j) {
       b.CreateStore(fconst(g, 0.0), g.gep(DType::F32, g.args[0], g.add(row, j)));
@@ -477,7 +515,7 @@ void emitSoftmaxCrossEntropy(Gen& g, const Kernel& k, const kir::KProgram&, Lowe
   const bool grad = k.op == OpKind::SoftmaxCrossEntropyGrad;
   const int64_t classes = k.operandTypes[0].dims[1];
   auto& b = g.b;
-  g.loop(g.begin, g.end, [&](Value* i) {
+  g.parallel([&](Value* i) {
     Value* row = g.mul(i, g.c(classes));
     auto z = [&](Value* j) { return b.CreateFPExt(b.CreateLoad(g.f32, g.gep(DType::F32, g.args[1], g.add(row, j))), g.f64); };
     Value* mslot = g.alloca(g.f64);
@@ -525,7 +563,7 @@ void emitDropoutMask(Gen& g, const Kernel& k, const kir::KProgram&, LoweredKerne
   Value* seed = b.CreateLoad(g.i32, g.args[2]);
   Value* step = b.CreateLoad(g.i32, g.args[3]);
   const float keep = static_cast<float>(1.0 / (1.0 - p));
-  g.loop(g.begin, g.end, [&](Value* i) {
+  g.parallel([&](Value* i) {
     std::array<Value*, 4> c = {b.CreateTrunc(i, g.i32), step, b.getInt32(0), b.getInt32(0)};
     Value* k0 = seed;
     uint32_t k1 = salt;
@@ -566,7 +604,7 @@ void emitRows(Gen& g, const Kernel& k, const kir::KProgram& p, LoweredKernel& ou
       b.CreateStore(v, g.gep(dt, g.args[0], g.add(g.add(g.mul(o, outRow), dstStart), j)));
     });
   };
-  g.loop(g.begin, g.end, [&](Value* o) {
+  g.parallel([&](Value* o) {
     if (k.op == OpKind::Concat) {
       Value* offset = g.c(0);
       for (size_t t = 0; t < k.operandTypes.size(); ++t) {
@@ -605,7 +643,7 @@ std::string heavyKey(const kir::KProgram& p, const Kernel& k) {
   return key + " -> " + formatType(k.resultType) + (isBlocked(p, k) ? " nChw16c" : "");
 }
 
-Status emitKernel(llvm::Module& m, const kir::KProgram& p, const Kernel& k, const HeavyTarget& target,
+Status emitKernel(llvm::Module& m, const kir::KProgram& p, const Kernel& k, const HeavyTarget& target, CodeStyle style,
                   HeavyCache& heavy, LoweredKernel& out) {
   out.symbol = k.name;
   // The executor calls the library once per run, on its own threads: nothing to generate.
@@ -614,6 +652,8 @@ Status emitKernel(llvm::Module& m, const kir::KProgram& p, const Kernel& k, cons
     return ok();
   }
   const Entry* entry = k.kind == kir::KernelKind::Op ? entryFor(k.op) : nullptr;
+  if (entry && entry->kind == LoweringKind::Heavy && style == CodeStyle::Device)
+    return Error(fmt::format("'{}' has no device kernel: the target's library must run it", mnemonic(k.op)));
   if (entry && entry->kind == LoweringKind::Heavy) {
     const std::string key = heavyKey(p, k);
     if (auto it = heavy.find(key); it != heavy.end()) {
@@ -643,7 +683,7 @@ Status emitKernel(llvm::Module& m, const kir::KProgram& p, const Kernel& k, cons
       for (const kir::LoopOutput& o : kir::loopOutputs(k))
         if (kir::sameBytes(p, k.args[a], k.args[o.arg])) sameAs[a] = o.arg;
   }
-  Gen g(m, k.name, sameAs);
+  Gen g(m, k.name, sameAs, style);
   if (k.kind == kir::KernelKind::Loop) {
     for (const Expr& e : k.exprs)
       if (e.kind == ExprKind::Op && (!entryFor(e.op) || !entryFor(e.op)->pointwise))
@@ -667,20 +707,20 @@ LoweringInfo loweringFor(OpKind op) {
 }
 
 Expected<std::vector<std::vector<LoweredKernel>>> lowerKernels(const kir::KProgram& p, llvm::Module& m,
-                                                                 const HeavyTarget& target) {
+                                                                 const HeavyTarget& target, CodeStyle style) {
   std::vector<std::vector<LoweredKernel>> out;
   HeavyCache heavy;
   for (const kir::KFunction& f : p.functions) {
     out.emplace_back();
     for (const Kernel& k : f.kernels) {
       LoweredKernel lk;
-      if (Status s = emitKernel(m, p, k, target, heavy, lk); !s) return s.error();
+      if (Status s = emitKernel(m, p, k, target, style, heavy, lk); !s) return s.error();
       out.back().push_back(lk);
     }
   }
   std::string err;
   llvm::raw_string_ostream os(err);
-  if (llvm::verifyModule(m, &os)) return Error("internal error: invalid LLVM IR for the CPU kernels: " + os.str());
+  if (llvm::verifyModule(m, &os)) return Error("internal error: invalid LLVM IR for the kernels: " + os.str());
   return out;
 }
 
