@@ -3,6 +3,7 @@
 #include "codegen/target.h"
 
 #include "codegen/cpu/compile.h"
+#include "codegen/cuda/compile.h"
 #include "codegen/cuda/ptx.h"
 #include "codegen/onednn/compile.h"
 
@@ -13,8 +14,8 @@ namespace {
 const Target kTargets[] = {
     {"cpu", "LLVM-generated code for the CPU, tiled and vectorized, no vendor library", &cpu::kCompiler, nullptr},
     {"dnnl", "oneDNN 2.6 primitives for conv, matmul, pooling and batch norm, LLVM for the rest", &onednn::kCompiler, &onednn::kLibrary},
-    // Not built yet: its kernels compile to PTX (dump --stage=ptx), the runtime is to come.
-    {"cuda", "cuBLAS and cuDNN for the heavy ops, LLVM NVPTX kernels for the rest", nullptr, &cuda::kLibrary,
+    // Its executor runs the generated kernels and cuBLAS; the cuDNN calls are still to come.
+    {"cuda", "cuBLAS and cuDNN for the heavy ops, LLVM NVPTX kernels for the rest", &cuda::kCompiler, &cuda::kLibrary,
      kir::MemorySpace::Device, &cuda::ptxText},
 };
 
@@ -28,14 +29,6 @@ std::string builtNames() {
 }  // namespace
 
 std::span<const Target> allTargets() { return kTargets; }
-
-Expected<const Target*> findTargetRow(std::string_view name) {
-  for (const Target& t : kTargets)
-    if (t.name == name) return &t;
-  std::string names;
-  for (const Target& t : kTargets) names += (names.empty() ? "" : ", ") + std::string(t.name);
-  return Error(fmt::format("unknown target '{}' (targets: {})", name, names));
-}
 
 Expected<const Target*> findTarget(std::string_view name) {
   for (const Target& t : kTargets) {

@@ -71,8 +71,5 @@ std::span<const Target> allTargets();
 // `--target NAME`: the target of that name if this Sinter has it built, else an error naming the
 // targets that are.
 Expected<const Target*> findTarget(std::string_view name);
-// The target of that name whether or not its compiler is built: `sinter dump` shows its grad and
-// kernel stages (and its device code) all the same.
-Expected<const Target*> findTargetRow(std::string_view name);
 
 }  // namespace sinter

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "runtime/cuda/executor.h"
 #include "runtime/onednn/executor.h"
 #include "runtime/program.h"
 
@@ -17,6 +18,7 @@ struct ExecutorEntry {
   std::string_view target;
   MakeExecutor make;
   bool device;  // reaches device memory (PlanBuffer::device) rather than host memory
+  Status (*available)() = nullptr;  // null: always (the host)
 };
 
 const ExecutorEntry kExecutors[] = {
@@ -26,9 +28,16 @@ const ExecutorEntry kExecutors[] = {
      },
      false},
     {"dnnl", onednn::makeExecutor, false},
+    {"cuda", cuda::makeExecutor, true, cuda::available},
 };
 
 }  // namespace
+
+Status canRun(std::string_view target) {
+  for (const ExecutorEntry& e : kExecutors)
+    if (e.target == target) return e.available ? e.available() : ok();
+  return Error(fmt::format("this runtime has no executor for plans of target '{}'", target));
+}
 
 Expected<std::unique_ptr<Executor>> makeExecutor(const PlanTable& table, int threads, uint64_t seed) {
   const std::string_view target = table.target ? table.target : "";

@@ -104,5 +104,8 @@ class Executor {
 // The executor for `table`'s target (PlanTable::target), with its Params and State initialized
 // from `seed`; `threads` 0 means all cores. An error names a target this runtime cannot run.
 Expected<std::unique_ptr<Executor>> makeExecutor(const PlanTable& table, int threads, uint64_t seed);
+// Whether this machine can run plans of `target`: an error that says why not (the cuda executor
+// without a GPU), or for a target this runtime has no executor for. Tests skip on it.
+Status canRun(std::string_view target);
 
 }  // namespace sinter

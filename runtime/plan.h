@@ -83,6 +83,9 @@ struct PlanTable {
   const PlanFunction* functions;
   int32_t numFunctions;
   double flopsPerStep;       // of train_step at maxBatch (for `info`)
+  // The generated kernels as device code that the executor loads (PTX for cuda), each call's
+  // `name` an entry in it; "" for host plans, whose kernels are the calls' fn.
+  const char* deviceCode;
 };
 
 }  // namespace sinter

@@ -139,7 +139,7 @@ OwnedPlan::OwnedPlan(PlanSpec spec) : spec_(std::move(spec)) {
   }
   table_ = PlanTable{spec_.model.c_str(), spec_.target.c_str(), spec_.maxBatch, spec_.stateBytes, spec_.workBytes,
                      spec_.unplannedBytes, buffers_.data(), static_cast<int32_t>(buffers_.size()), functions_.data(),
-                     static_cast<int32_t>(functions_.size()), spec_.flopsPerStep};
+                     static_cast<int32_t>(functions_.size()), spec_.flopsPerStep, spec_.deviceCode.c_str()};
 }
 
 std::string formatPlan(const PlanSpec& s) {
@@ -201,6 +201,7 @@ std::string formatPlan(const PlanSpec& s) {
   plan.set("flops_per_step", s.flopsPerStep);
   plan.set("buffers", std::move(buffers));
   plan.set("functions", std::move(functions));
+  if (!s.deviceCode.empty()) plan.set("device_code", s.deviceCode);
   return writeJson(plan);
 }
 
@@ -218,6 +219,10 @@ Expected<PlanSpec> parsePlan(std::string_view text) {
   s.workBytes = top.integer("work_bytes", 0);
   s.unplannedBytes = top.integer("unplanned_bytes", 0);
   s.flopsPerStep = top.real("flops_per_step");
+  if (const Json* code = json->find("device_code")) {
+    if (!code->isString()) return Error("plan: device_code must be a string");
+    s.deviceCode = code->asString();
+  }
   const Json* buffers = top.member("buffers", Json::Kind::Array);
   const Json* functions = top.member("functions", Json::Kind::Array);
   if (!error.diags.empty()) return error;
@@ -298,6 +303,7 @@ Expected<PlanSpec> parsePlan(std::string_view text) {
 }
 
 Status bindKernels(PlanSpec& spec, const KernelResolver& resolve) {
+  if (!spec.deviceCode.empty()) return ok();  // its executor loads the calls from the device code
   for (PlanSpec::Function& f : spec.functions)
     for (PlanSpec::Call& c : f.calls) {
       if (!c.library.empty()) continue;

@@ -45,6 +45,7 @@ struct PlanSpec {
     std::vector<std::string> resultNames;
   };
   std::string model, target;
+  std::string deviceCode;  // PlanTable::deviceCode
   int64_t maxBatch = 0, stateBytes = 0, workBytes = 0, unplannedBytes = 0;
   double flopsPerStep = 0;
   std::vector<Buffer> buffers;
@@ -55,7 +56,7 @@ struct PlanSpec {
 // table points into it): hold it by pointer.
 class OwnedPlan {
  public:
-  // Every generated call must be bound (fn set).
+  // Every generated call of a host plan must be bound (fn set).
   explicit OwnedPlan(PlanSpec spec);
   OwnedPlan(const OwnedPlan&) = delete;
   OwnedPlan& operator=(const OwnedPlan&) = delete;
@@ -76,7 +77,8 @@ class OwnedPlan {
 std::string formatPlan(const PlanSpec& spec);
 Expected<PlanSpec> parsePlan(std::string_view text);
 
-// Sets every generated call's fn from its symbol (library calls have none); an unknown symbol is an error that names it.
+// Sets every generated call's fn from its symbol (library calls have none; nor has a device plan's,
+// whose calls are entries of its device code); an unknown symbol is an error that names it.
 using KernelResolver = std::function<Expected<void*>(const std::string& symbol)>;
 Status bindKernels(PlanSpec& spec, const KernelResolver& resolve);
 

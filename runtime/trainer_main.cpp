@@ -178,6 +178,11 @@ Status runInfo(const PlanTable& table, std::FILE* out) {
   for (int32_t f = 0; f < table.numFunctions; ++f)
     for (int32_t c = 0; c < table.functions[f].numCalls; ++c) library = library || (table.functions[f].calls[c].library && *table.functions[f].calls[c].library);
   if (!library) return ok();
+  // Choosing them needs the target's machine (a GPU for cuda): without it, info says so and is done.
+  if (Status s = canRun(table.target); !s) {
+    fmt::print(out, "library calls not chosen here: {}\n", s.error().message());
+    return ok();
+  }
   Expected<std::unique_ptr<Executor>> executor = makeExecutor(table, 0, 0);
   if (!executor) return executor.error();
   if (Status s = (*executor)->prepare(table.maxBatch); !s) return s;

@@ -35,7 +35,7 @@ int dumpCommand(const ToolOptions& o) {
   Expected<Module> m = runStage(*r.module, o);
   if (!m) return reportError(m.error(), r);
   if (o.stage == "kernels" || o.stage == "ptx") {
-    Expected<const Target*> target = findTargetRow(o.target.empty() ? "cpu" : o.target);
+    Expected<const Target*> target = findTarget(o.target.empty() ? "cpu" : o.target);
     if (!target) return reportError(target.error(), r);
     const Target& t = **target;
     if (o.stage == "ptx" && !t.deviceCode)

@@ -26,8 +26,7 @@ Expected<Module> trainingModule(const FrontendResult& r, const Target* target) {
 
 Expected<Module> runStage(Module m, const ToolOptions& o) {
   const bool compiled = o.stage == "grad" || o.stage == "kernels" || o.stage == "llvm" || o.stage == "ptx";
-  // Only --stage=llvm needs the target's compiler; the other stages show any target's pipeline.
-  Expected<const Target*> target = (o.stage == "llvm" ? findTarget : findTargetRow)(o.target.empty() ? "cpu" : o.target);
+  Expected<const Target*> target = findTarget(o.target.empty() ? "cpu" : o.target);
   if (compiled && !target) return target.error();
   PassManagerOptions pm = pipelineFor(compiled ? *target : nullptr);
   pm.printAfterAll = o.printAfterAll;

@@ -33,10 +33,11 @@ Status emitPlanGlobals(llvm::Module& m, const PlanSpec& plan, const std::string&
   if (layout->getSizeInBytes() != sizeof(KernelSymbol) || layout->getElementOffset(1) != offsetof(KernelSymbol, fn))
     return Error("internal error: KernelSymbol is laid out differently by LLVM and by this compiler");
 
+  // A device plan's generated kernels are entries of its device code, not host functions.
   std::set<std::string> symbols;
   for (const PlanSpec::Function& f : plan.functions)
     for (const PlanSpec::Call& c : f.calls)
-      if (c.library.empty()) symbols.insert(c.name);
+      if (c.library.empty() && plan.deviceCode.empty()) symbols.insert(c.name);
   std::vector<llvm::Constant*> entries;
   for (const std::string& s : symbols) {
     llvm::Function* fn = m.getFunction(s);

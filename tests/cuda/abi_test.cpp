@@ -1,0 +1,84 @@
+// runtime/cuda/driver.h declares the C ABI of the driver API and cuBLAS itself (so Sinter builds
+// without the CUDA toolkit). Where the toolkit's headers are installed, this checks every function
+// it loads against them: the same number of parameters, each of the same kind and size (pointer,
+// integer or enum, floating point), and the constants' values. A mismatch would pass arguments
+// wrongly on the GPU machine, where nothing here could see it.
+#include <doctest/doctest.h>
+
+#include <array>
+#include <type_traits>
+
+#include "runtime/cuda/driver.h"
+
+#if __has_include(<cuda.h>) && __has_include(<cublas_api.h>)
+#include <cublas_api.h>
+#include <cuda.h>
+
+namespace {
+
+template <typename T>
+constexpr int kindOf() {
+  if constexpr (std::is_pointer_v<T>) return 1;
+  else if constexpr (std::is_enum_v<T> || std::is_integral_v<T>) return 100 + static_cast<int>(sizeof(T));
+  else if constexpr (std::is_floating_point_v<T>) return 200 + static_cast<int>(sizeof(T));
+  else return 0;
+}
+template <typename F>
+struct Shape;
+template <typename R, typename... A>
+struct Shape<R (*)(A...)> {
+  static constexpr std::array<int, sizeof...(A) + 1> value{kindOf<R>(), kindOf<A>()...};
+};
+
+#define SINTER_SAME_ABI(table, fn) \
+  static_assert(Shape<decltype(sinter::cuda::table::fn)>::value == Shape<decltype(&::fn)>::value, #fn)
+
+SINTER_SAME_ABI(Driver, cuInit);
+SINTER_SAME_ABI(Driver, cuGetErrorString);
+SINTER_SAME_ABI(Driver, cuDeviceGetCount);
+SINTER_SAME_ABI(Driver, cuDeviceGet);
+SINTER_SAME_ABI(Driver, cuDeviceGetName);
+SINTER_SAME_ABI(Driver, cuDevicePrimaryCtxRetain);
+SINTER_SAME_ABI(Driver, cuDevicePrimaryCtxRelease_v2);
+SINTER_SAME_ABI(Driver, cuCtxSetCurrent);
+SINTER_SAME_ABI(Driver, cuModuleLoadData);
+SINTER_SAME_ABI(Driver, cuModuleUnload);
+SINTER_SAME_ABI(Driver, cuModuleGetFunction);
+SINTER_SAME_ABI(Driver, cuMemAlloc_v2);
+SINTER_SAME_ABI(Driver, cuMemFree_v2);
+SINTER_SAME_ABI(Driver, cuMemcpyHtoDAsync_v2);
+SINTER_SAME_ABI(Driver, cuMemcpyDtoHAsync_v2);
+SINTER_SAME_ABI(Driver, cuMemsetD8Async);
+SINTER_SAME_ABI(Driver, cuStreamCreate);
+SINTER_SAME_ABI(Driver, cuStreamDestroy_v2);
+SINTER_SAME_ABI(Driver, cuStreamSynchronize);
+SINTER_SAME_ABI(Driver, cuLaunchKernel);
+SINTER_SAME_ABI(Driver, cuStreamBeginCapture_v2);
+SINTER_SAME_ABI(Driver, cuStreamEndCapture);
+SINTER_SAME_ABI(Driver, cuGraphInstantiateWithFlags);
+SINTER_SAME_ABI(Driver, cuGraphLaunch);
+SINTER_SAME_ABI(Driver, cuGraphDestroy);
+SINTER_SAME_ABI(Driver, cuGraphExecDestroy);
+SINTER_SAME_ABI(Cublas, cublasCreate_v2);
+SINTER_SAME_ABI(Cublas, cublasDestroy_v2);
+SINTER_SAME_ABI(Cublas, cublasSetStream_v2);
+SINTER_SAME_ABI(Cublas, cublasSetWorkspace_v2);
+SINTER_SAME_ABI(Cublas, cublasSetMathMode);
+SINTER_SAME_ABI(Cublas, cublasSgemm_v2);
+
+static_assert(sinter::cuda::CUDA_SUCCESS == ::CUDA_SUCCESS);
+static_assert(sinter::cuda::CU_STREAM_NON_BLOCKING == ::CU_STREAM_NON_BLOCKING);
+static_assert(sinter::cuda::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL == ::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+static_assert(sinter::cuda::CUBLAS_OP_N == ::CUBLAS_OP_N && sinter::cuda::CUBLAS_OP_T == ::CUBLAS_OP_T);
+static_assert(sinter::cuda::CUBLAS_DEFAULT_MATH == ::CUBLAS_DEFAULT_MATH);
+static_assert(sinter::cuda::CUBLAS_TF32_TENSOR_OP_MATH == ::CUBLAS_TF32_TENSOR_OP_MATH);
+static_assert(sizeof(sinter::cuda::CUdeviceptr) == sizeof(::CUdeviceptr));
+
+}  // namespace
+
+TEST_CASE("cuda: the driver and cuBLAS declarations match the CUDA toolkit's headers") { CHECK(true); }
+#else
+TEST_CASE("cuda: the driver and cuBLAS declarations match the CUDA toolkit's headers") {
+  MESSAGE("skipped: no CUDA toolkit headers (cuda.h, cublas_api.h) to check runtime/cuda/driver.h against");
+}
+#endif
