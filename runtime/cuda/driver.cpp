@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include <initializer_list>
-#include <mutex>
 
 namespace sinter::cuda {
 
@@ -89,6 +88,47 @@ Expected<Cublas> loadCublas() {
   return c;
 }
 
+Expected<Cudnn> loadCudnn() {
+  Expected<void*> lib = open({"libcudnn.so.9", "/usr/lib/x86_64-linux-gnu/libcudnn.so.9", "/usr/local/cuda/lib64/libcudnn.so.9"});
+  if (!lib) return Error("cuDNN 9 is not installed: " + lib.error().message());
+  Cudnn c{};
+  std::string missing;
+  void* h = *lib;
+  SINTER_BIND(h, c, cudnnCreate, missing);
+  SINTER_BIND(h, c, cudnnDestroy, missing);
+  SINTER_BIND(h, c, cudnnSetStream, missing);
+  SINTER_BIND(h, c, cudnnGetErrorString, missing);
+  SINTER_BIND(h, c, cudnnCreateTensorDescriptor, missing);
+  SINTER_BIND(h, c, cudnnSetTensor4dDescriptor, missing);
+  SINTER_BIND(h, c, cudnnDestroyTensorDescriptor, missing);
+  SINTER_BIND(h, c, cudnnCreateFilterDescriptor, missing);
+  SINTER_BIND(h, c, cudnnSetFilter4dDescriptor, missing);
+  SINTER_BIND(h, c, cudnnDestroyFilterDescriptor, missing);
+  SINTER_BIND(h, c, cudnnCreateConvolutionDescriptor, missing);
+  SINTER_BIND(h, c, cudnnSetConvolution2dDescriptor, missing);
+  SINTER_BIND(h, c, cudnnSetConvolutionGroupCount, missing);
+  SINTER_BIND(h, c, cudnnSetConvolutionMathType, missing);
+  SINTER_BIND(h, c, cudnnDestroyConvolutionDescriptor, missing);
+  SINTER_BIND(h, c, cudnnGetConvolutionForwardAlgorithm_v7, missing);
+  SINTER_BIND(h, c, cudnnGetConvolutionBackwardDataAlgorithm_v7, missing);
+  SINTER_BIND(h, c, cudnnGetConvolutionBackwardFilterAlgorithm_v7, missing);
+  SINTER_BIND(h, c, cudnnConvolutionForward, missing);
+  SINTER_BIND(h, c, cudnnConvolutionBackwardData, missing);
+  SINTER_BIND(h, c, cudnnConvolutionBackwardFilter, missing);
+  SINTER_BIND(h, c, cudnnCreatePoolingDescriptor, missing);
+  SINTER_BIND(h, c, cudnnSetPooling2dDescriptor, missing);
+  SINTER_BIND(h, c, cudnnDestroyPoolingDescriptor, missing);
+  SINTER_BIND(h, c, cudnnPoolingForward, missing);
+  SINTER_BIND(h, c, cudnnPoolingBackward, missing);
+  SINTER_BIND(h, c, cudnnDeriveBNTensorDescriptor, missing);
+  SINTER_BIND(h, c, cudnnBatchNormalizationForwardTraining, missing);
+  SINTER_BIND(h, c, cudnnBatchNormalizationForwardInference, missing);
+  SINTER_BIND(h, c, cudnnBatchNormalizationBackward, missing);
+  SINTER_BIND(h, c, cudnnScaleTensor, missing);
+  if (!missing.empty()) return Error(fmt::format("libcudnn.so.9 lacks {}", missing));
+  return c;
+}
+
 #undef SINTER_BIND
 
 }  // namespace
@@ -105,20 +145,22 @@ Status Cublas::check(cublasStatus_t s, const char* call) const {
   return Error(fmt::format("{} failed (cublasStatus_t {})", call, s));
 }
 
-Expected<const Driver*> driver() {
-  static std::once_flag once;
-  static Expected<Driver> loaded = Error("not loaded");
-  std::call_once(once, [] { loaded = loadDriver(); });
+Status Cudnn::check(cudnnStatus_t s, const char* call) const {
+  if (s == 0) return ok();
+  return Error(fmt::format("{} failed: {} (cudnnStatus_t {})", call, cudnnGetErrorString ? cudnnGetErrorString(s) : "", s));
+}
+
+// Each library is loaded once per process (a function-local static is initialized once, thread-safe).
+template <typename T, Expected<T> (*Load)()>
+Expected<const T*> loadOnce() {
+  static const Expected<T> loaded = Load();
   if (!loaded) return loaded.error();
   return &*loaded;
 }
 
-Expected<const Cublas*> cublas() {
-  static std::once_flag once;
-  static Expected<Cublas> loaded = Error("not loaded");
-  std::call_once(once, [] { loaded = loadCublas(); });
-  if (!loaded) return loaded.error();
-  return &*loaded;
-}
+Expected<const Driver*> driver() { return loadOnce<Driver, loadDriver>(); }
+Expected<const Cublas*> cublas() { return loadOnce<Cublas, loadCublas>(); }
+Expected<const Cudnn*> cudnn() { return loadOnce<Cudnn, loadCudnn>(); }
 
 }  // namespace sinter::cuda
+

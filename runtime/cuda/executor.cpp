@@ -16,8 +16,6 @@ namespace {
 
 // Threads per block of a generated kernel: grid thread t computes index t of the call's extent.
 constexpr unsigned kBlock = 256;
-// cuBLAS's workspace, given to it so that it allocates nothing while a graph is captured.
-constexpr size_t kCublasWorkspace = 32 << 20;
 
 class DeviceProgram final : public Executor {
  public:
@@ -55,8 +53,8 @@ class DeviceProgram final : public Executor {
   CUcontext context_ = nullptr;
   CUstream stream_ = nullptr;
   CUmodule module_ = nullptr;
-  CUdeviceptr state_ = 0, work_ = 0, argTable_ = 0, cublasWorkspace_ = 0;
-  std::shared_ptr<LibraryContext> library_ = std::make_shared<LibraryContext>();
+  CUdeviceptr state_ = 0, work_ = 0, argTable_ = 0;
+  std::shared_ptr<LibraryContext> library_;
   std::vector<std::vector<Call>> calls_;
   int64_t preparedBatch_ = 0;
   std::map<std::pair<int32_t, int64_t>, CUgraphExec> graphs_;  // (function, batch)
@@ -65,8 +63,9 @@ class DeviceProgram final : public Executor {
 DeviceProgram::~DeviceProgram() {
   if (stream_) d_.cuStreamSynchronize(stream_);
   for (auto& [key, g] : graphs_) d_.cuGraphExecDestroy(g);
-  if (library_->handle) library_->cublas->cublasDestroy_v2(library_->handle);
-  for (CUdeviceptr p : {state_, work_, argTable_, cublasWorkspace_})
+  calls_.clear();    // the library kernels, then their handles and scratch, before the context goes
+  library_.reset();
+  for (CUdeviceptr p : {state_, work_, argTable_})
     if (p) d_.cuMemFree_v2(p);
   if (module_) d_.cuModuleUnload(module_);
   if (stream_) d_.cuStreamDestroy_v2(stream_);
@@ -78,7 +77,7 @@ Status DeviceProgram::init(uint64_t seed) {
   if (Status s = d_.check(d_.cuDevicePrimaryCtxRetain(&context_, device_), "cuDevicePrimaryCtxRetain"); !s) return s;
   if (Status s = d_.check(d_.cuCtxSetCurrent(context_), "cuCtxSetCurrent"); !s) return s;
   if (Status s = d_.check(d_.cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING), "cuStreamCreate"); !s) return s;
-  library_->stream = stream_;
+  library_ = std::make_shared<LibraryContext>(d_, stream_);
   if (!table_.deviceCode || !*table_.deviceCode) return Error("the plan has no device code (PTX) for its generated kernels");
   if (Status s = d_.check(d_.cuModuleLoadData(&module_, table_.deviceCode), "cuModuleLoadData (the plan's PTX)"); !s) return s;
   auto alloc = [&](CUdeviceptr& p, size_t bytes, const char* what) -> Status {
@@ -106,21 +105,6 @@ Status DeviceProgram::init(uint64_t seed) {
         calls[c].args.push_back(reinterpret_cast<void*>(address(b)));
       }
       if (call.library && *call.library) {
-        if (!library_->cublas) {
-          Expected<const Cublas*> cb = cublas();
-          if (!cb) return cb.error();
-          library_->cublas = *cb;
-          if (Status s = (*cb)->check((*cb)->cublasCreate_v2(&library_->handle), "cublasCreate"); !s) return s;
-          if (Status s = (*cb)->check((*cb)->cublasSetStream_v2(library_->handle, stream_), "cublasSetStream"); !s) return s;
-          if (Status s = alloc(cublasWorkspace_, kCublasWorkspace, "cuBLAS's workspace"); !s) return s;
-          if (Status s = (*cb)->check((*cb)->cublasSetWorkspace_v2(library_->handle, reinterpret_cast<void*>(cublasWorkspace_),
-                                                                   kCublasWorkspace),
-                                      "cublasSetWorkspace");
-              !s)
-            return s;
-          // Full f32 (no TF32), so that results match the reference evaluator's.
-          if (Status s = (*cb)->check((*cb)->cublasSetMathMode(library_->handle, CUBLAS_DEFAULT_MATH), "cublasSetMathMode"); !s) return s;
-        }
         Expected<Json> descriptor = parseJson(call.library);
         if (!descriptor) return Error(fmt::format("plan call '{}': library descriptor: {}", call.name, descriptor.error().message()));
         Expected<std::unique_ptr<LibraryKernel>> k = makeLibraryKernel(*descriptor, buffers, library_);

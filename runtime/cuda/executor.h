@@ -1,6 +1,6 @@
 // The cuda executor: both arenas in device memory (one allocation each, at the plan's offsets),
 // the plan's generated kernels loaded from its PTX (PlanTable::deviceCode) through the driver,
-// library calls through cuBLAS, and each function captured once per batch size as a CUDA graph in
+// library calls through cuBLAS and cuDNN, and each function captured once per batch size as a CUDA graph in
 // prepare and replayed by run, which queues it and returns: nothing is allocated or synchronized
 // inside a step. read and write wait for the queued work.
 #pragma once

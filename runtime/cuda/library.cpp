@@ -48,7 +48,7 @@ class CublasMatMul final : public LibraryKernel {
     const float one = 1, zero = 0;
     const int m = static_cast<int>(m_), n = static_cast<int>(n_), k = static_cast<int>(k_);
     c.error = c.cublas->check(
-        c.cublas->cublasSgemm_v2(c.handle, tb_ ? CUBLAS_OP_T : CUBLAS_OP_N, ta_ ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &one,
+        c.cublas->cublasSgemm_v2(c.blas, tb_ ? CUBLAS_OP_T : CUBLAS_OP_N, ta_ ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &one,
                                  static_cast<const float*>(bufs[2]), tb_ ? k : n, static_cast<const float*>(bufs[1]), ta_ ? m : k,
                                  &zero, static_cast<float*>(bufs[0]), n),
         "cublasSgemm");
@@ -68,6 +68,47 @@ class CublasMatMul final : public LibraryKernel {
 
 }  // namespace
 
+LibraryContext::~LibraryContext() {
+  if (blas) cublas->cublasDestroy_v2(blas);
+  if (dnn) cudnn->cudnnDestroy(dnn);
+  for (CUdeviceptr r : regions_) driver.cuMemFree_v2(r);
+}
+
+Status LibraryContext::useCublas() {
+  if (blas) return ok();
+  Expected<const Cublas*> lib = sinter::cuda::cublas();
+  if (!lib) return lib.error();
+  cublas = *lib;
+  if (Status s = cublas->check(cublas->cublasCreate_v2(&blas), "cublasCreate"); !s) return s;
+  if (Status s = cublas->check(cublas->cublasSetStream_v2(blas, stream), "cublasSetStream"); !s) return s;
+  if (Status s = cublas->check(cublas->cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH), "cublasSetMathMode"); !s) return s;
+  // Its workspace is ours, so that it allocates nothing while a graph is captured.
+  constexpr size_t kWorkspace = 32 << 20;
+  CUdeviceptr workspace = 0;
+  if (Status s = driver.check(driver.cuMemAlloc_v2(&workspace, kWorkspace), "cuMemAlloc (cuBLAS's workspace)"); !s) return s;
+  regions_.push_back(workspace);
+  return cublas->check(cublas->cublasSetWorkspace_v2(blas, reinterpret_cast<void*>(workspace), kWorkspace), "cublasSetWorkspace");
+}
+
+Status LibraryContext::useCudnn() {
+  if (dnn) return ok();
+  Expected<const Cudnn*> lib = sinter::cuda::cudnn();
+  if (!lib) return lib.error();
+  cudnn = *lib;
+  if (Status s = cudnn->check(cudnn->cudnnCreate(&dnn), "cudnnCreate"); !s) return s;
+  return cudnn->check(cudnn->cudnnSetStream(dnn, stream), "cudnnSetStream");
+}
+
+Status LibraryContext::reserve(size_t bytes) {
+  if (bytes <= scratchBytes_) return ok();
+  CUdeviceptr region = 0;
+  if (Status s = driver.check(driver.cuMemAlloc_v2(&region, bytes), "cuMemAlloc (library scratch)"); !s) return s;
+  regions_.push_back(region);
+  scratch_ = region;
+  scratchBytes_ = bytes;
+  return ok();
+}
+
 Expected<std::unique_ptr<LibraryKernel>> makeLibraryKernel(const Json& descriptor, const std::vector<const PlanBuffer*>& buffers,
                                                            std::shared_ptr<LibraryContext> context) {
   const Json* library = descriptor.find("library");
@@ -75,21 +116,32 @@ Expected<std::unique_ptr<LibraryKernel>> makeLibraryKernel(const Json& descripto
   if (!library || !library->isString() || library->asString() != "cuda")
     return Error("library descriptor: not a call into the cuda target's libraries (\"library\": \"cuda\")");
   if (!op || !op->isString()) return Error("library descriptor: no \"op\"");
-  Json attrs = Json::object();
-  if (const Json* a = descriptor.find("attrs"); a && a->isObject()) attrs = *a;
+  CallShape call;
+  call.op = op->asString();
+  if (const Json* a = descriptor.find("attrs"); a && a->isObject()) call.attrs = *a;
   const Json* operands = descriptor.find("operands");
-  if (op->asString() == "matmul") {
-    if (!operands || !operands->isArray() || operands->asArray().size() != 2 || buffers.size() != 3)
-      return Error("library descriptor: matmul takes 2 operands");
-    Expected<std::vector<int64_t>> a = dimsOf(&operands->asArray()[0], "an operand");
-    Expected<std::vector<int64_t>> b = dimsOf(&operands->asArray()[1], "an operand");
-    if (!a) return a.error();
-    if (!b) return b.error();
-    if (a->size() != 2 || b->size() != 2) return Error("library descriptor: cuBLAS matmul takes rank-2 operands");
-    return std::unique_ptr<LibraryKernel>(std::make_unique<CublasMatMul>(std::move(context), a.take(), b.take(),
-                                                                         flag(attrs, "transpose_a"), flag(attrs, "transpose_b")));
+  if (!operands || !operands->isArray()) return Error(fmt::format("library descriptor: {} has no operands", call.op));
+  for (const Json& o : operands->asArray()) {
+    Expected<std::vector<int64_t>> dims = dimsOf(&o, "an operand");
+    if (!dims) return dims.error();
+    call.operands.push_back(dims.take());
   }
-  return Error(fmt::format("the cuda executor does not run '{}' yet (its cuDNN call is still to be written)", op->asString()));
+  Expected<std::vector<int64_t>> result = dimsOf(descriptor.find("result"), "the result");
+  if (!result) return result.error();
+  call.result = result.take();
+  if (const Json* more = descriptor.find("more_results")) call.paired = more->isArray() && !more->asArray().empty();
+  const size_t args = 1 + call.operands.size() + (call.paired ? 1 : 0);
+  if (buffers.size() != args)
+    return Error(fmt::format("library descriptor: {} has {} arguments but the call passes {}", call.op, args, buffers.size()));
+  if (call.op == "matmul") {
+    if (call.operands.size() != 2 || call.operands[0].size() != 2 || call.operands[1].size() != 2)
+      return Error("library descriptor: cuBLAS matmul takes two rank-2 operands");
+    if (Status s = context->useCublas(); !s) return s.error();
+    return std::unique_ptr<LibraryKernel>(std::make_unique<CublasMatMul>(std::move(context), call.operands[0], call.operands[1],
+                                                                         flag(call.attrs, "transpose_a"), flag(call.attrs, "transpose_b")));
+  }
+  if (Status s = context->useCudnn(); !s) return s.error();
+  return makeCudnnKernel(call, std::move(context));
 }
 
 }  // namespace sinter::cuda

@@ -1,4 +1,4 @@
-// runtime/cuda/driver.h declares the C ABI of the driver API and cuBLAS itself (so Sinter builds
+// runtime/cuda/driver.h declares the C ABI of the driver API, cuBLAS and cuDNN itself (so Sinter builds
 // without the CUDA toolkit). Where the toolkit's headers are installed, this checks every function
 // it loads against them: the same number of parameters, each of the same kind and size (pointer,
 // integer or enum, floating point), and the constants' values. A mismatch would pass arguments
@@ -10,9 +10,12 @@
 
 #include "runtime/cuda/driver.h"
 
-#if __has_include(<cuda.h>) && __has_include(<cublas_api.h>)
+#if __has_include(<cuda.h>) && __has_include(<cublas_api.h>) && __has_include(<cudnn.h>)
 #include <cublas_api.h>
 #include <cuda.h>
+#include <cudnn.h>
+
+#include <cstddef>
 
 namespace {
 
@@ -65,6 +68,37 @@ SINTER_SAME_ABI(Cublas, cublasSetStream_v2);
 SINTER_SAME_ABI(Cublas, cublasSetWorkspace_v2);
 SINTER_SAME_ABI(Cublas, cublasSetMathMode);
 SINTER_SAME_ABI(Cublas, cublasSgemm_v2);
+SINTER_SAME_ABI(Cudnn, cudnnCreate);
+SINTER_SAME_ABI(Cudnn, cudnnDestroy);
+SINTER_SAME_ABI(Cudnn, cudnnSetStream);
+SINTER_SAME_ABI(Cudnn, cudnnGetErrorString);
+SINTER_SAME_ABI(Cudnn, cudnnCreateTensorDescriptor);
+SINTER_SAME_ABI(Cudnn, cudnnSetTensor4dDescriptor);
+SINTER_SAME_ABI(Cudnn, cudnnDestroyTensorDescriptor);
+SINTER_SAME_ABI(Cudnn, cudnnCreateFilterDescriptor);
+SINTER_SAME_ABI(Cudnn, cudnnSetFilter4dDescriptor);
+SINTER_SAME_ABI(Cudnn, cudnnDestroyFilterDescriptor);
+SINTER_SAME_ABI(Cudnn, cudnnCreateConvolutionDescriptor);
+SINTER_SAME_ABI(Cudnn, cudnnSetConvolution2dDescriptor);
+SINTER_SAME_ABI(Cudnn, cudnnSetConvolutionGroupCount);
+SINTER_SAME_ABI(Cudnn, cudnnSetConvolutionMathType);
+SINTER_SAME_ABI(Cudnn, cudnnDestroyConvolutionDescriptor);
+SINTER_SAME_ABI(Cudnn, cudnnGetConvolutionForwardAlgorithm_v7);
+SINTER_SAME_ABI(Cudnn, cudnnGetConvolutionBackwardDataAlgorithm_v7);
+SINTER_SAME_ABI(Cudnn, cudnnGetConvolutionBackwardFilterAlgorithm_v7);
+SINTER_SAME_ABI(Cudnn, cudnnConvolutionForward);
+SINTER_SAME_ABI(Cudnn, cudnnConvolutionBackwardData);
+SINTER_SAME_ABI(Cudnn, cudnnConvolutionBackwardFilter);
+SINTER_SAME_ABI(Cudnn, cudnnCreatePoolingDescriptor);
+SINTER_SAME_ABI(Cudnn, cudnnSetPooling2dDescriptor);
+SINTER_SAME_ABI(Cudnn, cudnnDestroyPoolingDescriptor);
+SINTER_SAME_ABI(Cudnn, cudnnPoolingForward);
+SINTER_SAME_ABI(Cudnn, cudnnPoolingBackward);
+SINTER_SAME_ABI(Cudnn, cudnnDeriveBNTensorDescriptor);
+SINTER_SAME_ABI(Cudnn, cudnnBatchNormalizationForwardTraining);
+SINTER_SAME_ABI(Cudnn, cudnnBatchNormalizationForwardInference);
+SINTER_SAME_ABI(Cudnn, cudnnBatchNormalizationBackward);
+SINTER_SAME_ABI(Cudnn, cudnnScaleTensor);
 
 static_assert(sinter::cuda::CUDA_SUCCESS == ::CUDA_SUCCESS);
 static_assert(sinter::cuda::CU_STREAM_NON_BLOCKING == ::CU_STREAM_NON_BLOCKING);
@@ -73,12 +107,27 @@ static_assert(sinter::cuda::CUBLAS_OP_N == ::CUBLAS_OP_N && sinter::cuda::CUBLAS
 static_assert(sinter::cuda::CUBLAS_DEFAULT_MATH == ::CUBLAS_DEFAULT_MATH);
 static_assert(sinter::cuda::CUBLAS_TF32_TENSOR_OP_MATH == ::CUBLAS_TF32_TENSOR_OP_MATH);
 static_assert(sizeof(sinter::cuda::CUdeviceptr) == sizeof(::CUdeviceptr));
+static_assert(sinter::cuda::CUDNN_DATA_FLOAT == ::CUDNN_DATA_FLOAT && sinter::cuda::CUDNN_TENSOR_NCHW == ::CUDNN_TENSOR_NCHW);
+static_assert(sinter::cuda::CUDNN_CROSS_CORRELATION == ::CUDNN_CROSS_CORRELATION && sinter::cuda::CUDNN_FMA_MATH == ::CUDNN_FMA_MATH);
+static_assert(sinter::cuda::CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING == ::CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING);
+static_assert(sinter::cuda::CUDNN_POOLING_MAX_DETERMINISTIC == ::CUDNN_POOLING_MAX_DETERMINISTIC);
+static_assert(sinter::cuda::CUDNN_PROPAGATE_NAN == ::CUDNN_PROPAGATE_NAN && sinter::cuda::CUDNN_BATCHNORM_SPATIAL == ::CUDNN_BATCHNORM_SPATIAL);
+// One layout for the three algorithm-perf structs.
+template <typename Perf>
+constexpr bool samePerf() {
+  using Ours = sinter::cuda::cudnnAlgoPerf;
+  return sizeof(Perf) == sizeof(Ours) && offsetof(Perf, algo) == offsetof(Ours, algo) && offsetof(Perf, status) == offsetof(Ours, status) &&
+         offsetof(Perf, memory) == offsetof(Ours, memory) && sizeof(Perf::algo) == sizeof(int) && sizeof(Perf::status) == sizeof(int);
+}
+static_assert(samePerf<cudnnConvolutionFwdAlgoPerf_t>());
+static_assert(samePerf<cudnnConvolutionBwdDataAlgoPerf_t>());
+static_assert(samePerf<cudnnConvolutionBwdFilterAlgoPerf_t>());
 
 }  // namespace
 
-TEST_CASE("cuda: the driver and cuBLAS declarations match the CUDA toolkit's headers") { CHECK(true); }
+TEST_CASE("cuda: the driver, cuBLAS and cuDNN declarations match the CUDA toolkit's headers") { CHECK(true); }
 #else
-TEST_CASE("cuda: the driver and cuBLAS declarations match the CUDA toolkit's headers") {
-  MESSAGE("skipped: no CUDA toolkit headers (cuda.h, cublas_api.h) to check runtime/cuda/driver.h against");
+TEST_CASE("cuda: the driver, cuBLAS and cuDNN declarations match the CUDA toolkit's headers") {
+  MESSAGE("skipped: no CUDA toolkit headers (cuda.h, cublas_api.h, cudnn.h) to check runtime/cuda/driver.h against");
 }
 #endif
