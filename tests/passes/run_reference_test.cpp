@@ -8,10 +8,17 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "runtime/executor.h"
 #include "tests/passes/reference_util.h"
 
 using namespace sinter;
 using namespace sinter::testing;
+
+// The sinter tool this build made, or SINTER_TOOL from the environment (another machine's copy).
+std::string tool() {
+  const char* moved = std::getenv("SINTER_TOOL");
+  return moved && *moved ? moved : SINTER_TOOL;
+}
 
 void checkTargetAgainstPyTorch(const std::string& target) {
   const std::string data = sourcePath("tests/reference/data/");
@@ -29,7 +36,7 @@ void checkTargetAgainstPyTorch(const std::string& target) {
     const std::string command =
         fmt::format("'{}' run '{}' --weights '{}{}.weights.safetensors' --inputs '{}{}.inputs.safetensors' -o '{}' "
                     "--grads --target {} --threads 2",
-                    SINTER_TOOL, source, data, model, data, model, result, target);
+                    tool(), source, data, model, data, model, result, target);
     INFO(command);
     REQUIRE(std::system(command.c_str()) == 0);
     const ref::TensorMap got = readTensors(result);
@@ -50,3 +57,13 @@ TEST_CASE("sinter run --target cpu --grads matches PyTorch for every reference m
 
 // oneDNN's convolutions, matmuls and pooling in place of the generated ones: the same tolerance.
 TEST_CASE("sinter run --target dnnl --grads matches PyTorch for every reference model") { checkTargetAgainstPyTorch("dnnl"); }
+
+// The GPU: generated PTX kernels, cuBLAS and cuDNN (no TF32), the same tolerance. Skipped where
+// this machine has no GPU (CI); tests/cuda/device_check.sh runs it on one.
+TEST_CASE("sinter run --target cuda --grads matches PyTorch for every reference model") {
+  if (Status s = canRun("cuda"); !s) {
+    MESSAGE("skipped: ", s.error().message());
+    return;
+  }
+  checkTargetAgainstPyTorch("cuda");
+}
