@@ -23,113 +23,117 @@ Expected<void*> open(std::initializer_list<const char*> names) {
 }
 
 template <typename Fn>
-bool bind(void* lib, const char* symbol, Fn& fn, std::string& missing) {
+void bind(void* lib, const char* symbol, Fn& fn, std::string& missing) {
   fn = reinterpret_cast<Fn>(dlsym(lib, symbol));
   if (!fn) missing += fmt::format("{}{}", missing.empty() ? "" : ", ", symbol);
-  return fn != nullptr;
 }
 
-#define SINTER_BIND(lib, table, name, missing) bind(lib, #name, table.name, missing)
+// Each library's functions, every field of its table by name.
+void bindDriver(void* lib, Driver& t, std::string& missing) {
+  bind(lib, "cuInit", t.cuInit, missing);
+  bind(lib, "cuGetErrorString", t.cuGetErrorString, missing);
+  bind(lib, "cuDeviceGetCount", t.cuDeviceGetCount, missing);
+  bind(lib, "cuDeviceGet", t.cuDeviceGet, missing);
+  bind(lib, "cuDeviceGetName", t.cuDeviceGetName, missing);
+  bind(lib, "cuDevicePrimaryCtxRetain", t.cuDevicePrimaryCtxRetain, missing);
+  bind(lib, "cuDevicePrimaryCtxRelease_v2", t.cuDevicePrimaryCtxRelease_v2, missing);
+  bind(lib, "cuCtxSetCurrent", t.cuCtxSetCurrent, missing);
+  bind(lib, "cuModuleLoadData", t.cuModuleLoadData, missing);
+  bind(lib, "cuModuleUnload", t.cuModuleUnload, missing);
+  bind(lib, "cuModuleGetFunction", t.cuModuleGetFunction, missing);
+  bind(lib, "cuMemAlloc_v2", t.cuMemAlloc_v2, missing);
+  bind(lib, "cuMemFree_v2", t.cuMemFree_v2, missing);
+  bind(lib, "cuMemcpyHtoDAsync_v2", t.cuMemcpyHtoDAsync_v2, missing);
+  bind(lib, "cuMemcpyDtoHAsync_v2", t.cuMemcpyDtoHAsync_v2, missing);
+  bind(lib, "cuMemsetD8Async", t.cuMemsetD8Async, missing);
+  bind(lib, "cuStreamCreate", t.cuStreamCreate, missing);
+  bind(lib, "cuStreamDestroy_v2", t.cuStreamDestroy_v2, missing);
+  bind(lib, "cuStreamSynchronize", t.cuStreamSynchronize, missing);
+  bind(lib, "cuLaunchKernel", t.cuLaunchKernel, missing);
+  bind(lib, "cuStreamBeginCapture_v2", t.cuStreamBeginCapture_v2, missing);
+  bind(lib, "cuStreamEndCapture", t.cuStreamEndCapture, missing);
+  bind(lib, "cuGraphInstantiateWithFlags", t.cuGraphInstantiateWithFlags, missing);
+  bind(lib, "cuGraphLaunch", t.cuGraphLaunch, missing);
+  bind(lib, "cuGraphDestroy", t.cuGraphDestroy, missing);
+  bind(lib, "cuGraphExecDestroy", t.cuGraphExecDestroy, missing);
+}
+
+void bindCublas(void* lib, Cublas& t, std::string& missing) {
+  bind(lib, "cublasCreate_v2", t.cublasCreate_v2, missing);
+  bind(lib, "cublasDestroy_v2", t.cublasDestroy_v2, missing);
+  bind(lib, "cublasSetStream_v2", t.cublasSetStream_v2, missing);
+  bind(lib, "cublasSetWorkspace_v2", t.cublasSetWorkspace_v2, missing);
+  bind(lib, "cublasSetMathMode", t.cublasSetMathMode, missing);
+  bind(lib, "cublasSgemm_v2", t.cublasSgemm_v2, missing);
+}
+
+void bindCudnn(void* lib, Cudnn& t, std::string& missing) {
+  bind(lib, "cudnnCreate", t.cudnnCreate, missing);
+  bind(lib, "cudnnDestroy", t.cudnnDestroy, missing);
+  bind(lib, "cudnnSetStream", t.cudnnSetStream, missing);
+  bind(lib, "cudnnGetErrorString", t.cudnnGetErrorString, missing);
+  bind(lib, "cudnnCreateTensorDescriptor", t.cudnnCreateTensorDescriptor, missing);
+  bind(lib, "cudnnSetTensor4dDescriptor", t.cudnnSetTensor4dDescriptor, missing);
+  bind(lib, "cudnnDestroyTensorDescriptor", t.cudnnDestroyTensorDescriptor, missing);
+  bind(lib, "cudnnCreateFilterDescriptor", t.cudnnCreateFilterDescriptor, missing);
+  bind(lib, "cudnnSetFilter4dDescriptor", t.cudnnSetFilter4dDescriptor, missing);
+  bind(lib, "cudnnDestroyFilterDescriptor", t.cudnnDestroyFilterDescriptor, missing);
+  bind(lib, "cudnnCreateConvolutionDescriptor", t.cudnnCreateConvolutionDescriptor, missing);
+  bind(lib, "cudnnSetConvolution2dDescriptor", t.cudnnSetConvolution2dDescriptor, missing);
+  bind(lib, "cudnnSetConvolutionGroupCount", t.cudnnSetConvolutionGroupCount, missing);
+  bind(lib, "cudnnSetConvolutionMathType", t.cudnnSetConvolutionMathType, missing);
+  bind(lib, "cudnnDestroyConvolutionDescriptor", t.cudnnDestroyConvolutionDescriptor, missing);
+  bind(lib, "cudnnGetConvolutionForwardAlgorithm_v7", t.cudnnGetConvolutionForwardAlgorithm_v7, missing);
+  bind(lib, "cudnnGetConvolutionBackwardDataAlgorithm_v7", t.cudnnGetConvolutionBackwardDataAlgorithm_v7, missing);
+  bind(lib, "cudnnGetConvolutionBackwardFilterAlgorithm_v7", t.cudnnGetConvolutionBackwardFilterAlgorithm_v7, missing);
+  bind(lib, "cudnnConvolutionForward", t.cudnnConvolutionForward, missing);
+  bind(lib, "cudnnConvolutionBackwardData", t.cudnnConvolutionBackwardData, missing);
+  bind(lib, "cudnnConvolutionBackwardFilter", t.cudnnConvolutionBackwardFilter, missing);
+  bind(lib, "cudnnCreatePoolingDescriptor", t.cudnnCreatePoolingDescriptor, missing);
+  bind(lib, "cudnnSetPooling2dDescriptor", t.cudnnSetPooling2dDescriptor, missing);
+  bind(lib, "cudnnDestroyPoolingDescriptor", t.cudnnDestroyPoolingDescriptor, missing);
+  bind(lib, "cudnnPoolingForward", t.cudnnPoolingForward, missing);
+  bind(lib, "cudnnPoolingBackward", t.cudnnPoolingBackward, missing);
+  bind(lib, "cudnnDeriveBNTensorDescriptor", t.cudnnDeriveBNTensorDescriptor, missing);
+  bind(lib, "cudnnBatchNormalizationForwardTraining", t.cudnnBatchNormalizationForwardTraining, missing);
+  bind(lib, "cudnnBatchNormalizationForwardInference", t.cudnnBatchNormalizationForwardInference, missing);
+  bind(lib, "cudnnBatchNormalizationBackward", t.cudnnBatchNormalizationBackward, missing);
+  bind(lib, "cudnnScaleTensor", t.cudnnScaleTensor, missing);
+}
+
+// The table of the first of `names` that loads, with every function bound; `library` names it in
+// errors.
+template <typename T>
+Expected<T> load(std::initializer_list<const char*> names, const char* library, void (*bindAll)(void*, T&, std::string&)) {
+  Expected<void*> lib = open(names);
+  if (!lib) return Error(fmt::format("{} is not installed: {}", library, lib.error().message()));
+  T table{};
+  std::string missing;
+  bindAll(*lib, table, missing);
+  if (!missing.empty()) return Error(fmt::format("{} is too old: it lacks {}", library, missing));
+  return table;
+}
 
 Expected<Driver> loadDriver() {
-  Expected<void*> lib = open({"libcuda.so.1", "/usr/local/nvidia/lib64/libcuda.so.1", "/usr/lib/x86_64-linux-gnu/libcuda.so.1"});
-  if (!lib) return Error("no NVIDIA GPU driver on this machine: " + lib.error().message());
-  Driver d{};
-  std::string missing;
-  void* h = *lib;
-  SINTER_BIND(h, d, cuInit, missing);
-  SINTER_BIND(h, d, cuGetErrorString, missing);
-  SINTER_BIND(h, d, cuDeviceGetCount, missing);
-  SINTER_BIND(h, d, cuDeviceGet, missing);
-  SINTER_BIND(h, d, cuDeviceGetName, missing);
-  SINTER_BIND(h, d, cuDevicePrimaryCtxRetain, missing);
-  SINTER_BIND(h, d, cuDevicePrimaryCtxRelease_v2, missing);
-  SINTER_BIND(h, d, cuCtxSetCurrent, missing);
-  SINTER_BIND(h, d, cuModuleLoadData, missing);
-  SINTER_BIND(h, d, cuModuleUnload, missing);
-  SINTER_BIND(h, d, cuModuleGetFunction, missing);
-  SINTER_BIND(h, d, cuMemAlloc_v2, missing);
-  SINTER_BIND(h, d, cuMemFree_v2, missing);
-  SINTER_BIND(h, d, cuMemcpyHtoDAsync_v2, missing);
-  SINTER_BIND(h, d, cuMemcpyDtoHAsync_v2, missing);
-  SINTER_BIND(h, d, cuMemsetD8Async, missing);
-  SINTER_BIND(h, d, cuStreamCreate, missing);
-  SINTER_BIND(h, d, cuStreamDestroy_v2, missing);
-  SINTER_BIND(h, d, cuStreamSynchronize, missing);
-  SINTER_BIND(h, d, cuLaunchKernel, missing);
-  SINTER_BIND(h, d, cuStreamBeginCapture_v2, missing);
-  SINTER_BIND(h, d, cuStreamEndCapture, missing);
-  SINTER_BIND(h, d, cuGraphInstantiateWithFlags, missing);
-  SINTER_BIND(h, d, cuGraphLaunch, missing);
-  SINTER_BIND(h, d, cuGraphDestroy, missing);
-  SINTER_BIND(h, d, cuGraphExecDestroy, missing);
-  if (!missing.empty()) return Error(fmt::format("the NVIDIA driver's libcuda.so.1 is too old: it lacks {}", missing));
-  if (Status s = d.check(d.cuInit(0), "cuInit"); !s) return Error("no usable NVIDIA GPU: " + s.error().message());
+  Expected<Driver> d = load<Driver>({"libcuda.so.1", "/usr/local/nvidia/lib64/libcuda.so.1", "/usr/lib/x86_64-linux-gnu/libcuda.so.1"},
+                                    "the NVIDIA GPU driver (libcuda.so.1)", bindDriver);
+  if (!d) return d.error();
+  if (Status s = d->check(d->cuInit(0), "cuInit"); !s) return Error("no usable NVIDIA GPU: " + s.error().message());
   int count = 0;
-  if (Status s = d.check(d.cuDeviceGetCount(&count), "cuDeviceGetCount"); !s) return s.error();
+  if (Status s = d->check(d->cuDeviceGetCount(&count), "cuDeviceGetCount"); !s) return s.error();
   if (count < 1) return Error("the NVIDIA driver sees no GPU on this machine");
   return d;
 }
 
 Expected<Cublas> loadCublas() {
-  Expected<void*> lib = open({"libcublas.so.13", "/usr/local/cuda/lib64/libcublas.so.13",
-                              "/usr/local/cuda-13.0/targets/x86_64-linux/lib/libcublas.so.13"});
-  if (!lib) return Error("cuBLAS (CUDA 13) is not installed: " + lib.error().message());
-  Cublas c{};
-  std::string missing;
-  void* h = *lib;
-  SINTER_BIND(h, c, cublasCreate_v2, missing);
-  SINTER_BIND(h, c, cublasDestroy_v2, missing);
-  SINTER_BIND(h, c, cublasSetStream_v2, missing);
-  SINTER_BIND(h, c, cublasSetWorkspace_v2, missing);
-  SINTER_BIND(h, c, cublasSetMathMode, missing);
-  SINTER_BIND(h, c, cublasSgemm_v2, missing);
-  if (!missing.empty()) return Error(fmt::format("libcublas.so.13 lacks {}", missing));
-  return c;
+  return load<Cublas>({"libcublas.so.13", "/usr/local/cuda/lib64/libcublas.so.13", "/usr/local/cuda-13.0/targets/x86_64-linux/lib/libcublas.so.13"},
+                      "cuBLAS 13 (libcublas.so.13)", bindCublas);
 }
 
 Expected<Cudnn> loadCudnn() {
-  Expected<void*> lib = open({"libcudnn.so.9", "/usr/lib/x86_64-linux-gnu/libcudnn.so.9", "/usr/local/cuda/lib64/libcudnn.so.9"});
-  if (!lib) return Error("cuDNN 9 is not installed: " + lib.error().message());
-  Cudnn c{};
-  std::string missing;
-  void* h = *lib;
-  SINTER_BIND(h, c, cudnnCreate, missing);
-  SINTER_BIND(h, c, cudnnDestroy, missing);
-  SINTER_BIND(h, c, cudnnSetStream, missing);
-  SINTER_BIND(h, c, cudnnGetErrorString, missing);
-  SINTER_BIND(h, c, cudnnCreateTensorDescriptor, missing);
-  SINTER_BIND(h, c, cudnnSetTensor4dDescriptor, missing);
-  SINTER_BIND(h, c, cudnnDestroyTensorDescriptor, missing);
-  SINTER_BIND(h, c, cudnnCreateFilterDescriptor, missing);
-  SINTER_BIND(h, c, cudnnSetFilter4dDescriptor, missing);
-  SINTER_BIND(h, c, cudnnDestroyFilterDescriptor, missing);
-  SINTER_BIND(h, c, cudnnCreateConvolutionDescriptor, missing);
-  SINTER_BIND(h, c, cudnnSetConvolution2dDescriptor, missing);
-  SINTER_BIND(h, c, cudnnSetConvolutionGroupCount, missing);
-  SINTER_BIND(h, c, cudnnSetConvolutionMathType, missing);
-  SINTER_BIND(h, c, cudnnDestroyConvolutionDescriptor, missing);
-  SINTER_BIND(h, c, cudnnGetConvolutionForwardAlgorithm_v7, missing);
-  SINTER_BIND(h, c, cudnnGetConvolutionBackwardDataAlgorithm_v7, missing);
-  SINTER_BIND(h, c, cudnnGetConvolutionBackwardFilterAlgorithm_v7, missing);
-  SINTER_BIND(h, c, cudnnConvolutionForward, missing);
-  SINTER_BIND(h, c, cudnnConvolutionBackwardData, missing);
-  SINTER_BIND(h, c, cudnnConvolutionBackwardFilter, missing);
-  SINTER_BIND(h, c, cudnnCreatePoolingDescriptor, missing);
-  SINTER_BIND(h, c, cudnnSetPooling2dDescriptor, missing);
-  SINTER_BIND(h, c, cudnnDestroyPoolingDescriptor, missing);
-  SINTER_BIND(h, c, cudnnPoolingForward, missing);
-  SINTER_BIND(h, c, cudnnPoolingBackward, missing);
-  SINTER_BIND(h, c, cudnnDeriveBNTensorDescriptor, missing);
-  SINTER_BIND(h, c, cudnnBatchNormalizationForwardTraining, missing);
-  SINTER_BIND(h, c, cudnnBatchNormalizationForwardInference, missing);
-  SINTER_BIND(h, c, cudnnBatchNormalizationBackward, missing);
-  SINTER_BIND(h, c, cudnnScaleTensor, missing);
-  if (!missing.empty()) return Error(fmt::format("libcudnn.so.9 lacks {}", missing));
-  return c;
+  return load<Cudnn>({"libcudnn.so.9", "/usr/lib/x86_64-linux-gnu/libcudnn.so.9", "/usr/local/cuda/lib64/libcudnn.so.9"},
+                     "cuDNN 9 (libcudnn.so.9)", bindCudnn);
 }
-
-#undef SINTER_BIND
 
 }  // namespace
 

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <limits>
 
 namespace sinter::cuda {
@@ -129,10 +130,27 @@ Expected<std::unique_ptr<LibraryKernel>> makeLibraryKernel(const Json& descripto
   Expected<std::vector<int64_t>> result = dimsOf(descriptor.find("result"), "the result");
   if (!result) return result.error();
   call.result = result.take();
-  if (const Json* more = descriptor.find("more_results")) call.paired = more->isArray() && !more->asArray().empty();
-  const size_t args = 1 + call.operands.size() + (call.paired ? 1 : 0);
-  if (buffers.size() != args)
-    return Error(fmt::format("library descriptor: {} has {} arguments but the call passes {}", call.op, args, buffers.size()));
+  std::vector<std::vector<int64_t>> argDims{call.result};
+  argDims.insert(argDims.end(), call.operands.begin(), call.operands.end());
+  if (const Json* more = descriptor.find("more_results"); more && more->isArray()) {
+    if (more->asArray().size() > 1) return Error(fmt::format("library descriptor: {} writes at most one further result", call.op));
+    for (const Json& r : more->asArray()) {
+      Expected<std::vector<int64_t>> dims = dimsOf(&r, "a further result");
+      if (!dims) return dims.error();
+      argDims.push_back(dims.take());
+      call.paired = true;
+    }
+  }
+  // The shapes are the call's buffers' (row-major): a library call never touches bytes outside the
+  // buffers the plan placed, whatever a plan file says.
+  if (buffers.size() != argDims.size())
+    return Error(fmt::format("library descriptor: {} has {} arguments but the call passes {}", call.op, argDims.size(), buffers.size()));
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    const PlanBuffer& b = *buffers[i];
+    if (argDims[i].size() != static_cast<size_t>(b.rank) || !std::equal(argDims[i].begin(), argDims[i].end(), b.dims) ||
+        (b.layout && *b.layout))
+      return Error(fmt::format("library descriptor: argument {} does not match buffer '{}'", i, b.name));
+  }
   if (call.op == "matmul") {
     if (call.operands.size() != 2 || call.operands[0].size() != 2 || call.operands[1].size() != 2)
       return Error("library descriptor: cuBLAS matmul takes two rank-2 operands");
