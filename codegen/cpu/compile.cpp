@@ -35,7 +35,7 @@ Expected<Lowered> lower(const Module& m, const TargetOptions& o, const HostTarge
   clock.mark("kernel IR (fusion, memory plan)");
   l.ctx = std::make_unique<llvm::LLVMContext>();
   l.module = std::make_unique<llvm::Module>(m.name, *l.ctx);
-  auto lowered = lowerKernels(l.kernels, *l.module, HeavyTarget::of(tm));
+  auto lowered = lowerKernels(l.kernels, *l.module, HeavyTarget::of(tm), target.loops);
   if (!lowered) return lowered.error();
   l.lowered = lowered.take();
   clock.mark("LLVM IR generation");

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "codegen/cpu/lower.h"
 #include "codegen/target.h"
 
 namespace sinter::cpu {
@@ -17,6 +18,8 @@ extern const TargetCompiler kCompiler;
 struct HostTarget {
   const char* name;  // the plan's target, which picks its executor
   const kir::LibraryOps* library;  // null: none
+  // How loop kernels are lowered: Host, or FlatHost (the cuda target's loops on the host, tests).
+  CodeStyle loops = CodeStyle::Host;
 };
 extern const HostTarget kCpu;
 

@@ -25,8 +25,10 @@ using LoweredKernel = KernelBinding;
 // end) of its parallel extent. Device: a kernel is a PTX entry with the same parameters (bufs in
 // device memory) where grid thread t computes index begin + t of the extent, which flattens every
 // kept dim outside a reduction; exp, log, tanhf and powf are libdevice's (__nv_expf), which the
-// caller links; heavy ops are an error (the target's library runs them).
-enum class CodeStyle { Host, Device };
+// caller links; heavy ops are an error (the target's library runs them). FlatHost is the device
+// style's loops (flattened extents, a thread's work per index) as host code, which the host runtime
+// runs: tests check the device lowering against the reference evaluator with it, without a GPU.
+enum class CodeStyle { Host, Device, FlatHost };
 
 // Adds every kernel of `p` to `m`, the heavy ones tiled for `target`'s registers; result[f][k]
 // describes function f's kernel k.

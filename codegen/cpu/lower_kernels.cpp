@@ -97,7 +97,7 @@ struct Gen {
   // body(i) for every index i of this call's slice [begin, end) of the parallel extent: a loop on
   // the host; on a device, grid thread t takes index begin + t.
   void parallel(const std::function<void(Value*)>& fn) {
-    if (style == CodeStyle::Host) return loop(begin, end, fn);
+    if (style != CodeStyle::Device) return loop(begin, end, fn);
     auto sreg = [&](llvm::Intrinsic::ID id) { return b.CreateZExt(b.CreateIntrinsic(id, {}, {}), i64); };
     Value* t = add(mul(sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x), sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_x)),
                    sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x));
@@ -403,7 +403,7 @@ void emitLoopKernel(Gen& g, const Kernel& k, const kir::KProgram& p, LoweredKern
     if (d == outerKept) return innerLoop ? innerBody() : body();
     g.loop(d == 0 ? g.begin : g.c(0), d == 0 ? g.end : g.lin(k.space[d]), [&](Value* i) { idx[d] = i; kept(d + 1); });
   };
-  if (g.style == CodeStyle::Device) {
+  if (g.style != CodeStyle::Host) {
     // A thread per element of the kept dims outside the reduction, flattened row-major (B appears
     // in one of them at most, so the count is linear in B).
     Lin extent{0, 1};
