@@ -56,6 +56,12 @@ void bindDriver(void* lib, Driver& t, std::string& missing) {
   bind(lib, "cuGraphLaunch", t.cuGraphLaunch, missing);
   bind(lib, "cuGraphDestroy", t.cuGraphDestroy, missing);
   bind(lib, "cuGraphExecDestroy", t.cuGraphExecDestroy, missing);
+  bind(lib, "cuMemHostAlloc", t.cuMemHostAlloc, missing);
+  bind(lib, "cuMemFreeHost", t.cuMemFreeHost, missing);
+  bind(lib, "cuEventCreate", t.cuEventCreate, missing);
+  bind(lib, "cuEventRecord", t.cuEventRecord, missing);
+  bind(lib, "cuEventSynchronize", t.cuEventSynchronize, missing);
+  bind(lib, "cuEventDestroy_v2", t.cuEventDestroy_v2, missing);
 }
 
 void bindCublas(void* lib, Cublas& t, std::string& missing) {

@@ -25,9 +25,11 @@ using CUfunction = struct CUfunc_st*;
 using CUstream = struct CUstream_st*;
 using CUgraph = struct CUgraph_st*;
 using CUgraphExec = struct CUgraphExec_st*;
+using CUevent = struct CUevent_st*;
 constexpr CUresult CUDA_SUCCESS = 0;
 constexpr int CU_STREAM_NON_BLOCKING = 1;
 constexpr int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
+constexpr int CU_EVENT_DISABLE_TIMING = 2;
 
 // cuBLAS types (cublas_api.h).
 using cublasStatus_t = int;
@@ -84,6 +86,12 @@ struct Driver {
   CUresult (*cuGraphLaunch)(CUgraphExec exec, CUstream stream);
   CUresult (*cuGraphDestroy)(CUgraph graph);
   CUresult (*cuGraphExecDestroy)(CUgraphExec exec);
+  CUresult (*cuMemHostAlloc)(void** ptr, size_t bytes, unsigned flags);
+  CUresult (*cuMemFreeHost)(void* ptr);
+  CUresult (*cuEventCreate)(CUevent* event, unsigned flags);
+  CUresult (*cuEventRecord)(CUevent event, CUstream stream);
+  CUresult (*cuEventSynchronize)(CUevent event);
+  CUresult (*cuEventDestroy_v2)(CUevent event);
 
   // An Error naming the call and the driver's description of `r`; ok() for CUDA_SUCCESS.
   Status check(CUresult r, const char* call) const;

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstring>
 #include <map>
 
 #include "runtime/cuda/driver.h"
@@ -46,6 +47,13 @@ class DeviceProgram final : public Executor {
   Status sync() const { return d_.check(d_.cuStreamSynchronize(stream_), "cuStreamSynchronize"); }
   // A failed transfer leaves the executor's state unknown: stop with the driver's message.
   void mustSucceed(const Status& s) const;
+  // An input's two pinned staging buffers, used in turn, and the event after each one's last copy.
+  struct Staging {
+    void* host[2] = {nullptr, nullptr};
+    CUevent copied[2] = {nullptr, nullptr};
+    int next = 0;
+  };
+  Status stageInputs();
 
   const PlanTable& table_;
   const Driver& d_;
@@ -58,11 +66,17 @@ class DeviceProgram final : public Executor {
   std::vector<std::vector<Call>> calls_;
   int64_t preparedBatch_ = 0;
   std::map<std::pair<int32_t, int64_t>, CUgraphExec> graphs_;  // (function, batch)
+  std::map<const PlanBuffer*, Staging> staging_;                // per input buffer
 };
 
 DeviceProgram::~DeviceProgram() {
   if (stream_) d_.cuStreamSynchronize(stream_);
   for (auto& [key, g] : graphs_) d_.cuGraphExecDestroy(g);
+  for (auto& [b, s] : staging_)
+    for (int i = 0; i < 2; ++i) {
+      if (s.host[i]) d_.cuMemFreeHost(s.host[i]);
+      if (s.copied[i]) d_.cuEventDestroy_v2(s.copied[i]);
+    }
   calls_.clear();    // the library kernels, then their handles and scratch, before the context goes
   library_.reset();
   for (CUdeviceptr p : {state_, work_, argTable_})
@@ -124,8 +138,24 @@ Status DeviceProgram::init(uint64_t seed) {
     return s;
   for (size_t f = 0; f < calls_.size(); ++f)
     for (size_t c = 0; c < calls_[f].size(); ++c) calls_[f][c].bufs = argTable_ + starts[f][c] * sizeof(CUdeviceptr);
+  if (Status s = stageInputs(); !s) return s;
   if (Status s = sync(); !s) return s;
   initializeState(*this, seed);
+  return ok();
+}
+
+Status DeviceProgram::stageInputs() {
+  for (int32_t i = 0; i < table_.numBuffers; ++i) {
+    const PlanBuffer& b = table_.buffers[i];
+    if (b.role != BufferRole::Input) continue;
+    Staging& s = staging_[&b];
+    for (int k = 0; k < 2; ++k) {
+      if (Status st = d_.check(d_.cuMemHostAlloc(&s.host[k], static_cast<size_t>(std::max<int64_t>(b.bytesAtMaxBatch, 4)), 0), "cuMemHostAlloc");
+          !st)
+        return st;
+      if (Status st = d_.check(d_.cuEventCreate(&s.copied[k], CU_EVENT_DISABLE_TIMING), "cuEventCreate"); !st) return st;
+    }
+  }
   return ok();
 }
 
@@ -219,11 +249,25 @@ void DeviceProgram::read(const PlanBuffer& b, int64_t batch, std::span<std::byte
   mustSucceed(sync());
 }
 
+// An input (a batch) goes through one of its two pinned staging buffers with an asynchronous copy
+// queued after the work already queued (the step that reads the previous batch): the host neither
+// waits for that step nor for the copy, only for the copy from the same staging buffer two writes
+// ago. Any other buffer (parameters, checkpoints) is copied and waited for.
 void DeviceProgram::write(const PlanBuffer& b, int64_t batch, std::span<const std::byte> bytes) {
   checkTransfer(b, batch, bytes.size());
-  mustSucceed(d_.check(d_.cuMemcpyHtoDAsync_v2(address(b), bytes.data(), bytes.size(), stream_), "cuMemcpyHtoDAsync"));
-  // The host bytes may go away when this returns.
-  mustSucceed(sync());
+  auto staged = staging_.find(&b);
+  if (staged == staging_.end()) {
+    mustSucceed(d_.check(d_.cuMemcpyHtoDAsync_v2(address(b), bytes.data(), bytes.size(), stream_), "cuMemcpyHtoDAsync"));
+    mustSucceed(sync());  // the host bytes may go away when this returns
+    return;
+  }
+  Staging& s = staged->second;
+  const int k = s.next;
+  s.next = 1 - k;
+  mustSucceed(d_.check(d_.cuEventSynchronize(s.copied[k]), "cuEventSynchronize"));
+  std::memcpy(s.host[k], bytes.data(), bytes.size());
+  mustSucceed(d_.check(d_.cuMemcpyHtoDAsync_v2(address(b), s.host[k], bytes.size(), stream_), "cuMemcpyHtoDAsync"));
+  mustSucceed(d_.check(d_.cuEventRecord(s.copied[k], stream_), "cuEventRecord"));
 }
 
 std::vector<std::string> DeviceProgram::libraryCalls() const {

@@ -2,7 +2,8 @@
 // the plan's generated kernels loaded from its PTX (PlanTable::deviceCode) through the driver,
 // library calls through cuBLAS and cuDNN, and each function captured once per batch size as a CUDA graph in
 // prepare and replayed by run, which queues it and returns: nothing is allocated or synchronized
-// inside a step. read and write wait for the queued work.
+// inside a step. Inputs are written through pinned staging buffers (two per input, in turn) with
+// asynchronous copies; read, and writes of other buffers, wait for the queued work.
 #pragma once
 
 #include <memory>
