@@ -495,9 +495,15 @@ ValueId lowerSoftmaxLike(LowerContext& ctx, const ast::Expr& e, Args& a, OpKind 
 ValueId lowerSoftmax(LowerContext& ctx, const ast::Expr& e, Args& a) { return lowerSoftmaxLike(ctx, e, a, OpKind::Softmax); }
 ValueId lowerLogSoftmax(LowerContext& ctx, const ast::Expr& e, Args& a) { return lowerSoftmaxLike(ctx, e, a, OpKind::LogSoftmax); }
 
-// mean over the batch of -log_softmax(logits)[label], as one_hot . log_softmax.
+// mean over the batch of -log_softmax(logits)[label], as one_hot . log_softmax. With label
+// smoothing e over K classes the target is PyTorch's mixture (1 - e) one_hot + e / K (a plain
+// one_hot stays what fuse-softmax-cross-entropy recognizes).
 ValueId lowerCrossEntropy(LowerContext& ctx, const ast::Expr& e, Args& a) {
   ValueId z = a.tensor("logits"), y = a.tensor("labels");
+  const double smoothing = a.number("label_smoothing");
+  if (a.failed) return kNoValue;
+  if (!(smoothing >= 0 && smoothing <= 1))
+    return ctx.fail(a.loc("label_smoothing"), fmt::format("'label_smoothing' must be in [0, 1], found {}", smoothing));
   std::optional<TensorType> zt = typeOf(ctx, z), yt = typeOf(ctx, y);
   if (!zt || !yt) return kNoValue;
   if (zt->dtype != DType::F32 || zt->rank() != 2 || zt->dims[1] == kBatch)
@@ -509,6 +515,11 @@ ValueId lowerCrossEntropy(LowerContext& ctx, const ast::Expr& e, Args& a) {
                                                  formatType(*zt), formatType({DType::I32, {zt->dims[0]}})));
   ValueId logp = ctx.emit(e.loc, OpKind::LogSoftmax, {z}, {{"axis", int64_t{1}}});
   ValueId hot = ctx.emit(e.loc, OpKind::OneHot, {y}, {{"classes", zt->dims[1]}});
+  if (smoothing > 0) {
+    ctx.b.setLoc(a.loc("label_smoothing"));
+    ValueId keep = ctx.b.constant(1.0 - smoothing), spread = ctx.b.constant(smoothing / static_cast<double>(zt->dims[1]));
+    hot = ctx.emit(e.loc, OpKind::Add, {ctx.emit(e.loc, OpKind::Mul, {hot, keep}), spread});
+  }
   ValueId picked = ctx.emit(e.loc, OpKind::Sum, {ctx.emit(e.loc, OpKind::Mul, {hot, logp})},
                             {{"axes", std::vector<int64_t>{1}}, {"keepdims", false}});
   ValueId mean = ctx.emit(e.loc, OpKind::Mean, {picked}, {{"axes", std::vector<int64_t>{0}}, {"keepdims", false}});
@@ -579,7 +590,8 @@ const std::vector<CallSpec>& callTable() {
       {"max", {x, opt("axis", Kind::Axes), def("keepdims", Kind::Bool, 0)}, lowerReduceOp<OpKind::Max>},
       {"softmax", {x, def("axis", Kind::Axis, -1)}, lowerSoftmax},
       {"log_softmax", {x, def("axis", Kind::Axis, -1)}, lowerLogSoftmax},
-      {"cross_entropy", {req("logits", Kind::Tensor), req("labels", Kind::Tensor)}, lowerCrossEntropy},
+      {"cross_entropy", {req("logits", Kind::Tensor), req("labels", Kind::Tensor), def("label_smoothing", Kind::Float, 0)},
+       lowerCrossEntropy},
       {"mse", {req("pred", Kind::Tensor), req("target", Kind::Tensor)}, lowerMse},
       {"l1", {x}, lowerL1},
       {"l2", {x}, lowerL2},

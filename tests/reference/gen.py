@@ -395,6 +395,19 @@ class OptMLP(Base):
         return {"probs": F.softmax(fc2, dim=-1)}, loss
 
 
+class LabelSmoothing(Base):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(6, 8)
+        self.fc2 = nn.Linear(8, 5)
+
+    def forward(self, I):
+        fc1 = torch.tanh(self.fc1(I["x"]))
+        fc2 = self.fc2(fc1)
+        loss = F.cross_entropy(fc2, I["label"].long(), label_smoothing=0.1)
+        return {"probs": F.softmax(fc2, dim=-1)}, loss
+
+
 class OptSgdBn(Base):
     def __init__(self):
         super().__init__()
@@ -507,6 +520,9 @@ MODELS = [
     # would advance). cifar_cnn's gradients are stored as F32 to keep the data small (README).
     ("cifar_cnn", os.path.join(EXAMPLES_DIR, "cifar_cnn.nn"), CifarCNN,
      {"image": ((3, 32, 32), "normal"), "label": ((), ("label", 10))}, 3, False),
+    # Appended (a model's seed is its index: earlier ones keep theirs).
+    ("label_smoothing", _m("label_smoothing.nn"), LabelSmoothing,
+     {"x": ((6,), "normal"), "label": ((), ("label", 5))}, 5, False),
 ]
 
 SEED_BASE = 1000
