@@ -20,6 +20,14 @@ bool endsWith(std::string_view s, std::string_view suffix) {
 
 bool stored(const PlanBuffer& b) { return b.role == BufferRole::Param || b.role == BufferRole::State; }
 
+}  // namespace
+
+bool isModelState(const PlanBuffer& b) {
+  return b.role == BufferRole::Param || endsWith(b.name, kRunningMean) || endsWith(b.name, kRunningVar);
+}
+
+namespace {
+
 std::vector<int64_t> shapeOf(const PlanBuffer& b) { return std::vector<int64_t>(b.dims, b.dims + b.rank); }
 
 ElemType elemTypeOf(const PlanBuffer& b) { return b.type == BufferType::I32 ? ElemType::I32 : ElemType::F32; }
@@ -133,8 +141,7 @@ Status applyCheckpoint(const Checkpoint& ckpt, Executor& program, LoadMode mode)
   for (int32_t i = 0; i < table.numBuffers; ++i) {
     const PlanBuffer& b = table.buffers[i];
     if (!stored(b) || ckpt.file.find(b.name)) continue;
-    const bool needed = mode == LoadMode::Resume || b.role == BufferRole::Param || endsWith(b.name, kRunningMean) ||
-                        endsWith(b.name, kRunningVar);
+    const bool needed = mode == LoadMode::Resume || isModelState(b);
     if (needed) missing.emplace_back(b.name);
   }
   if (!missing.empty())

@@ -28,6 +28,10 @@ struct CheckpointInfo {
 // PyTorch's state dict has it, and info as metadata; atomically (see writeSafetensors).
 Status saveCheckpoint(const std::string& path, Executor& program, const CheckpointInfo& info);
 
+// Whether a buffer is the model's own state, what eval and predict need: a parameter or a batch
+// norm's running statistics (not optimizer state or step counters).
+bool isModelState(const PlanBuffer& b);
+
 // What a load must find. Resume: every Param and State buffer. Weights (eval, predict): the Params and
 // the batchnorm running statistics; optimizer state present in the file is loaded too.
 enum class LoadMode { Resume, Weights };

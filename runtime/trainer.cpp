@@ -112,6 +112,31 @@ Status writeScalar(Executor& program, const char* name, BufferType type, double 
   return ok();
 }
 
+// The model's own state (parameters, batch-norm running statistics: isModelState) at the best
+// validation loss so far, in host memory, for early stopping to give back. Optimizer state and
+// counters are not part of it, as in Keras' restore_best_weights.
+struct BestWeights {
+  int64_t epoch = 0;  // 0: none taken in this run
+  std::vector<std::pair<const PlanBuffer*, std::vector<std::byte>>> buffers;
+
+  void take(Executor& program, int64_t at) {
+    epoch = at;
+    buffers.clear();
+    const PlanTable& t = program.table();
+    for (int32_t i = 0; i < t.numBuffers; ++i) {
+      const PlanBuffer& b = t.buffers[i];
+      // Each storage once: the buffer that carries its initializer (views of it have none).
+      if (!isModelState(b) || !b.init || !*b.init) continue;
+      std::vector<std::byte>& bytes = buffers.emplace_back(&b, std::vector<std::byte>()).second;
+      bytes.resize(static_cast<size_t>(Executor::elements(b, 1)) * 4);
+      program.read(b, 1, bytes);
+    }
+  }
+  void restore(Executor& program) const {
+    for (const auto& [b, bytes] : buffers) program.write(*b, 1, bytes);
+  }
+};
+
 }  // namespace
 
 Expected<FunctionIo> functionIo(const PlanTable& table, std::string_view name) {
@@ -269,6 +294,7 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
   // Where to start: fresh, or from a checkpoint, whose seed then drives everything.
   TrainResult result;
   CheckpointInfo& state = result.state;
+  BestWeights best;
   state.model = table.model;
   state.seed = config.seed;
   if (!options.resumePath.empty()) {
@@ -356,11 +382,15 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
       if (report.validation.loss < state.bestValLoss - config.earlyStopping.minDelta) {
         state.bestValLoss = report.validation.loss;
         state.epochsSinceBest = 0;
+        if (config.earlyStopping.enabled) best.take(program, state.epoch);
       } else {
         ++state.epochsSinceBest;
         stop = config.earlyStopping.enabled && state.epochsSinceBest >= config.earlyStopping.patience;
       }
     }
+    // Stopping gives back the weights of the best epoch (Keras' restore_best_weights), before the
+    // checkpoint below is written: --save holds them too.
+    if (stop) best.restore(program);
     if (out) {
       fmt::print(out, "{}\n", formatEpochLine(report, config.epochs));
       std::fflush(out);
@@ -374,9 +404,13 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
     result.epochs.push_back(report);
     if (stop) {
       result.stoppedEarly = true;
-      if (out)
-        fmt::print(out, "early stopping: validation loss has not improved on {:.4f} for {} epochs\n",
-                   state.bestValLoss, state.epochsSinceBest);
+      result.restoredEpoch = best.epoch;
+      if (out) {
+        fmt::print(out, "early stopping: validation loss has not improved on {:.4f} for {} epochs\n", state.bestValLoss,
+                   state.epochsSinceBest);
+        if (best.epoch > 0) fmt::print(out, "early stopping: restored the weights of epoch {}, the best on validation\n", best.epoch);
+        else fmt::print(out, "early stopping: kept the last weights (the best epoch came before --resume)\n");
+      }
       break;
     }
     if (options.stopAfter > 0 && state.epoch >= options.stopAfter) break;

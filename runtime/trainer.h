@@ -54,6 +54,7 @@ struct TrainResult {
   std::vector<EpochReport> epochs;  // those this run trained (after the resumed ones)
   CheckpointInfo state;             // where training stands at the end
   bool stoppedEarly = false;
+  int64_t restoredEpoch = 0;  // early stopping gave back this epoch's weights (0: none this run)
 };
 
 // The buffers a plan function reads and writes for the trainer: the image input (the f32 input), the

@@ -171,11 +171,45 @@ TEST_CASE("trainer: early stopping on the validation loss") {
   CHECK(result->epochs.size() == 2);
   CHECK(out.text().find("early stopping: validation loss has not improved") != std::string::npos);
   CHECK(out.text().find("val loss") != std::string::npos);
+  CHECK(result->restoredEpoch == 1);
+  CHECK(out.text().find("early stopping: restored the weights of epoch 1, the best on validation") != std::string::npos);
 
   o.config.validation = 0;
   auto noSplit = train(program, mnistSubset(), o);
   REQUIRE_FALSE(noSplit.ok());
   CHECK(noSplit.error().message() == "early stopping watches the validation loss, but there is no validation split");
+}
+
+// Keras' restore_best_weights: epoch 1 is the best (an improvement of 10 never comes after it),
+// epoch 2 trains on and stops; the weights at the end, and in the --save checkpoint, are epoch 1's,
+// bit for bit what a run of 1 epoch leaves.
+TEST_CASE("trainer: early stopping gives back the best epoch's weights") {
+  auto weights = [](Program& program) {
+    std::vector<std::vector<float>> out;
+    for (const char* name : {"fc.weight", "fc.bias"}) out.push_back(program.readAs<float>(*program.buffer(name), 1));
+    return out;
+  };
+  TempDir dir;
+  SoftmaxPlan plan;
+  TrainerOptions o = baseOptions(nullptr);
+  o.config.validation = 0.2;
+  o.config.epochs = 1;
+  Program once(plan.table, 2, 1);
+  REQUIRE(train(once, mnistSubset(), o).ok());
+
+  o.config.epochs = 5;
+  o.config.earlyStopping = {true, 1, 10.0};
+  o.savePath = (dir.path() / "best.safetensors").string();
+  Program stopped(plan.table, 2, 1);
+  auto result = train(stopped, mnistSubset(), o);
+  REQUIRE_MESSAGE(result.ok(), result.error().message());
+  CHECK(result->epochs.size() == 2);
+  CHECK(result->restoredEpoch == 1);
+  CHECK(weights(stopped) == weights(once));
+  // Without the restore, epoch 2's training would have moved them.
+  Program reloaded(plan.table, 2, 7);
+  REQUIRE(loadCheckpoint(o.savePath, reloaded, LoadMode::Weights).ok());
+  CHECK(weights(reloaded) == weights(once));
 }
 
 TEST_CASE("trainer: a non-finite loss stops training and names the first bad buffer") {
