@@ -19,6 +19,9 @@ Attrs trainAttrs(const TrainConfig& c) {
     a.set("beta2", o.beta2);
     a.set("eps", o.eps);
   }
+  // Only when set: the IR of models without them stays as it was.
+  if (o.decayExcludesBias) a.set("weight_decay_exclude_bias", true);
+  if (o.decayExcludesBatchnorm) a.set("weight_decay_exclude_batchnorm", true);
   a.set("batch", c.batch);
   return a;
 }

@@ -151,8 +151,9 @@ void readOptimizer(Reader& r, const ast::TrainEntry& entry, TrainConfig& config)
     r.error(c->loc, fmt::format("unknown optimizer '{}'; known optimizers are sgd, adam, adamw", c->name));
     return;
   }
-  bool ok = kind == OptimizerKind::Sgd ? r.checkArgs(*c, {"lr", "momentum", "dampening", "nesterov", "weight_decay"})
-                                       : r.checkArgs(*c, {"lr", "betas", "eps", "weight_decay"});
+  bool ok = kind == OptimizerKind::Sgd
+                ? r.checkArgs(*c, {"lr", "momentum", "dampening", "nesterov", "weight_decay", "weight_decay_exclude"})
+                : r.checkArgs(*c, {"lr", "betas", "eps", "weight_decay", "weight_decay_exclude"});
   if (!ok) return;
 
   OptimizerConfig o = defaultOptimizer(kind);
@@ -179,6 +180,18 @@ void readOptimizer(Reader& r, const ast::TrainEntry& entry, TrainConfig& config)
       auto b1 = r.number(*list->elements[0], "betas", kFraction);
       auto b2 = r.number(*list->elements[1], "betas", kFraction);
       if (b1 && b2) o.beta1 = *b1, o.beta2 = *b2;
+    }
+  }
+  if (const Expr* e = kwarg(*c, "weight_decay_exclude")) {
+    const auto* list = e->as<ast::List>();
+    if (!list) r.error(e->loc, fmt::format("'weight_decay_exclude' expects a list such as [bias, batchnorm], found {}", formatExpr(*e)));
+    for (size_t i = 0; list && i < list->elements.size(); ++i) {
+      const auto* name = list->elements[i]->as<ast::Name>();
+      if (name && name->text == "bias") o.decayExcludesBias = true;
+      else if (name && name->text == "batchnorm") o.decayExcludesBatchnorm = true;
+      else
+        r.error(list->elements[i]->loc,
+                fmt::format("'weight_decay_exclude' takes bias and batchnorm, found {}", formatExpr(*list->elements[i])));
     }
   }
   config.optimizer = o;

@@ -4,6 +4,9 @@
 //   Adam:  g += wd * p;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  t = step + 1;
 //          p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 //   AdamW: p *= 1 - lr * wd, then Adam without weight decay in g.
+// Parameters the train block excludes from weight decay (weight_decay_exclude: every `*.bias`, and
+// batch norm's weight and bias, known by their layer's running statistics) update with wd = 0, as
+// a PyTorch parameter group {"params": ..., "weight_decay": 0} does.
 #include "passes/optimizer.h"
 
 #include <fmt/format.h>
@@ -24,6 +27,17 @@ double attr(const Module& m, const char* key, double fallback) {
   return m.attrs.has(key) ? m.attrs.f(key) : fallback;
 }
 
+bool flagAttr(const Module& m, const char* key) { return m.attrs.has(key) && m.attrs.b(key); }
+
+// The weight decay of parameter `name`: wd, or 0 where the train block excludes it.
+double decayOf(const Module& m, const std::string& name, double wd) {
+  const std::string layer = name.substr(0, name.rfind('.'));
+  const bool bias = name.ends_with(".bias");
+  const bool norm = m.global(layer + ".running_mean") != nullptr;
+  if ((bias && flagAttr(m, "weight_decay_exclude_bias")) || (norm && flagAttr(m, "weight_decay_exclude_batchnorm"))) return 0;
+  return wd;
+}
+
 }  // namespace
 
 Status appendOptimizerUpdate(Builder& b, const std::vector<ParamGrad>& params) {
@@ -35,13 +49,13 @@ Status appendOptimizerUpdate(Builder& b, const std::vector<ParamGrad>& params) {
   ValueId step = loadState(b, "train.step", {DType::F32, {}});
   if (kind == "sgd") {
     double momentum = attr(m, "momentum", 0), dampening = attr(m, "dampening", 0);
-    bool nesterov = m.attrs.has("nesterov") && m.attrs.b("nesterov");
+    bool nesterov = flagAttr(m, "nesterov");
     // 1 on the first step, when PyTorch starts the buffer at g (undamped), else 0.
     ValueId first = dampening != 0 ? b.binary(OpKind::Equal, step, b.constant(0.0)) : kNoValue;
     for (const ParamGrad& p : params) {
       TensorType t = b.type(p.value);
       ValueId g = p.grad;
-      if (wd != 0) g = b.add(g, b.scale(p.value, wd));
+      if (const double d = decayOf(m, p.name, wd); d != 0) g = b.add(g, b.scale(p.value, d));
       if (momentum != 0) {
         std::string slot = p.name + ".momentum_buffer";
         ValueId buf = b.add(b.scale(loadState(b, slot, t), momentum), b.scale(g, 1.0 - dampening));
@@ -63,8 +77,9 @@ Status appendOptimizerUpdate(Builder& b, const std::vector<ParamGrad>& params) {
     for (const ParamGrad& p : params) {
       TensorType type = b.type(p.value);
       ValueId g = p.grad, value = p.value;
-      if (kind == "adam" && wd != 0) g = b.add(g, b.scale(value, wd));
-      if (kind == "adamw" && wd != 0) value = b.mul(value, b.sub(b.constant(1.0), b.scale(lr, wd)));
+      const double d = decayOf(m, p.name, wd);
+      if (kind == "adam" && d != 0) g = b.add(g, b.scale(value, d));
+      if (kind == "adamw" && d != 0) value = b.mul(value, b.sub(b.constant(1.0), b.scale(lr, d)));
       std::string ms = p.name + ".exp_avg", vs = p.name + ".exp_avg_sq";
       ValueId m1 = b.add(b.scale(loadState(b, ms, type), b1), b.scale(g, 1.0 - b1));
       ValueId v1 = b.add(b.scale(loadState(b, vs, type), b2), b.scale(b.mul(g, g), 1.0 - b2));

@@ -50,6 +50,7 @@ std::string formatTrainConfig(const TrainConfig& c) {
   out += fmt::format("lr {:.17g}\nweight_decay {:.17g}\nmomentum {:.17g}\ndampening {:.17g}\nnesterov {}\n", o.lr,
                      o.weightDecay, o.momentum, o.dampening, o.nesterov ? 1 : 0);
   out += fmt::format("beta1 {:.17g}\nbeta2 {:.17g}\neps {:.17g}\n", o.beta1, o.beta2, o.eps);
+  out += fmt::format("weight_decay_exclude {} {}\n", o.decayExcludesBias ? 1 : 0, o.decayExcludesBatchnorm ? 1 : 0);
   out += fmt::format("batch {}\nepochs {}\n", c.batch, c.epochs);
   out += fmt::format("schedule {} {} {:.17g} {:.17g}\n", kScheduleNames[static_cast<int>(c.schedule.kind)],
                      c.schedule.every, c.schedule.gamma, c.schedule.minLr);
@@ -90,6 +91,12 @@ Expected<TrainConfig> parseTrainConfig(std::string_view text) {
     else if (key == "beta1") good = bool(in >> o.beta1);
     else if (key == "beta2") good = bool(in >> o.beta2);
     else if (key == "eps") good = bool(in >> o.eps);
+    else if (key == "weight_decay_exclude") {
+      int norm = 0;
+      good = bool(in >> flag >> norm);
+      o.decayExcludesBias = flag != 0;
+      o.decayExcludesBatchnorm = norm != 0;
+    }
     else if (key == "batch") good = bool(in >> c.batch);
     else if (key == "epochs") good = bool(in >> c.epochs);
     else if (key == "schedule") {

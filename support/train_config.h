@@ -28,6 +28,10 @@ struct OptimizerConfig {
   double beta1 = 0.9;
   double beta2 = 0.999;
   double eps = 1e-8;
+  // weight_decay_exclude = [bias, batchnorm]: no weight decay on biases (every `*.bias`) and on
+  // batch norm's weight and bias, as recipes put them in a parameter group with weight_decay 0.
+  bool decayExcludesBias = false;
+  bool decayExcludesBatchnorm = false;
 };
 
 enum class ScheduleKind : uint8_t { None, Step, Cosine };

@@ -112,6 +112,22 @@ TEST_CASE("train config: every setting read back") {
   CHECK(ok("early_stopping()\n").earlyStopping.patience == 5);
 }
 
+TEST_CASE("train config: weight_decay_exclude, read back and through the text form executables embed") {
+  TrainConfig c = ok("  optimizer sgd(lr = 0.1, weight_decay = 5e-4, weight_decay_exclude = [bias, batchnorm])\n");
+  CHECK(c.optimizer.decayExcludesBias);
+  CHECK(c.optimizer.decayExcludesBatchnorm);
+  CHECK_FALSE(ok("  optimizer adamw(weight_decay_exclude = [batchnorm])\n").optimizer.decayExcludesBias);
+  CHECK_FALSE(ok("  optimizer sgd(lr = 0.1)\n").optimizer.decayExcludesBatchnorm);
+  Expected<TrainConfig> back = parseTrainConfig(formatTrainConfig(c));
+  REQUIRE(back);
+  CHECK(back->optimizer.decayExcludesBias);
+  CHECK(back->optimizer.decayExcludesBatchnorm);
+  CHECK(errors("  optimizer sgd(weight_decay_exclude = [bias, conv])\n") ==
+        Lines{"4:47: 'weight_decay_exclude' takes bias and batchnorm, found conv"});
+  CHECK(errors("  optimizer sgd(weight_decay_exclude = bias)\n") ==
+        Lines{"4:40: 'weight_decay_exclude' expects a list such as [bias, batchnorm], found bias"});
+}
+
 TEST_CASE("train config: the example models' train blocks") {
   for (const char* name : {"lenet", "mlp", "cifar_cnn"}) {
     CAPTURE(name);
@@ -162,7 +178,7 @@ TEST_CASE("train config: optimizers, schedules and augmentations by name") {
   CHECK(errors("  optimizer rmsprop(lr = 0.1)\n") ==
         Lines{"4:13: unknown optimizer 'rmsprop'; known optimizers are sgd, adam, adamw"});
   CHECK(errors("  optimizer sgd(lr = 0.1, beta = 0.9)\n") ==
-        Lines{"4:27: sgd has no argument 'beta'; its arguments are lr, momentum, dampening, nesterov, weight_decay"});
+        Lines{"4:27: sgd has no argument 'beta'; its arguments are lr, momentum, dampening, nesterov, weight_decay, weight_decay_exclude"});
   CHECK(errors("  optimizer adam(0.1)\n") == Lines{"4:18: adam takes only keyword arguments, found 0.1"});
   CHECK(errors("  optimizer sgd(nesterov = true)\n") ==
         Lines{"4:28: nesterov momentum requires momentum > 0 and dampening = 0"});

@@ -162,6 +162,49 @@ TEST_CASE("batchnorm running statistics are stored by @train_step, not by @grad 
   CHECK(globals.at("bn2.running_var").data != initial.at("bn2.running_var").data);
 }
 
+// weight_decay_exclude as PyTorch's parameter groups: one step with the exclusion moves the biases
+// and batch norm's parameters exactly as without weight decay, and every other weight exactly as
+// with it.
+TEST_CASE("weight_decay_exclude: biases and batch norm's parameters update without weight decay") {
+  auto model = [](const std::string& optimizer) {
+    return compileText(fmt::format(R"(model wd {{
+  input  x: f32[B, 5]
+  input  label: i32[B]
+  fc1 = dense(x, 6, bias = false)
+  bn1 = tanh(batchnorm(fc1))
+  y = dense(bn1, 3)
+  loss   cross_entropy(y, label)
+}}
+train {{
+  optimizer  {}
+}}
+)", optimizer));
+  };
+  auto step = [](const Module& m) {
+    ref::TensorMap globals = ref::initGlobals(m, 5);
+    // Biases start at 0 and batch norm's weight at 1: move them off, or decaying a zero bias would
+    // change nothing.
+    for (const char* p : {"y.bias", "bn1.weight", "bn1.bias"})
+      for (double& v : globals.at(p).data) v += 0.25;
+    mustEvaluate(m, "train_step", randomInputs(*m.function("train_step"), 8, 3), globals, ref::Precision::F64);
+    return globals;
+  };
+  for (const std::string kind : {"sgd(lr = 0.1, momentum = 0.9", "adam(lr = 0.01", "adamw(lr = 0.01"}) {
+    INFO(kind);
+    const ref::TensorMap excluded = step(model(fmt::format("{}, weight_decay = 0.1, weight_decay_exclude = [bias, batchnorm])", kind)));
+    const ref::TensorMap decayed = step(model(fmt::format("{}, weight_decay = 0.1)", kind)));
+    const ref::TensorMap plain = step(model(fmt::format("{}, weight_decay = 0)", kind)));  // adamw defaults to 0.01
+    for (const std::string p : {"y.bias", "bn1.weight", "bn1.bias"}) {
+      CHECK_MESSAGE(excluded.at(p).data == plain.at(p).data, p);
+      CHECK_MESSAGE(excluded.at(p).data != decayed.at(p).data, p);
+    }
+    for (const std::string p : {"fc1.weight", "y.weight"}) {
+      CHECK_MESSAGE(excluded.at(p).data == decayed.at(p).data, p);
+      CHECK_MESSAGE(excluded.at(p).data != plain.at(p).data, p);
+    }
+  }
+}
+
 TEST_CASE("@train_step descends: the loss on a fixed batch falls step by step") {
   Module m = compileText(kTinyModel);
   ref::TensorMap globals = ref::initGlobals(m, 3);
