@@ -213,30 +213,85 @@ void readValidation(Reader& r, const ast::TrainEntry& entry, TrainConfig& config
   if (auto v = r.number(*entry.values[0], "validation", kFraction)) config.validation = *v;
 }
 
+// `schedule NAME(...)`, optionally after `warmup(epochs = N)`: `schedule warmup(epochs = 5), cosine()`.
 void readSchedule(Reader& r, const ast::TrainEntry& entry, TrainConfig& config) {
-  std::optional<CallView> c = r.call(*entry.values[0], "schedule", "a schedule such as cosine()");
-  if (!c) return;
   ScheduleConfig s;
+  size_t at = 0;
+  if (entry.values.size() > 2) {
+    r.error(entry.values[2]->loc, "'schedule' takes a schedule, optionally after warmup(epochs = N)");
+    return;
+  }
+  if (entry.values.size() == 2) {
+    std::optional<CallView> w = r.call(*entry.values[0], "schedule", "warmup(epochs = 5)");
+    if (!w) return;
+    if (w->name != "warmup") {
+      r.error(w->loc, fmt::format("only warmup(epochs = N) may come before the schedule, found '{}'", w->name));
+      return;
+    }
+    if (!r.checkArgs(*w, {"epochs"})) return;
+    const Expr* epochs = kwarg(*w, "epochs");
+    if (!epochs) {
+      r.error(w->loc, "warmup requires argument 'epochs', e.g. warmup(epochs = 5)");
+      return;
+    }
+    if (auto v = r.integer(*epochs, "epochs", 1)) s.warmupEpochs = *v;
+    at = 1;
+  }
+  std::optional<CallView> c = r.call(*entry.values[at], "schedule", "a schedule such as cosine()");
+  if (!c) return;
+  auto number = [&](const char* key, double& field, const Bound& bound) {
+    if (const Expr* e = kwarg(*c, key))
+      if (auto v = r.number(*e, key, bound)) field = *v;
+  };
+  auto required = [&](const char* key, const char* example) {
+    if (kwarg(*c, key)) return true;
+    r.error(c->loc, fmt::format("{} schedule requires argument '{}', e.g. {}", c->name, key, example));
+    return false;
+  };
   if (c->name == "none") {
     r.checkArgs(*c, {});
   } else if (c->name == "step") {
     s.kind = ScheduleKind::Step;
-    if (!r.checkArgs(*c, {"every", "gamma"})) return;
-    const Expr* every = kwarg(*c, "every");
-    if (!every) {
-      r.error(c->loc, "step schedule requires argument 'every', e.g. step(every = 10)");
+    if (!r.checkArgs(*c, {"every", "gamma"}) || !required("every", "step(every = 10)")) return;
+    if (auto v = r.integer(*kwarg(*c, "every"), "every", 1)) s.every = *v;
+    number("gamma", s.gamma, kPositive);
+  } else if (c->name == "multistep") {
+    s.kind = ScheduleKind::MultiStep;
+    if (!r.checkArgs(*c, {"milestones", "gamma"}) || !required("milestones", "multistep(milestones = [80, 120])")) return;
+    const auto* list = kwarg(*c, "milestones")->as<ast::List>();
+    if (!list) {
+      r.error(kwarg(*c, "milestones")->loc, "'milestones' expects a list of epochs such as [80, 120]");
       return;
     }
-    if (auto v = r.integer(*every, "every", 1)) s.every = *v;
-    if (const Expr* gamma = kwarg(*c, "gamma"))
-      if (auto v = r.number(*gamma, "gamma", kPositive)) s.gamma = *v;
+    for (const ast::ExprPtr& m : list->elements)
+      if (auto v = r.integer(*m, "milestones", 1)) {
+        if (!s.milestones.empty() && *v <= s.milestones.back()) r.error(m->loc, "'milestones' must increase");
+        s.milestones.push_back(*v);
+      }
+    number("gamma", s.gamma, kPositive);
+  } else if (c->name == "exponential") {
+    s.kind = ScheduleKind::Exponential;
+    if (!r.checkArgs(*c, {"gamma"}) || !required("gamma", "exponential(gamma = 0.95)")) return;
+    number("gamma", s.gamma, kPositive);
   } else if (c->name == "cosine") {
     s.kind = ScheduleKind::Cosine;
     if (!r.checkArgs(*c, {"min_lr"})) return;
-    if (const Expr* minLr = kwarg(*c, "min_lr"))
-      if (auto v = r.number(*minLr, "min_lr", kNonNegative)) s.minLr = *v;
+    number("min_lr", s.minLr, kNonNegative);
+  } else if (c->name == "onecycle") {
+    s.kind = ScheduleKind::OneCycle;
+    if (!r.checkArgs(*c, {"max_lr", "pct_start"}) || !required("max_lr", "onecycle(max_lr = 0.1)")) return;
+    number("max_lr", s.maxLr, kPositive);
+    number("pct_start", s.pctStart, kFraction);
+  } else if (c->name == "inv") {
+    s.kind = ScheduleKind::Inv;
+    if (!r.checkArgs(*c, {"gamma", "power"}) || !required("gamma", "inv(gamma = 1e-4, power = 0.75)") ||
+        !required("power", "inv(gamma = 1e-4, power = 0.75)"))
+      return;
+    number("gamma", s.gamma, kNonNegative);
+    number("power", s.power, kNonNegative);
   } else {
-    r.error(c->loc, fmt::format("unknown schedule '{}'; known schedules are none, step, cosine", c->name));
+    r.error(c->loc, fmt::format("unknown schedule '{}'; known schedules are none, step, multistep, exponential, cosine, onecycle, inv",
+                                c->name));
     return;
   }
   config.schedule = s;
@@ -326,7 +381,7 @@ constexpr Setting kSettings[] = {
     {"optimizer", Form::Value, "optimizer sgd(lr = 0.01)", readOptimizer},
     {"batch", Form::Value, "batch 64", readBatch},
     {"epochs", Form::Value, "epochs 10", readEpochs},
-    {"schedule", Form::Value, "schedule cosine()", readSchedule},
+    {"schedule", Form::List, "schedule cosine()", readSchedule},
     {"augment", Form::List, "augment random_crop(padding = 4), hflip", readAugment},
     {"normalize", Form::Call, "normalize(mean = 0.5, std = 0.5)", readNormalize},
     {"validation", Form::Value, "validation 0.1", readValidation},

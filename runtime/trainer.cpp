@@ -185,20 +185,49 @@ Status checkImageShape(const FunctionIo& io, int64_t channels, int64_t height, i
                            dimsString(b, 1).substr(1, dimsString(b, 1).size() - 2), what, channels, height, width));
 }
 
-double scheduledLr(const TrainConfig& config, int64_t epoch) {
+namespace {
+
+// b + (a - b) (1 + cos(pi t)) / 2: from a at t = 0 to b at t = 1 (OneCycleLR's cosine annealing).
+double cosineFrom(double a, double b, double t) { return b + (a - b) * (1 + std::cos(std::numbers::pi * t)) / 2; }
+
+// The schedule after any warmup, at epoch e and global step g of its own timeline of E epochs
+// and `total` steps.
+double scheduleAt(const TrainConfig& config, int64_t e, int64_t g, int64_t E, int64_t total) {
+  const ScheduleConfig& s = config.schedule;
   const double lr0 = config.optimizer.lr;
-  switch (config.schedule.kind) {
-    case ScheduleKind::None:
-      return lr0;
-    case ScheduleKind::Step:
-      return lr0 * std::pow(config.schedule.gamma, static_cast<double>(epoch / std::max<int64_t>(config.schedule.every, 1)));
-    case ScheduleKind::Cosine: {
-      const double minLr = config.schedule.minLr;
-      const double t = static_cast<double>(epoch) / static_cast<double>(std::max<int64_t>(config.epochs, 1));
-      return minLr + (lr0 - minLr) * (1 + std::cos(std::numbers::pi * t)) / 2;
+  switch (s.kind) {
+    case ScheduleKind::None: return lr0;
+    case ScheduleKind::Step: return lr0 * std::pow(s.gamma, static_cast<double>(e / std::max<int64_t>(s.every, 1)));
+    case ScheduleKind::MultiStep: {
+      const auto passed = std::upper_bound(s.milestones.begin(), s.milestones.end(), e) - s.milestones.begin();
+      return lr0 * std::pow(s.gamma, static_cast<double>(passed));
     }
+    case ScheduleKind::Exponential: return lr0 * std::pow(s.gamma, static_cast<double>(e));
+    case ScheduleKind::Cosine:
+      return cosineFrom(lr0, s.minLr, static_cast<double>(e) / static_cast<double>(std::max<int64_t>(E, 1)));
+    case ScheduleKind::OneCycle: {
+      // PyTorch's defaults: div_factor 25, final_div_factor 1e4, two phases.
+      const double initial = s.maxLr / 25, last = initial / 1e4;
+      const double upEnd = s.pctStart * static_cast<double>(total) - 1, downEnd = static_cast<double>(total) - 1;
+      const double step = static_cast<double>(g);
+      if (step <= upEnd) return cosineFrom(initial, s.maxLr, upEnd > 0 ? step / upEnd : 1);
+      return cosineFrom(s.maxLr, last, downEnd > upEnd ? (step - upEnd) / (downEnd - upEnd) : 1);
+    }
+    case ScheduleKind::Inv: return lr0 * std::pow(1 + s.gamma * static_cast<double>(g), -s.power);
   }
   return lr0;
+}
+
+}  // namespace
+
+double scheduledLr(const TrainConfig& config, int64_t epoch, int64_t step, int64_t stepsPerEpoch) {
+  const int64_t spe = std::max<int64_t>(stepsPerEpoch, 1), warmup = config.schedule.warmupEpochs;
+  const int64_t g = epoch * spe + step, warmupSteps = warmup * spe;
+  const int64_t E = std::max<int64_t>(config.epochs - warmup, 1);
+  // A linear warmup up to the schedule's first rate, then the schedule from its own start.
+  if (g < warmupSteps)
+    return scheduleAt(config, 0, 0, E, E * spe) * static_cast<double>(g + 1) / static_cast<double>(warmupSteps);
+  return scheduleAt(config, epoch - warmup, g - warmupSteps, E, E * spe);
 }
 
 Expected<EvalResult> evaluate(Executor& program, const Dataset& data, int64_t begin, int64_t end,
@@ -245,7 +274,7 @@ std::string formatEpochLine(const EpochReport& r, int64_t epochs) {
   };
   if (r.hasValidation) add("val", r.validation);
   if (r.hasTest) add("test", r.test);
-  return line + fmt::format("  {:.1f} s", r.seconds);
+  return line + fmt::format("  lr {:.4g}  {:.1f} s", r.lr, r.seconds);
 }
 
 std::string formatEpochJson(const EpochReport& r, int64_t epochs, int64_t step) {
@@ -288,7 +317,7 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
   if (split.train == 0) return Error(fmt::format("validation {} leaves no training images", config.validation));
   if (config.earlyStopping.enabled && split.validation == 0)
     return Error("early stopping watches the validation loss, but there is no validation split");
-  if (config.schedule.kind != ScheduleKind::None && !program.buffer("train.lr"))
+  if ((config.schedule.kind != ScheduleKind::None || config.schedule.warmupEpochs > 0) && !program.buffer("train.lr"))
     return Error("the plan has no 'train.lr' buffer, so the learning rate cannot follow a schedule");
 
   // Where to start: fresh, or from a checkpoint, whose seed then drives everything.
@@ -341,12 +370,18 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
     const auto start = Clock::now();
     EpochReport report;
     report.epoch = e + 1;
-    report.lr = scheduledLr(config, e);
+    report.lr = scheduledLr(config, e, 0, steps);
     if (Status s = writeScalar(program, "train.lr", BufferType::F32, report.lr); !s) return s.error();
     trainBatches.startEpoch(e, true);
     Progress progress(out, e + 1, config.epochs, steps);
     double lossSum = 0;
     for (int64_t i = 0; i < steps; ++i) {
+      // A per-step schedule (onecycle, inv, warmup) sets the rate of every step: a state write, no
+      // recompilation. The epoch line reports the last one.
+      if (config.schedule.perStep() && i > 0) {
+        report.lr = scheduledLr(config, e, i, steps);
+        if (Status s = writeScalar(program, "train.lr", BufferType::F32, report.lr); !s) return s.error();
+      }
       const int64_t n = trainBatches.fill(i, batch, staging.image.data(), staging.labelData(), true);
       staging.write(program, *io, n);
       if (Status s = program.run("train_step", n); !s) return s.error();

@@ -89,9 +89,11 @@ struct InputStaging {
   }
 };
 
-// The learning rate of 0-based epoch e out of `epochs`: constant; step (lr * gamma^floor(e / every));
-// cosine (minLr + (lr - minLr)(1 + cos(pi e / epochs)) / 2).
-double scheduledLr(const TrainConfig& config, int64_t epoch);
+// The learning rate at step `step` (0-based, of stepsPerEpoch) of 0-based epoch `epoch`, by the
+// schedule (support/train_config.h ScheduleConfig): constant; step (lr gamma^floor(e / every));
+// multistep; exponential; cosine (minLr + (lr - minLr)(1 + cos(pi e / epochs)) / 2); onecycle; inv;
+// each after an optional linear warmup.
+double scheduledLr(const TrainConfig& config, int64_t epoch, int64_t step = 0, int64_t stepsPerEpoch = 1);
 
 // Trains `program` on data.train (minus the validation split) and evaluates on the split and on
 // data.test after every epoch. Writes `train.lr` at each epoch's start and `train.seed` on a fresh

@@ -10,7 +10,7 @@ namespace sinter {
 namespace {
 // Indexed by the enums' values.
 constexpr std::string_view kOptimizerNames[] = {"sgd", "adam", "adamw"};
-constexpr std::string_view kScheduleNames[] = {"none", "step", "cosine"};
+constexpr std::string_view kScheduleNames[] = {"none", "step", "cosine", "multistep", "exponential", "onecycle", "inv"};
 constexpr std::string_view kAugmentNames[] = {"random_crop", "hflip"};
 
 }  // namespace
@@ -52,8 +52,12 @@ std::string formatTrainConfig(const TrainConfig& c) {
   out += fmt::format("beta1 {:.17g}\nbeta2 {:.17g}\neps {:.17g}\n", o.beta1, o.beta2, o.eps);
   out += fmt::format("weight_decay_exclude {} {}\n", o.decayExcludesBias ? 1 : 0, o.decayExcludesBatchnorm ? 1 : 0);
   out += fmt::format("batch {}\nepochs {}\n", c.batch, c.epochs);
-  out += fmt::format("schedule {} {} {:.17g} {:.17g}\n", kScheduleNames[static_cast<int>(c.schedule.kind)],
-                     c.schedule.every, c.schedule.gamma, c.schedule.minLr);
+  const ScheduleConfig& s = c.schedule;
+  out += fmt::format("schedule {} {} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} {}\n", kScheduleNames[static_cast<int>(s.kind)], s.every,
+                     s.gamma, s.minLr, s.maxLr, s.pctStart, s.power, s.warmupEpochs);
+  out += "milestones";
+  for (int64_t m : s.milestones) out += fmt::format(" {}", m);
+  out += "\n";
   out += "augment";
   for (const Augmentation& a : c.augment)
     out += fmt::format(" {} {}", kAugmentNames[static_cast<int>(a.kind)], a.padding);
@@ -100,8 +104,13 @@ Expected<TrainConfig> parseTrainConfig(std::string_view text) {
     else if (key == "batch") good = bool(in >> c.batch);
     else if (key == "epochs") good = bool(in >> c.epochs);
     else if (key == "schedule") {
-      readWord(kScheduleNames, c.schedule.kind);
-      good = good && (in >> c.schedule.every >> c.schedule.gamma >> c.schedule.minLr);
+      ScheduleConfig& s = c.schedule;
+      readWord(kScheduleNames, s.kind);
+      good = good && (in >> s.every >> s.gamma >> s.minLr >> s.maxLr >> s.pctStart >> s.power >> s.warmupEpochs);
+    } else if (key == "milestones") {
+      c.schedule.milestones.clear();
+      for (int64_t m; in >> m;) c.schedule.milestones.push_back(m);
+      good = in.eof();
     } else if (key == "augment") {
       c.augment.clear();
       while (good && in >> word) {

@@ -34,14 +34,27 @@ struct OptimizerConfig {
   bool decayExcludesBatchnorm = false;
 };
 
-enum class ScheduleKind : uint8_t { None, Step, Cosine };
+enum class ScheduleKind : uint8_t { None, Step, Cosine, MultiStep, Exponential, OneCycle, Inv };
 
-// step: lr *= gamma every `every` epochs. cosine: from lr down to minLr over all epochs.
+// The learning rate over training, with the formula of the PyTorch scheduler or Caffe policy of
+// the same name (runtime/trainer.cpp scheduledLr). Per epoch: step (lr gamma^floor(epoch/every)),
+// multistep (lr gamma^(milestones passed)), exponential (lr gamma^epoch), cosine (from lr down to
+// minLr over the epochs). Per step: onecycle (OneCycleLR: cosine from maxLr/25 up to maxLr over
+// pctStart of the steps, then down to maxLr/25/1e4), inv (lr (1 + gamma step)^-power).
+// warmupEpochs: a linear warmup, per step, up to the schedule's first rate; the schedule then
+// runs over the remaining epochs as if they were all (PyTorch's SequentialLR).
 struct ScheduleConfig {
   ScheduleKind kind = ScheduleKind::None;
   int64_t every = 1;
   double gamma = 0.1;
   double minLr = 0;
+  std::vector<int64_t> milestones;
+  double maxLr = 0;
+  double pctStart = 0.3;
+  double power = 1;
+  int64_t warmupEpochs = 0;
+  // Whether the rate changes within an epoch (the trainer then writes it every step).
+  bool perStep() const { return kind == ScheduleKind::OneCycle || kind == ScheduleKind::Inv || warmupEpochs > 0; }
 };
 
 enum class AugmentKind : uint8_t { RandomCrop, HFlip };

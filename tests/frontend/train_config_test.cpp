@@ -128,6 +128,35 @@ TEST_CASE("train config: weight_decay_exclude, read back and through the text fo
         Lines{"4:40: 'weight_decay_exclude' expects a list such as [bias, batchnorm], found bias"});
 }
 
+TEST_CASE("train config: schedules and warmup, read back and through the text form") {
+  TrainConfig c = ok("  schedule warmup(epochs = 5), multistep(milestones = [80, 120], gamma = 0.2)\n");
+  CHECK(c.schedule.kind == ScheduleKind::MultiStep);
+  CHECK(c.schedule.milestones == std::vector<int64_t>{80, 120});
+  CHECK(c.schedule.gamma == 0.2);
+  CHECK(c.schedule.warmupEpochs == 5);
+  Expected<TrainConfig> back = parseTrainConfig(formatTrainConfig(c));
+  REQUIRE(back);
+  CHECK(back->schedule.milestones == c.schedule.milestones);
+  CHECK(back->schedule.warmupEpochs == 5);
+  TrainConfig one = ok("  schedule onecycle(max_lr = 0.4, pct_start = 0.25)\n");
+  CHECK(one.schedule.kind == ScheduleKind::OneCycle);
+  CHECK(one.schedule.maxLr == 0.4);
+  CHECK(one.schedule.pctStart == 0.25);
+  back = parseTrainConfig(formatTrainConfig(one));
+  REQUIRE(back);
+  CHECK(back->schedule.kind == ScheduleKind::OneCycle);
+  CHECK(back->schedule.maxLr == 0.4);
+  TrainConfig inv = ok("  schedule inv(gamma = 1e-4, power = 0.75)\n");
+  CHECK(inv.schedule.kind == ScheduleKind::Inv);
+  CHECK(inv.schedule.power == 0.75);
+  CHECK(ok("  schedule exponential(gamma = 0.95)\n").schedule.kind == ScheduleKind::Exponential);
+  CHECK(errors("  schedule onecycle()\n") == Lines{"4:12: onecycle schedule requires argument 'max_lr', e.g. onecycle(max_lr = 0.1)"});
+  CHECK(errors("  schedule multistep(milestones = [5, 3])\n") == Lines{"4:39: 'milestones' must increase"});
+  CHECK(errors("  schedule cosine(), warmup(epochs = 2)\n") ==
+        Lines{"4:12: only warmup(epochs = N) may come before the schedule, found 'cosine'"});
+  CHECK(errors("  schedule warmup(), cosine()\n") == Lines{"4:12: warmup requires argument 'epochs', e.g. warmup(epochs = 5)"});
+}
+
 TEST_CASE("train config: the example models' train blocks") {
   for (const char* name : {"lenet", "mlp", "cifar_cnn"}) {
     CAPTURE(name);
@@ -184,7 +213,7 @@ TEST_CASE("train config: optimizers, schedules and augmentations by name") {
         Lines{"4:28: nesterov momentum requires momentum > 0 and dampening = 0"});
   CHECK(errors("  optimizer sgd(momentum = 0.9, dampening = 0.1, nesterov = true)\n") ==
         Lines{"4:61: nesterov momentum requires momentum > 0 and dampening = 0"});
-  CHECK(errors("  schedule linear()\n") == Lines{"4:12: unknown schedule 'linear'; known schedules are none, step, cosine"});
+  CHECK(errors("  schedule linear()\n") == Lines{"4:12: unknown schedule 'linear'; known schedules are none, step, multistep, exponential, cosine, onecycle, inv"});
   CHECK(errors("  schedule step(gamma = 0.5)\n") ==
         Lines{"4:12: step schedule requires argument 'every', e.g. step(every = 10)"});
   CHECK(errors("  schedule cosine(T = 3)\n") == Lines{"4:19: cosine has no argument 'T'; its arguments are min_lr"});

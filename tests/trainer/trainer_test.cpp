@@ -157,6 +157,78 @@ TEST_CASE("trainer: learning-rate schedules") {
   CHECK(scheduledLr(c, 10) == doctest::Approx(0.01));
 }
 
+// Against torch.optim.lr_scheduler 1.13 (values printed by PyTorch: OneCycleLR(max_lr = 0.1,
+// total_steps = 100), MultiStepLR([3, 6], 0.1), ExponentialLR(0.9), LinearLR(1/10, 1, 9) for the
+// warmup) and Caffe's inv formula, at chosen steps.
+TEST_CASE("trainer: multistep, exponential, onecycle, inv and warmup follow PyTorch's and Caffe's formulas") {
+  TrainConfig c;
+  c.optimizer.lr = 0.1;
+  c.epochs = 10;
+  c.schedule = ScheduleConfig{};
+  c.schedule.kind = ScheduleKind::MultiStep;
+  c.schedule.milestones = {3, 6};
+  const double multistep[] = {0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.001, 0.001};
+  for (int e = 0; e < 8; ++e) CHECK(scheduledLr(c, e) == doctest::Approx(multistep[e]).epsilon(1e-12));
+  c.schedule.kind = ScheduleKind::Exponential;
+  c.schedule.gamma = 0.9;
+  CHECK(scheduledLr(c, 4) == doctest::Approx(0.06561).epsilon(1e-12));
+  CHECK_FALSE(c.schedule.perStep());
+
+  // onecycle over 10 epochs of 10 steps: 100 steps.
+  c.schedule = ScheduleConfig{};
+  c.schedule.kind = ScheduleKind::OneCycle;
+  c.schedule.maxLr = 0.1;
+  CHECK(c.schedule.perStep());
+  auto at = [&](int64_t step) { return scheduledLr(c, step / 10, step % 10, 10); };
+  CHECK(at(0) == doctest::Approx(0.004).epsilon(1e-12));
+  CHECK(at(10) == doctest::Approx(0.029516394846410082).epsilon(1e-12));
+  CHECK(at(28) == doctest::Approx(0.09971862194340926).epsilon(1e-12));
+  CHECK(at(29) == doctest::Approx(0.1).epsilon(1e-12));
+  CHECK(at(30) == doctest::Approx(0.09994965352845243).epsilon(1e-12));
+  CHECK(at(50) == doctest::Approx(0.0793893450575732).epsilon(1e-12));
+  CHECK(at(99) == doctest::Approx(4e-07).epsilon(1e-9));
+
+  c.schedule = ScheduleConfig{};
+  c.schedule.kind = ScheduleKind::Inv;
+  c.schedule.gamma = 1e-4;
+  c.schedule.power = 0.75;
+  CHECK(at(0) == doctest::Approx(0.1).epsilon(1e-12));
+  CHECK(at(57) == doctest::Approx(0.1 * std::pow(1 + 1e-4 * 57, -0.75)).epsilon(1e-12));
+
+  // warmup(epochs = 1) over 10 steps, then step(every = 3, gamma = 0.5) over the 9 epochs after it.
+  c.schedule = ScheduleConfig{};
+  c.schedule.kind = ScheduleKind::Step;
+  c.schedule.every = 3;
+  c.schedule.gamma = 0.5;
+  c.schedule.warmupEpochs = 1;
+  CHECK(c.schedule.perStep());
+  for (int k = 0; k < 10; ++k) CHECK(at(k) == doctest::Approx(0.01 * (k + 1)).epsilon(1e-12));
+  CHECK(at(10) == doctest::Approx(0.1));
+  CHECK(at(39) == doctest::Approx(0.1));   // epoch 3 is the schedule's epoch 2
+  CHECK(at(40) == doctest::Approx(0.05));  // its epoch 3
+}
+
+TEST_CASE("trainer: a per-step schedule changes the rate every step without recompiling") {
+  SoftmaxPlan plan;
+  Program program(plan.table, 2, 1);
+  Capture out;
+  TrainerOptions o = baseOptions(out.file());
+  o.config.epochs = 1;
+  o.config.schedule.kind = ScheduleKind::Inv;
+  o.config.schedule.gamma = 0.5;
+  o.config.schedule.power = 1;
+  auto result = train(program, mnistSubset(), o);
+  REQUIRE_MESSAGE(result.ok(), result.error().message());
+  const int64_t steps = result->state.step;
+  REQUIRE(steps > 2);
+  // The last step ran at lr / (1 + gamma (steps - 1)): the rate the plan's train.lr holds, and the
+  // epoch line's.
+  const double last = 0.01 / (1 + 0.5 * static_cast<double>(steps - 1));
+  CHECK(program.readScalar<float>(*program.buffer("train.lr")) == doctest::Approx(static_cast<float>(last)));
+  CHECK(result->epochs.back().lr == doctest::Approx(last));
+  CHECK(out.text().find(fmt::format("lr {:.4g}", last)) != std::string::npos);
+}
+
 TEST_CASE("trainer: early stopping on the validation loss") {
   SoftmaxPlan plan;
   Program program(plan.table, 2, 1);
