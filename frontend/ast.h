@@ -163,10 +163,31 @@ struct TrainBlock {
   std::vector<TrainEntry> entries;
 };
 
-// A parsed file: exactly one model and at most one train block.
+// One parameter of a block: positional when it has no default, a keyword parameter otherwise.
+// Defaults are literals (numbers, booleans, lists): a tensor always comes from the caller.
+struct BlockParam {
+  std::string name;
+  SourceLoc loc;
+  ExprPtr defaultValue;
+};
+
+// block NAME(params) { stmt* return expr }: a reusable piece of a model, expanded at each call.
+// The body holds params and bindings only; the returned expression is the call's value.
+struct Block {
+  std::string name;
+  SourceLoc loc;      // the `block` keyword
+  SourceLoc nameLoc;
+  std::vector<BlockParam> params;
+  std::vector<Stmt> body;
+  ExprPtr result;
+  SourceLoc resultLoc;  // the `return` statement
+};
+
+// A parsed file: exactly one model, at most one train block, and any number of blocks.
 struct Program {
   Model model;
   std::optional<TrainBlock> train;
+  std::vector<Block> blocks;  // in source order
 };
 
 }  // namespace sinter::ast

@@ -42,6 +42,16 @@ class Dumper {
   void program(const ast::Program& p) {
     line(0, fmt::format("model {} {}", p.model.name, at(p.model.nameLoc)));
     for (const ast::Stmt& s : p.model.body) stmt(s);
+    for (const ast::Block& b : p.blocks) {
+      line(0, fmt::format("block {} {}", b.name, at(b.nameLoc)));
+      for (const ast::BlockParam& param : b.params) {
+        line(1, fmt::format("parameter {} {}", param.name, at(param.loc)));
+        if (param.defaultValue) expr(2, *param.defaultValue);
+      }
+      for (const ast::Stmt& s : b.body) stmt(s);
+      line(1, fmt::format("return {}", at(b.resultLoc)));
+      if (b.result) expr(2, *b.result);
+    }
     if (!p.train) return;
     line(0, fmt::format("train {}", at(p.train->loc)));
     for (const ast::TrainEntry& e : p.train->entries) {

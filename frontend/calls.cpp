@@ -3,6 +3,7 @@
 // Adding a callable is one entry here; its primitive ops come from the op registry.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -607,7 +608,12 @@ const std::vector<CallSpec>& callTable() {
 
 }  // namespace
 
+bool isBuiltinCall(const std::string& name) {
+  return std::any_of(callTable().begin(), callTable().end(), [&](const CallSpec& s) { return name == s.name; });
+}
+
 ValueId lowerCall(LowerContext& ctx, const ast::Expr& e, const ast::Call& call) {
+  if (auto block = ctx.blocks.find(call.callee); block != ctx.blocks.end()) return expandBlock(ctx, e, call, *block->second);
   const CallSpec* spec = nullptr;
   for (const CallSpec& s : callTable())
     if (call.callee == s.name) spec = &s;
@@ -615,6 +621,7 @@ ValueId lowerCall(LowerContext& ctx, const ast::Expr& e, const ast::Call& call) 
     Error err(call.calleeLoc, fmt::format("unknown function '{}'", call.callee));
     std::vector<std::string> names;
     for (const CallSpec& s : callTable()) names.push_back(s.name);
+    for (const auto& [name, _] : ctx.blocks) names.push_back(name);
     std::string near = closestName(names, call.callee);
     if (!near.empty()) err.note(call.calleeLoc, fmt::format("did you mean '{}'?", near));
     return ctx.fail(std::move(err));

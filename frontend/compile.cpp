@@ -42,11 +42,16 @@ FrontendResult compileSource(SourceFile source, bool parseOnly) {
   else errors = train.error();
   Expected<Module> module = lowerModel(*r.program, *r.source->name);
   if (!module) {
-    // Model errors come before train-block errors only when the model is first in the file.
+    // Model errors come before train-block errors only when the model is first in the file. An
+    // error inside a block sorts where its outermost call is, so a block's errors follow the calls.
     for (auto& d : module.error().diags) errors.diags.push_back(d);
-    std::stable_sort(errors.diags.begin(), errors.diags.end(), [](const Diag& a, const Diag& b) {
-      return std::pair(a.loc.line, a.loc.col) < std::pair(b.loc.line, b.loc.col);
-    });
+    auto anchor = [](const Diag& d) {
+      const SourceLoc* loc = &d.loc;
+      for (const Diag& note : d.notes)
+        if (note.message.starts_with(kInBlockNote)) loc = &note.loc;
+      return std::pair(loc->line, loc->col);
+    };
+    std::stable_sort(errors.diags.begin(), errors.diags.end(), [&](const Diag& a, const Diag& b) { return anchor(a) < anchor(b); });
   }
   if (!errors.diags.empty()) {
     r.error = errors;

@@ -103,19 +103,34 @@ void define(LowerContext& ctx, const std::string& name, SourceLoc loc, ValueId v
     ctx.fail(std::move(e));
     return;
   }
-  if (v != kNoValue && ctx.fn.nodes[v].name.empty()) ctx.fn.nodes[v].name = name;
+  if (v != kNoValue && ctx.fn.nodes[v].name.empty()) ctx.fn.nodes[v].name = ctx.prefix + name;
 }
 
 // Lowers `expr` as the value of binding `name`, which names any parametric layer inside it.
 ValueId lowerBinding(LowerContext& ctx, const std::string& name, const ast::Expr& expr) {
   ctx.binding = name;
+  ctx.bindingValue = &expr;
   ctx.layer.reset();
   ValueId v = lowerExpr(ctx, expr);
   ctx.binding.clear();
+  ctx.bindingValue = nullptr;
   return v;
 }
 
 }  // namespace
+
+void lowerStatement(LowerContext& ctx, const ast::Stmt& s) {
+  if (const ast::Param* p = s.as<ast::Param>()) {
+    Expected<TensorType> t = lowerType(ctx, p->type, false);
+    if (t && t->dtype != DType::F32) t = Error(p->type.dtypeLoc, "parameters must be f32");
+    Expected<Init> init = t ? lowerInit(*p->init, t->dims) : Expected<Init>(t.error());
+    if (!init) { ctx.fail(init.error()); define(ctx, p->name, p->nameLoc, kNoValue); return; }
+    if (ctx.symbols.count(p->name)) { define(ctx, p->name, p->nameLoc, kNoValue); return; }
+    ctx.global(p->nameLoc, p->name, GlobalKind::Param, t->dims, init.take());
+  } else if (const ast::Binding* bnd = s.as<ast::Binding>()) {
+    define(ctx, bnd->name, bnd->nameLoc, lowerBinding(ctx, bnd->name, *bnd->value));
+  }
+}
 
 std::string closestName(const std::vector<std::string>& candidates, const std::string& name) {
   // Levenshtein distance.
@@ -160,14 +175,15 @@ ValueId LowerContext::emit(SourceLoc loc, OpKind op, std::vector<ValueId> operan
 }
 
 ValueId LowerContext::global(SourceLoc loc, const std::string& name, GlobalKind kind, Dims dims, Init init) {
-  if (const Global* g = module.global(name)) {
-    Error e(loc, fmt::format("parameter '{}' is already defined", name));
-    e.note(g->loc, fmt::format("'{}' was defined here", name));
+  const std::string full = prefix + name;
+  if (const Global* g = module.global(full)) {
+    Error e(loc, fmt::format("parameter '{}' is already defined", full));
+    e.note(g->loc, fmt::format("'{}' was defined here", full));
     return fail(std::move(e));
   }
   if (!withinElementLimit(dims))
-    return fail(loc, fmt::format("parameter '{}' would have shape {}, more than 2^40 elements", name, formatDims(dims)));
-  module.globals.push_back(Global{name, kind, {DType::F32, std::move(dims)}, std::move(init), loc});
+    return fail(loc, fmt::format("parameter '{}' would have shape {}, more than 2^40 elements", full, formatDims(dims)));
+  module.globals.push_back(Global{full, kind, {DType::F32, std::move(dims)}, std::move(init), loc});
   b.setLoc(loc);
   ValueId v = b.load(module.globals.back());
   symbols.try_emplace(name, Symbol{v, loc});
@@ -252,16 +268,10 @@ Expected<Module> lowerModel(const ast::Program& program, const std::string& sour
     ctx.b.setLoc(in->nameLoc);
     define(ctx, in->name, in->nameLoc, ctx.b.input(in->name, t.take()));
   }
+  declareBlocks(ctx, program.blocks);
   for (const ast::Stmt& s : program.model.body) {
-    if (const ast::Param* p = s.as<ast::Param>()) {
-      Expected<TensorType> t = lowerType(ctx, p->type, false);
-      if (t && t->dtype != DType::F32) t = Error(p->type.dtypeLoc, "parameters must be f32");
-      Expected<Init> init = t ? lowerInit(*p->init, t->dims) : Expected<Init>(t.error());
-      if (!init) { ctx.fail(init.error()); define(ctx, p->name, p->nameLoc, kNoValue); continue; }
-      if (ctx.symbols.count(p->name)) { define(ctx, p->name, p->nameLoc, kNoValue); continue; }
-      ctx.global(p->nameLoc, p->name, GlobalKind::Param, t->dims, init.take());
-    } else if (const ast::Binding* bnd = s.as<ast::Binding>()) {
-      define(ctx, bnd->name, bnd->nameLoc, lowerBinding(ctx, bnd->name, *bnd->value));
+    if (s.as<ast::Param>() || s.as<ast::Binding>()) {
+      lowerStatement(ctx, s);
     } else if (const ast::Output* out = s.as<ast::Output>()) {
       ValueId v = kNoValue;
       if (out->value) {

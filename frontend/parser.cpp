@@ -1,7 +1,9 @@
 // The .nn parser. Recursive descent over the lexer's tokens, one function per grammar rule:
 //
-//   program   := (model | train)*                      at most one of each; a model is required
+//   program   := (model | train | block)*              at most one model and train; a model is required
 //   model     := 'model' NAME '{' stmt* '}'
+//   block     := 'block' NAME '(' (bparam (',' bparam)*)? ')' '{' stmt* 'return' expr '}'
+//   bparam    := NAME ('=' expr)?                        defaults are literals, after the positional ones
 //   stmt      := 'input' NAME ':' type | 'param' NAME ':' type '=' init
 //              | 'output' NAME ('=' expr)? | 'loss' expr | NAME '=' expr
 //   type      := NAME '[' (dim (',' dim)*)? ']'         dim := INT | NAME
@@ -112,7 +114,7 @@ class Parser {
   void syncTopLevel() {
     while (!check(Tok::Eof)) {
       bool lineStart = prevKind_ == Tok::Newline;
-      if (lineStart && (checkWord("model") || checkWord("train"))) break;
+      if (lineStart && (checkWord("model") || checkWord("train") || checkWord("block"))) break;
       advance();
     }
     panic_ = false;
@@ -140,6 +142,8 @@ class Parser {
   // ---- grammar ----
   std::optional<ast::Model> model();
   std::optional<ast::TrainBlock> train();
+  std::optional<ast::Block> block();
+  bool blockParams(ast::Block& block);
   template <typename F> bool blockBody(const SourceLoc& open, std::string_view what, F&& statement);
   std::optional<ast::Stmt> statement();
   std::optional<ast::Stmt> binding();
@@ -183,8 +187,12 @@ Expected<ast::Program> Parser::program() {
     if (check(Tok::Eof)) break;
     bool isModel = checkWord("model"), isTrain = checkWord("train");
     std::optional<SourceLoc>& seen = isModel ? modelAt : trainAt;
-    if (!isModel && !isTrain) {
-      errorAtCurrent("a 'model' or 'train' block");
+    if (checkWord("block")) {
+      if (auto b = block()) program.blocks.push_back(std::move(*b));
+      bool closed = prevKind_ == Tok::RBrace;
+      if (closed && !panic_ && !check(Tok::Newline) && !check(Tok::Eof)) errorAtCurrent("end of line after '}'");
+    } else if (!isModel && !isTrain) {
+      errorAtCurrent("a 'model', 'train' or 'block' declaration");
     } else if (seen) {
       if (Diag* d = errorAt(cur().loc, fmt::format("a file holds at most one '{}' block", cur().text)))
         d->notes.push_back({*seen, fmt::format("the first '{}' block is here", cur().text), {}});
@@ -241,7 +249,8 @@ bool Parser::blockBody(const SourceLoc& open, std::string_view what, F&& stateme
     skipNewlines();
     panic_ = false;  // a bad character alone before this line was its own statement
     if (match(Tok::RBrace)) return true;
-    bool nextBlock = (checkWord("model") || checkWord("train")) && next().kind == Tok::LBrace;
+    bool nextBlock = ((checkWord("model") || checkWord("train")) && next().kind == Tok::LBrace) ||
+                     (checkWord("block") && next().kind == Tok::Ident);
     if (check(Tok::Eof) || nextBlock) {
       if (Diag* d = errorAtCurrent(fmt::format("'}}' to close the {} block", what)))
         d->notes.push_back({open, fmt::format("the {} block opens here", what), {}});
@@ -281,6 +290,83 @@ std::optional<ast::TrainBlock> Parser::train() {
     if (auto e = trainEntry(); e && !panic_) block.entries.push_back(std::move(*e));
   });
   return block;
+}
+
+std::optional<ast::Block> Parser::block() {
+  ast::Block blk;
+  blk.loc = advance().loc;
+  auto blockName = name("a block name after 'block'", blk.nameLoc);
+  if (!blockName) return std::nullopt;
+  blk.name = *blockName;
+  if (!expect(Tok::LParen, fmt::format("'(' and the parameters of block '{}'", blk.name))) return std::nullopt;
+  if (!blockParams(blk)) return std::nullopt;
+  skipNewlines();
+  SourceLoc open = cur().loc;
+  if (!expect(Tok::LBrace, "'{' after the block's parameters")) return std::nullopt;
+  bool returned = false;
+  bool closed = blockBody(open, "block", [&] {
+    if (checkWord("return") && next().kind != Tok::Equal) {
+      SourceLoc first = advance().loc;
+      if (returned) {
+        if (Diag* d = errorAt(first, fmt::format("block '{}' has a second 'return'", blk.name)))
+          d->notes.push_back({blk.resultLoc, "the first 'return' is here", {}});
+        return;
+      }
+      returned = true;
+      blk.resultLoc = first;
+      blk.result = expression();
+      if (blk.result) blk.resultLoc = spanFrom(first);
+      return;
+    }
+    if (returned) {
+      if (Diag* d = errorAt(cur().loc, "a statement after 'return'; 'return' is the last statement of a block"))
+        d->notes.push_back({blk.resultLoc, "the 'return' is here", {}});
+      return;
+    }
+    std::optional<ast::Stmt> s = statement();
+    if (!s || panic_) return;
+    if (s->as<ast::Input>()) errorAt(s->loc, "'input' cannot appear in a block; a block takes its tensors as parameters");
+    else if (s->as<ast::Output>()) errorAt(s->loc, "'output' cannot appear in a block; a block gives its value with 'return'");
+    else if (s->as<ast::Loss>()) errorAt(s->loc, "'loss' cannot appear in a block; the model's loss is declared in the model");
+    else blk.body.push_back(std::move(*s));
+  });
+  if (closed && !returned) {
+    errorAt(prevLoc_, fmt::format("block '{}' ends without 'return'; its last statement must be 'return expr'", blk.name));
+    return std::nullopt;
+  }
+  return blk;
+}
+
+// After '(': NAME or NAME = literal, separated by commas, then ')'.
+bool Parser::blockParams(ast::Block& blk) {
+  while (!check(Tok::RParen)) {
+    ast::BlockParam p;
+    auto paramName = name("a parameter name", p.loc);
+    if (!paramName) return false;
+    p.name = *paramName;
+    for (const ast::BlockParam& other : blk.params) {
+      if (other.name != p.name) continue;
+      if (Diag* d = errorAt(p.loc, fmt::format("block '{}' has two parameters named '{}'", blk.name, p.name)))
+        d->notes.push_back({other.loc, "the first one is here", {}});
+      return false;
+    }
+    if (match(Tok::Equal)) {
+      p.defaultValue = expression();
+      if (!p.defaultValue) return false;
+      const ast::Expr& d = *p.defaultValue;
+      if (!ast::literalNumber(d) && !d.as<ast::Bool>() && !d.as<ast::List>()) {
+        errorAt(d.loc, "a parameter's default must be a number, true, false or a list; tensors come from the caller");
+        return false;
+      }
+    } else if (!blk.params.empty() && blk.params.back().defaultValue) {
+      if (Diag* d = errorAt(p.loc, fmt::format("parameter '{}' has no default but follows one that has", p.name)))
+        d->notes.push_back({blk.params.back().loc, "parameters with defaults come after the positional ones", {}});
+      return false;
+    }
+    blk.params.push_back(std::move(p));
+    if (!match(Tok::Comma)) break;
+  }
+  return expect(Tok::RParen, "',' or ')' after a block parameter");
 }
 
 std::optional<ast::Stmt> Parser::statement() {
