@@ -12,6 +12,7 @@
 #include <numbers>
 
 #include "runtime/batcher.h"
+#include "runtime/pipeline.h"
 #include "runtime/json.h"
 
 namespace sinter {
@@ -274,7 +275,7 @@ std::string formatEpochLine(const EpochReport& r, int64_t epochs) {
   };
   if (r.hasValidation) add("val", r.validation);
   if (r.hasTest) add("test", r.test);
-  return line + fmt::format("  lr {:.4g}  {:.1f} s", r.lr, r.seconds);
+  return line + fmt::format("  lr {:.4g}  {:.1f} s  data wait {:.1f}%", r.lr, r.seconds, 100 * r.dataWait);
 }
 
 std::string formatEpochJson(const EpochReport& r, int64_t epochs, int64_t step) {
@@ -291,6 +292,7 @@ std::string formatEpochJson(const EpochReport& r, int64_t epochs, int64_t step) 
   if (r.hasValidation) add("val", r.validation);
   if (r.hasTest) add("test", r.test);
   j.set("seconds", r.seconds);
+  j.set("data_wait", r.dataWait);
   return writeJson(j);
 }
 
@@ -364,7 +366,6 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
   }
 
   if (Status s = program.prepare(batch); !s) return s.error();
-  InputStaging staging(*io, batch);
   const int64_t evalBatch = maxBatch;
   for (int64_t e = state.epoch; e < config.epochs; ++e) {
     const auto start = Clock::now();
@@ -373,6 +374,7 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
     report.lr = scheduledLr(config, e, 0, steps);
     if (Status s = writeScalar(program, "train.lr", BufferType::F32, report.lr); !s) return s.error();
     trainBatches.startEpoch(e, true);
+    BatchPipeline pipeline(trainBatches, *io, batch, steps, /*augment=*/true);
     Progress progress(out, e + 1, config.epochs, steps);
     double lossSum = 0;
     for (int64_t i = 0; i < steps; ++i) {
@@ -382,8 +384,8 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
         report.lr = scheduledLr(config, e, i, steps);
         if (Status s = writeScalar(program, "train.lr", BufferType::F32, report.lr); !s) return s.error();
       }
-      const int64_t n = trainBatches.fill(i, batch, staging.image.data(), staging.labelData(), true);
-      staging.write(program, *io, n);
+      const auto [staged, n] = pipeline.next();
+      staged.write(program, *io, n);
       if (Status s = program.run("train_step", n); !s) return s.error();
       ++state.step;
       const float value = program.readScalar<float>(*io->loss);
@@ -397,6 +399,7 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
     }
     progress.finish();
     report.trainLoss = lossSum / static_cast<double>(split.train);
+    report.dataWait = pipeline.waitSeconds() / std::max(secondsSince(start), 1e-9);
     if (split.validation) {
       auto v = evaluate(program, set, split.train, set.count, config.normalize, evalBatch);
       if (!v) return v.error();

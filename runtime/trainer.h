@@ -48,6 +48,7 @@ struct EpochReport {
   bool hasValidation = false, hasTest = false;
   EvalResult validation, test;
   double seconds = 0;
+  double dataWait = 0;  // share of the epoch's training steps spent waiting for the input pipeline
 };
 
 struct TrainResult {
@@ -105,8 +106,8 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
 Expected<EvalResult> evaluate(Executor& program, const Dataset& data, int64_t begin, int64_t end,
                               const NormalizeConfig& normalize, int64_t batch);
 
-// "epoch 3/10  train loss 0.4123  test loss 0.3890  test acc 86.21%  12.3 s", validation too when
-// there is a split.
+// "epoch 3/10  train loss 0.4123  test loss 0.3890  test acc 86.21%  lr 0.01  12.3 s  data wait 0.2%",
+// validation too when there is a split.
 std::string formatEpochLine(const EpochReport& report, int64_t epochs);
 // The same as one JSON object (accuracies as fractions): {"epoch":3,"epochs":10,"lr":...,"train_loss":...}.
 std::string formatEpochJson(const EpochReport& report, int64_t epochs, int64_t step);
