@@ -576,7 +576,8 @@ def parse_kwargs(s):
             continue
         k, v = (t.strip() for t in part.split("=", 1))
         if v.startswith("["):
-            out[k] = [float(t) for t in v.strip("[]").split(",")]
+            items = [t.strip() for t in v.strip("[]").split(",")]
+            out[k] = [t if re.fullmatch(r"[A-Za-z_]\w*", t) else float(t) for t in items]
         elif v in ("true", "false"):
             out[k] = v == "true"
         else:
