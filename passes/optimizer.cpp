@@ -122,18 +122,19 @@ void rmsprop(Builder& b, const Step& s, const std::vector<ParamGrad>& params) {
   for (const ParamGrad& p : params) {
     TensorType type = b.type(p.value);
     ValueId g = decayedGrad(b, s, p);
-    ValueId sq = runningAverage(b, p.name + ".square_avg", type, alpha, b.mul(g, g));
+    // The mean square, less the squared mean when centered (PyTorch takes its root unclamped too).
+    ValueId spread = runningAverage(b, p.name + ".square_avg", type, alpha, b.mul(g, g));
     if (centered) {
-      ValueId ga = runningAverage(b, p.name + ".grad_avg", type, alpha, g);
-      sq = b.sub(sq, b.mul(ga, ga));
+      ValueId mean = runningAverage(b, p.name + ".grad_avg", type, alpha, g);
+      spread = b.sub(spread, b.mul(mean, mean));
     }
-    ValueId step = b.div(g, b.add(b.unary(OpKind::Sqrt, sq), b.constant(eps)));
+    ValueId update = b.div(g, b.add(b.unary(OpKind::Sqrt, spread), b.constant(eps)));
     if (momentum > 0) {
       std::string slot = p.name + ".momentum_buffer";
-      step = b.add(b.scale(loadState(b, slot, type), momentum), step);
-      b.store(slot, step);
+      update = b.add(b.scale(loadState(b, slot, type), momentum), update);
+      b.store(slot, update);
     }
-    b.store(p.name, b.sub(p.value, b.mul(s.lr, step)));
+    b.store(p.name, b.sub(p.value, b.mul(s.lr, update)));
   }
 }
 
@@ -146,8 +147,8 @@ void adagrad(Builder& b, const Step& s, const std::vector<ParamGrad>& params) {
     std::string slot = p.name + ".sum";
     ValueId sum = b.add(loadState(b, slot, b.type(p.value), {"constant", {{"value", initial}}}), b.mul(g, g));
     b.store(slot, sum);
-    ValueId std = b.add(b.unary(OpKind::Sqrt, sum), b.constant(eps));
-    b.store(p.name, b.sub(p.value, b.mul(clr, b.div(g, std))));
+    ValueId denom = b.add(b.unary(OpKind::Sqrt, sum), b.constant(eps));
+    b.store(p.name, b.sub(p.value, b.mul(clr, b.div(g, denom))));
   }
 }
 
@@ -158,7 +159,7 @@ void adadelta(Builder& b, const Step& s, const std::vector<ParamGrad>& params) {
     ValueId g = decayedGrad(b, s, p);
     ValueId sq = runningAverage(b, p.name + ".square_avg", type, rho, b.mul(g, g));
     std::string slot = p.name + ".acc_delta";
-    ValueId acc = loadState(b, slot, type);
+    ValueId acc = loadState(b, slot, type);  // the running average of squared updates
     auto rms = [&](ValueId x) { return b.unary(OpKind::Sqrt, b.add(x, b.constant(eps))); };
     ValueId delta = b.mul(b.div(rms(acc), rms(sq)), g);
     b.store(slot, b.add(b.scale(acc, rho), b.scale(b.mul(delta, delta), 1.0 - rho)));
