@@ -10,14 +10,34 @@ namespace sinter {
 Attrs trainAttrs(const TrainConfig& c) {
   const OptimizerConfig& o = c.optimizer;
   Attrs a = {{"optimizer", std::string(optimizerName(o.kind))}, {"lr", o.lr}, {"weight_decay", o.weightDecay}};
-  if (o.kind == OptimizerKind::Sgd) {
-    a.set("momentum", o.momentum);
-    a.set("dampening", o.dampening);
-    a.set("nesterov", o.nesterov);
-  } else {
-    a.set("beta1", o.beta1);
-    a.set("beta2", o.beta2);
-    a.set("eps", o.eps);
+  // The hyperparameters of the chosen optimizer alone, as passes/optimizer.cpp reads them.
+  switch (o.kind) {
+    case OptimizerKind::Sgd:
+      a.set("momentum", o.momentum);
+      a.set("dampening", o.dampening);
+      a.set("nesterov", o.nesterov);
+      break;
+    case OptimizerKind::Adam:
+    case OptimizerKind::AdamW:
+      a.set("beta1", o.beta1);
+      a.set("beta2", o.beta2);
+      a.set("eps", o.eps);
+      break;
+    case OptimizerKind::RmsProp:
+      a.set("alpha", o.alpha);
+      a.set("eps", o.eps);
+      a.set("momentum", o.momentum);
+      a.set("centered", o.centered);
+      break;
+    case OptimizerKind::Adagrad:
+      a.set("lr_decay", o.lrDecay);
+      a.set("initial_accumulator_value", o.initialAccumulator);
+      a.set("eps", o.eps);
+      break;
+    case OptimizerKind::Adadelta:
+      a.set("rho", o.rho);
+      a.set("eps", o.eps);
+      break;
   }
   // Only when set: the IR of models without them stays as it was.
   if (o.decayExcludesBias) a.set("weight_decay_exclude_bias", true);

@@ -30,6 +30,7 @@ constexpr Bound kAnyNumber{-kInf, true, kInf, true, "a number"};
 constexpr Bound kPositive{0, false, kInf, true, "a positive number"};
 constexpr Bound kNonNegative{0, true, kInf, true, "a non-negative number"};
 constexpr Bound kFraction{0, true, 1, false, "a number in [0, 1)"};
+constexpr Bound kUnitInterval{0, true, 1, true, "a number in [0, 1]"};
 
 // A bare name (`hflip`, `cosine`) or a call (`step(every = 10)`), read alike.
 struct CallView {
@@ -54,7 +55,8 @@ const Expr* kwarg(const CallView& c, std::string_view name) {
   return nullptr;
 }
 
-std::string joined(std::initializer_list<std::string_view> names) {
+template <typename Names>
+std::string joined(const Names& names) {
   std::string out;
   for (std::string_view n : names) out += fmt::format("{}{}", out.empty() ? "" : ", ", n);
   return out;
@@ -140,32 +142,61 @@ class Reader {
   }
 };
 
+// The keyword arguments of each optimizer: PyTorch's constructor arguments (less foreach,
+// maximize and the like), with weight_decay_exclude for every one.
+bool checkOptimizerArgs(Reader& r, const CallView& c, OptimizerKind kind) {
+  switch (kind) {
+    case OptimizerKind::Sgd:
+      return r.checkArgs(c, {"lr", "momentum", "dampening", "nesterov", "weight_decay", "weight_decay_exclude"});
+    case OptimizerKind::Adam:
+    case OptimizerKind::AdamW:
+      return r.checkArgs(c, {"lr", "betas", "eps", "weight_decay", "weight_decay_exclude"});
+    case OptimizerKind::RmsProp:
+      return r.checkArgs(c, {"lr", "alpha", "eps", "weight_decay", "momentum", "centered", "weight_decay_exclude"});
+    case OptimizerKind::Adagrad:
+      return r.checkArgs(c, {"lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "weight_decay_exclude"});
+    case OptimizerKind::Adadelta:
+      return r.checkArgs(c, {"lr", "rho", "eps", "weight_decay", "weight_decay_exclude"});
+  }
+  return false;
+}
+
 void readOptimizer(Reader& r, const ast::TrainEntry& entry, TrainConfig& config) {
   std::optional<CallView> c = r.call(*entry.values[0], "optimizer", "an optimizer such as sgd(lr = 0.01)");
   if (!c) return;
-  OptimizerKind kind;
-  if (c->name == "sgd") kind = OptimizerKind::Sgd;
-  else if (c->name == "adam") kind = OptimizerKind::Adam;
-  else if (c->name == "adamw") kind = OptimizerKind::AdamW;
-  else {
-    r.error(c->loc, fmt::format("unknown optimizer '{}'; known optimizers are sgd, adam, adamw", c->name));
+  const std::span<const std::string_view> names = optimizerNames();
+  const auto named = std::find(names.begin(), names.end(), c->name);
+  if (named == names.end()) {
+    r.error(c->loc, fmt::format("unknown optimizer '{}'; known optimizers are {}", c->name, joined(names)));
     return;
   }
-  bool ok = kind == OptimizerKind::Sgd
-                ? r.checkArgs(*c, {"lr", "momentum", "dampening", "nesterov", "weight_decay", "weight_decay_exclude"})
-                : r.checkArgs(*c, {"lr", "betas", "eps", "weight_decay", "weight_decay_exclude"});
-  if (!ok) return;
+  const auto kind = static_cast<OptimizerKind>(named - names.begin());
+  if (!checkOptimizerArgs(r, *c, kind)) return;
 
   OptimizerConfig o = defaultOptimizer(kind);
-  auto set = [&](std::string_view name, double& field, const Bound& bound) {
-    if (const Expr* e = kwarg(*c, name))
-      if (auto v = r.number(*e, name, bound)) field = *v;
+  // The numeric arguments, read in the order written so that their errors are in source order.
+  struct NumberArg {
+    std::string_view name;
+    double OptimizerConfig::*field;
+    const Bound& bound;
   };
-  set("lr", o.lr, kPositive);
-  set("weight_decay", o.weightDecay, kNonNegative);
-  set("momentum", o.momentum, kNonNegative);
-  set("dampening", o.dampening, kNonNegative);
-  set("eps", o.eps, kNonNegative);
+  const NumberArg numberArgs[] = {
+      {"lr", &OptimizerConfig::lr, kPositive},
+      {"weight_decay", &OptimizerConfig::weightDecay, kNonNegative},
+      {"momentum", &OptimizerConfig::momentum, kNonNegative},
+      {"dampening", &OptimizerConfig::dampening, kNonNegative},
+      {"eps", &OptimizerConfig::eps, kNonNegative},
+      {"alpha", &OptimizerConfig::alpha, kUnitInterval},
+      {"rho", &OptimizerConfig::rho, kUnitInterval},
+      {"lr_decay", &OptimizerConfig::lrDecay, kNonNegative},
+      {"initial_accumulator_value", &OptimizerConfig::initialAccumulator, kNonNegative},
+  };
+  for (const ast::KeywordArg& kw : c->kwargs)
+    for (const NumberArg& a : numberArgs)
+      if (kw.name == a.name)
+        if (auto v = r.number(*kw.value, a.name, a.bound)) o.*a.field = *v;
+  if (const Expr* e = kwarg(*c, "centered"))
+    if (auto v = r.boolean(*e, "centered")) o.centered = *v;
   if (const Expr* e = kwarg(*c, "nesterov")) {
     if (auto v = r.boolean(*e, "nesterov")) o.nesterov = *v;
     // PyTorch's rule: Nesterov needs a momentum to look ahead with, and no dampening.

@@ -1,4 +1,5 @@
-// Optimizer updates as IR: SGD (momentum, dampening, nesterov, weight decay), Adam and AdamW.
+// Optimizer updates as IR: SGD (momentum, dampening, nesterov, weight decay), Adam, AdamW, RMSprop,
+// Adagrad and Adadelta.
 #pragma once
 
 #include "ir/module.h"
@@ -13,8 +14,8 @@ struct ParamGrad {
 
 // Appends to b's function the update of every parameter, reading the optimizer and its
 // hyperparameters from the module's attributes (the train block), keeping its state (momentum
-// buffers, moments) in state globals `<param>.<slot>`, the learning rate in `train.lr` and the
-// step count in `train.step`, which it increments.
+// buffers, moments, running averages) in state globals `<param>.<slot>`, the learning rate in
+// `train.lr` and the step count in `train.step`, which it increments.
 Status appendOptimizerUpdate(Builder& b, const std::vector<ParamGrad>& params);
 
 }  // namespace sinter

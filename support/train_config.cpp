@@ -9,7 +9,7 @@ namespace sinter {
 
 namespace {
 // Indexed by the enums' values.
-constexpr std::string_view kOptimizerNames[] = {"sgd", "adam", "adamw"};
+constexpr std::string_view kOptimizerNames[] = {"sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta"};
 constexpr std::string_view kScheduleNames[] = {"none", "step", "cosine", "multistep", "exponential", "onecycle", "inv"};
 constexpr std::string_view kAugmentNames[] = {"random_crop", "hflip"};
 
@@ -20,12 +20,16 @@ OptimizerConfig defaultOptimizer(OptimizerKind kind) {
   c.kind = kind;
   if (kind == OptimizerKind::Adam || kind == OptimizerKind::AdamW) c.lr = 0.001;
   if (kind == OptimizerKind::AdamW) c.weightDecay = 0.01;
+  if (kind == OptimizerKind::Adagrad) c.eps = 1e-10;
+  if (kind == OptimizerKind::Adadelta) c.lr = 1.0, c.eps = 1e-6;
   return c;
 }
 
 std::string_view optimizerName(OptimizerKind kind) {
   return kOptimizerNames[static_cast<int>(kind)];
 }
+
+std::span<const std::string_view> optimizerNames() { return kOptimizerNames; }
 
 namespace {
 
@@ -50,6 +54,8 @@ std::string formatTrainConfig(const TrainConfig& c) {
   out += fmt::format("lr {:.17g}\nweight_decay {:.17g}\nmomentum {:.17g}\ndampening {:.17g}\nnesterov {}\n", o.lr,
                      o.weightDecay, o.momentum, o.dampening, o.nesterov ? 1 : 0);
   out += fmt::format("beta1 {:.17g}\nbeta2 {:.17g}\neps {:.17g}\n", o.beta1, o.beta2, o.eps);
+  out += fmt::format("alpha {:.17g}\ncentered {}\nlr_decay {:.17g}\ninitial_accumulator_value {:.17g}\nrho {:.17g}\n",
+                     o.alpha, o.centered ? 1 : 0, o.lrDecay, o.initialAccumulator, o.rho);
   out += fmt::format("weight_decay_exclude {} {}\n", o.decayExcludesBias ? 1 : 0, o.decayExcludesBatchnorm ? 1 : 0);
   out += fmt::format("batch {}\nepochs {}\n", c.batch, c.epochs);
   const ScheduleConfig& s = c.schedule;
@@ -95,6 +101,11 @@ Expected<TrainConfig> parseTrainConfig(std::string_view text) {
     else if (key == "beta1") good = bool(in >> o.beta1);
     else if (key == "beta2") good = bool(in >> o.beta2);
     else if (key == "eps") good = bool(in >> o.eps);
+    else if (key == "alpha") good = bool(in >> o.alpha);
+    else if (key == "centered") { good = bool(in >> flag); o.centered = flag != 0; }
+    else if (key == "lr_decay") good = bool(in >> o.lrDecay);
+    else if (key == "initial_accumulator_value") good = bool(in >> o.initialAccumulator);
+    else if (key == "rho") good = bool(in >> o.rho);
     else if (key == "weight_decay_exclude") {
       int norm = 0;
       good = bool(in >> flag >> norm);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,22 +13,30 @@
 
 namespace sinter {
 
-enum class OptimizerKind : uint8_t { Sgd, Adam, AdamW };
+enum class OptimizerKind : uint8_t { Sgd, Adam, AdamW, RmsProp, Adagrad, Adadelta };
 
 // The initializers here are SGD's defaults and those every optimizer shares; defaultOptimizer()
-// applies the few that differ for adam and adamw. Together they are the one place defaults live.
+// applies the few that differ for the others. Together they are the one place defaults live.
 struct OptimizerConfig {
   OptimizerKind kind = OptimizerKind::Sgd;
   double lr = 0.01;
   double weightDecay = 0;
   // sgd
-  double momentum = 0;
+  double momentum = 0;  // and rmsprop
   double dampening = 0;
   bool nesterov = false;
   // adam, adamw
   double beta1 = 0.9;
   double beta2 = 0.999;
-  double eps = 1e-8;
+  double eps = 1e-8;  // and rmsprop, adagrad, adadelta
+  // rmsprop
+  double alpha = 0.99;
+  bool centered = false;
+  // adagrad
+  double lrDecay = 0;
+  double initialAccumulator = 0;  // initial_accumulator_value
+  // adadelta
+  double rho = 0.9;
   // weight_decay_exclude = [bias, batchnorm]: no weight decay on biases (every `*.bias`) and on
   // batch norm's weight and bias, as recipes put them in a parameter group with weight_decay 0.
   bool decayExcludesBias = false;
@@ -91,9 +100,12 @@ struct TrainConfig {
   uint64_t seed = 0;
 };
 
-// PyTorch's defaults for `kind` (lr 0.001 for adam and adamw; weight_decay 0.01 for adamw).
+// PyTorch's defaults for `kind` (lr 0.001 for adam and adamw, 1.0 for adadelta; weight_decay 0.01
+// for adamw; eps 1e-10 for adagrad, 1e-6 for adadelta).
 OptimizerConfig defaultOptimizer(OptimizerKind kind);
 std::string_view optimizerName(OptimizerKind kind);
+// Every optimizer's name, in the order of OptimizerKind.
+std::span<const std::string_view> optimizerNames();
 
 // A line-per-setting text form ("lr 0.01", "augment random_crop 4 hflip 0", ...) that round-trips
 // exactly (doubles are written with 17 significant digits). Built executables embed it.

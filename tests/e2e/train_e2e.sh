@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End to end on real data: `sinter build` LeNet, train it briefly on a slice of Fashion-MNIST and
-# assert an accuracy floor; eval, predict and info on the checkpoint; --resume continues bitwise;
+# assert an accuracy floor; eval, predict and info on the checkpoint; --resume continues bitwise
+# (LeNet with sgd momentum, the MLP with adadelta);
 # `sinter train` (JIT) computes the same epoch as the built executable; bad input fails clearly.
 # The checkpoint's check in PyTorch is the torch_load test, which runs after this one.
 # TARGET (default cpu) is the --target of every build and of `sinter train`: the same checks hold
@@ -56,6 +57,16 @@ grep -q "test acc $acc%" eval.txt || fail "eval says '$(cat eval.txt)', train sa
 ./lenet train --data data --epochs 1 --threads 2 --save part.safetensors > /dev/null 2>&1 || fail "train 1 epoch"
 ./lenet train --data data --epochs 3 --threads 2 --resume part.safetensors --save resumed.safetensors > resume.txt 2>&1 || fail "resume: $(cat resume.txt)"
 cmp -s full.safetensors resumed.safetensors || fail "resumed checkpoint differs from the uninterrupted run"
+
+# The same for an optimizer with other state (adadelta's square_avg and acc_delta), on the MLP.
+sed 's/optimizer .*/optimizer  adadelta(rho = 0.9, weight_decay = 1e-4)/' "$src/examples/mlp.nn" > mlp_adadelta.nn
+"$sinter" build mlp_adadelta.nn --target "$target" -o mlp_adadelta || fail "build mlp_adadelta"
+./mlp_adadelta train --data data --epochs 2 --threads 2 --save adadelta_full.safetensors > /dev/null 2>&1 || fail "adadelta train"
+./mlp_adadelta train --data data --epochs 1 --threads 2 --save adadelta_part.safetensors > /dev/null 2>&1 || fail "adadelta train 1 epoch"
+./mlp_adadelta train --data data --epochs 2 --threads 2 --resume adadelta_part.safetensors --save adadelta_resumed.safetensors \
+  > adadelta_resume.txt 2>&1 || fail "adadelta resume: $(cat adadelta_resume.txt)"
+grep -q 'fc1.weight.acc_delta' adadelta_part.safetensors || fail "adadelta checkpoint lacks fc1.weight.acc_delta"
+cmp -s adadelta_full.safetensors adadelta_resumed.safetensors || fail "resumed adadelta checkpoint differs from the uninterrupted run"
 
 # The JIT (`sinter train`) and the executable compute the same first epoch.
 "$sinter" train "$src/examples/lenet.nn" --target "$target" --data data --epochs 1 --threads 2 > jit.txt 2>&1 || fail "sinter train: $(cat jit.txt)"

@@ -69,6 +69,110 @@ TEST_CASE("train config: optimizer defaults are PyTorch's") {
   CHECK(optimizerName(OptimizerKind::AdamW) == "adamw");
 }
 
+TEST_CASE("train config: rmsprop, adagrad and adadelta defaults are PyTorch's") {
+  const OptimizerConfig rmsprop = ok("optimizer rmsprop\n").optimizer;
+  CHECK(rmsprop.kind == OptimizerKind::RmsProp);
+  CHECK(rmsprop.lr == 0.01);
+  CHECK(rmsprop.alpha == 0.99);
+  CHECK(rmsprop.eps == 1e-8);
+  CHECK(rmsprop.weightDecay == 0);
+  CHECK(rmsprop.momentum == 0);
+  CHECK_FALSE(rmsprop.centered);
+  const OptimizerConfig adagrad = ok("optimizer adagrad()\n").optimizer;
+  CHECK(adagrad.kind == OptimizerKind::Adagrad);
+  CHECK(adagrad.lr == 0.01);
+  CHECK(adagrad.lrDecay == 0);
+  CHECK(adagrad.weightDecay == 0);
+  CHECK(adagrad.initialAccumulator == 0);
+  CHECK(adagrad.eps == 1e-10);
+  const OptimizerConfig adadelta = ok("optimizer adadelta\n").optimizer;
+  CHECK(adadelta.kind == OptimizerKind::Adadelta);
+  CHECK(adadelta.lr == 1.0);
+  CHECK(adadelta.rho == 0.9);
+  CHECK(adadelta.eps == 1e-6);
+  CHECK(adadelta.weightDecay == 0);
+  CHECK(optimizerName(OptimizerKind::RmsProp) == "rmsprop");
+  CHECK(optimizerName(OptimizerKind::Adagrad) == "adagrad");
+  CHECK(optimizerName(OptimizerKind::Adadelta) == "adadelta");
+}
+
+TEST_CASE("train config: rmsprop, adagrad and adadelta arguments, read back and through the text form") {
+  const TrainConfig rmsprop =
+      ok("  optimizer rmsprop(lr = 0.02, alpha = 0.9, eps = 1e-6, weight_decay = 0.01, momentum = 0.5, centered = true)\n");
+  const TrainConfig adagrad = ok(
+      "  optimizer adagrad(lr = 0.1, lr_decay = 0.5, weight_decay = 0.1, initial_accumulator_value = 0.25, eps = 1e-9,\n"
+      "                    weight_decay_exclude = [bias])\n");
+  const TrainConfig adadelta = ok("  optimizer adadelta(lr = 0.5, rho = 0.8, eps = 1e-5, weight_decay = 0.1)\n");
+  for (const TrainConfig& c : {rmsprop, adagrad, adadelta}) {
+    Expected<TrainConfig> back = parseTrainConfig(formatTrainConfig(c));
+    REQUIRE(back);
+    CHECK(formatTrainConfig(*back) == formatTrainConfig(c));
+    const OptimizerConfig& o = back->optimizer;
+    CAPTURE(optimizerName(o.kind));
+    CHECK(o.kind == c.optimizer.kind);
+    CHECK(o.lr == c.optimizer.lr);
+    CHECK(o.eps == c.optimizer.eps);
+    CHECK(o.weightDecay == c.optimizer.weightDecay);
+    CHECK(o.alpha == c.optimizer.alpha);
+    CHECK(o.momentum == c.optimizer.momentum);
+    CHECK(o.centered == c.optimizer.centered);
+    CHECK(o.lrDecay == c.optimizer.lrDecay);
+    CHECK(o.initialAccumulator == c.optimizer.initialAccumulator);
+    CHECK(o.rho == c.optimizer.rho);
+    CHECK(o.decayExcludesBias == c.optimizer.decayExcludesBias);
+  }
+  CHECK(rmsprop.optimizer.kind == OptimizerKind::RmsProp);
+  CHECK(rmsprop.optimizer.lr == 0.02);
+  CHECK(rmsprop.optimizer.alpha == 0.9);
+  CHECK(rmsprop.optimizer.eps == 1e-6);
+  CHECK(rmsprop.optimizer.weightDecay == 0.01);
+  CHECK(rmsprop.optimizer.momentum == 0.5);
+  CHECK(rmsprop.optimizer.centered);
+  CHECK(adagrad.optimizer.lr == 0.1);
+  CHECK(adagrad.optimizer.lrDecay == 0.5);
+  CHECK(adagrad.optimizer.weightDecay == 0.1);
+  CHECK(adagrad.optimizer.initialAccumulator == 0.25);
+  CHECK(adagrad.optimizer.eps == 1e-9);
+  CHECK(adagrad.optimizer.decayExcludesBias);
+  CHECK(adadelta.optimizer.lr == 0.5);
+  CHECK(adadelta.optimizer.rho == 0.8);
+  CHECK(adadelta.optimizer.eps == 1e-5);
+  CHECK(adadelta.optimizer.weightDecay == 0.1);
+  // The text form keeps the optimizer's own defaults too (adadelta's lr 1.0, adagrad's eps 1e-10).
+  Expected<TrainConfig> plain = parseTrainConfig(formatTrainConfig(ok("  optimizer adadelta\n")));
+  REQUIRE(plain);
+  CHECK(plain->optimizer.lr == 1.0);
+  CHECK(plain->optimizer.eps == 1e-6);
+  plain = parseTrainConfig(formatTrainConfig(ok("  optimizer adagrad\n")));
+  REQUIRE(plain);
+  CHECK(plain->optimizer.eps == 1e-10);
+}
+
+TEST_CASE("train config: rmsprop, adagrad and adadelta errors name the argument and its place") {
+  CHECK(errors("  optimizer rmsprop(lr = 0.1, betas = [0.9, 0.99])\n") ==
+        Lines{"4:31: rmsprop has no argument 'betas'; its arguments are lr, alpha, eps, weight_decay, momentum, centered, "
+              "weight_decay_exclude"});
+  CHECK(errors("  optimizer adagrad(rho = 0.9)\n") ==
+        Lines{"4:21: adagrad has no argument 'rho'; its arguments are lr, lr_decay, weight_decay, initial_accumulator_value, "
+              "eps, weight_decay_exclude"});
+  CHECK(errors("  optimizer adadelta(momentum = 0.9)\n") ==
+        Lines{"4:22: adadelta has no argument 'momentum'; its arguments are lr, rho, eps, weight_decay, weight_decay_exclude"});
+  CHECK(errors("  optimizer adam(centered = true)\n") ==
+        Lines{"4:18: adam has no argument 'centered'; its arguments are lr, betas, eps, weight_decay, weight_decay_exclude"});
+  CHECK(errors("  optimizer rmsprop(lr = -0.01)\n") == Lines{"4:26: 'lr' expects a positive number, found -0.01"});
+  CHECK(errors("  optimizer rmsprop(alpha = 1.5)\n") == Lines{"4:29: 'alpha' expects a number in [0, 1], found 1.5"});
+  CHECK(errors("  optimizer rmsprop(momentum = -1)\n") == Lines{"4:32: 'momentum' expects a non-negative number, found -1"});
+  CHECK(errors("  optimizer rmsprop(centered = 1)\n") == Lines{"4:32: 'centered' expects true or false, found 1"});
+  CHECK(errors("  optimizer adagrad(lr_decay = -0.1)\n") == Lines{"4:32: 'lr_decay' expects a non-negative number, found -0.1"});
+  CHECK(errors("  optimizer adagrad(initial_accumulator_value = -1, eps = -1e-10)\n") ==
+        Lines{"4:49: 'initial_accumulator_value' expects a non-negative number, found -1",
+              "4:59: 'eps' expects a non-negative number, found -1e-10"});
+  CHECK(errors("  optimizer adadelta(rho = 2)\n") == Lines{"4:28: 'rho' expects a number in [0, 1], found 2"});
+  CHECK(errors("  optimizer adadelta(weight_decay = -0.1)\n") ==
+        Lines{"4:37: 'weight_decay' expects a non-negative number, found -0.1"});
+  CHECK(errors("  optimizer adadelta(0.5)\n") == Lines{"4:22: adadelta takes only keyword arguments, found 0.5"});
+}
+
 TEST_CASE("train config: every setting read back") {
   TrainConfig c = ok(
       "  optimizer  sgd(lr = 0.05, momentum = 0.9, nesterov = true, weight_decay = 5e-4, dampening = 0)\n"
@@ -204,8 +308,8 @@ TEST_CASE("train config: value types and ranges") {
 }
 
 TEST_CASE("train config: optimizers, schedules and augmentations by name") {
-  CHECK(errors("  optimizer rmsprop(lr = 0.1)\n") ==
-        Lines{"4:13: unknown optimizer 'rmsprop'; known optimizers are sgd, adam, adamw"});
+  CHECK(errors("  optimizer lbfgs(lr = 0.1)\n") ==
+        Lines{"4:13: unknown optimizer 'lbfgs'; known optimizers are sgd, adam, adamw, rmsprop, adagrad, adadelta"});
   CHECK(errors("  optimizer sgd(lr = 0.1, beta = 0.9)\n") ==
         Lines{"4:27: sgd has no argument 'beta'; its arguments are lr, momentum, dampening, nesterov, weight_decay, weight_decay_exclude"});
   CHECK(errors("  optimizer adam(0.1)\n") == Lines{"4:18: adam takes only keyword arguments, found 0.1"});

@@ -343,5 +343,5 @@ TEST_CASE("every model's IR round-trips, before and after the grad pipeline") {
       }
     }
   }
-  CHECK(models == 18);
+  CHECK(models == 22);
 }

@@ -127,6 +127,44 @@ TEST_CASE("adam creates both moment slots and no momentum buffer") {
   }
 }
 
+// The state slots of rmsprop, adagrad and adadelta are PyTorch's state names, stored once per step,
+// and only the ones the chosen arguments use (a momentum buffer only with momentum, grad_avg only
+// when centered); adagrad's sum starts at initial_accumulator_value.
+TEST_CASE("rmsprop, adagrad and adadelta keep PyTorch's state slots") {
+  auto model = [](const std::string& optimizer) {
+    std::string text = kTinyModel;
+    const std::string sgd = "sgd(lr = 0.2, momentum = 0.9)";
+    return compileText(text.replace(text.find(sgd), sgd.size(), optimizer));
+  };
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {"rmsprop()", {"square_avg"}},
+      {"rmsprop(momentum = 0.9, centered = true)", {"square_avg", "grad_avg", "momentum_buffer"}},
+      {"adagrad(initial_accumulator_value = 0.25)", {"sum"}},
+      {"adadelta()", {"square_avg", "acc_delta"}},
+  };
+  for (const auto& [optimizer, slots] : cases) {
+    INFO(optimizer);
+    Module m = model(optimizer);
+    std::map<std::string, int> want = {{"train.step", 1}};
+    size_t states = 0;
+    for (const Global& g : m.globals) states += g.kind == GlobalKind::State;
+    for (const std::string& p : params(m)) {
+      want[p] = 1;
+      for (const std::string& slot : slots) {
+        want[p + "." + slot] = 1;
+        const Global* g = m.global(p + "." + slot);
+        REQUIRE_MESSAGE(g, p, ".", slot);
+        CHECK(g->kind == GlobalKind::State);
+        CHECK(g->type == m.global(p)->type);
+      }
+    }
+    CHECK(stores(*m.function("train_step")) == want);
+    CHECK(states == params(m).size() * slots.size() + 2);  // and train.lr, train.step
+  }
+  const ref::TensorMap globals = ref::initGlobals(model("adagrad(initial_accumulator_value = 0.25)"), 0);
+  CHECK(globals.at("h.weight.sum").data == std::vector<double>(30, 0.25));
+}
+
 TEST_CASE("a model without a loss gets @eval only") {
   Module m = compileText(R"(model plain {
   input x: f32[B, 4]
@@ -189,7 +227,11 @@ train {{
     mustEvaluate(m, "train_step", randomInputs(*m.function("train_step"), 8, 3), globals, ref::Precision::F64);
     return globals;
   };
-  for (const std::string kind : {"sgd(lr = 0.1, momentum = 0.9", "adam(lr = 0.01", "adamw(lr = 0.01"}) {
+  // (rmsprop's first step is g / sqrt((1 - alpha) g^2) + eps, nearly blind to the scale of g, and
+  // adagrad's too when its sum starts at 0: a large eps and a starting sum keep decay visible.)
+  for (const std::string kind : {"sgd(lr = 0.1, momentum = 0.9", "adam(lr = 0.01", "adamw(lr = 0.01",
+                                 "rmsprop(lr = 0.01, eps = 0.1, momentum = 0.5, centered = true",
+                                 "adagrad(lr = 0.1, lr_decay = 0.1, initial_accumulator_value = 0.1", "adadelta(rho = 0.8"}) {
     INFO(kind);
     const ref::TensorMap excluded = step(model(fmt::format("{}, weight_decay = 0.1, weight_decay_exclude = [bias, batchnorm])", kind)));
     const ref::TensorMap decayed = step(model(fmt::format("{}, weight_decay = 0.1)", kind)));

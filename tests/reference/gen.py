@@ -523,6 +523,10 @@ MODELS = [
     # Appended (a model's seed is its index: earlier ones keep theirs).
     ("label_smoothing", _m("label_smoothing.nn"), LabelSmoothing,
      {"x": ((6,), "normal"), "label": ((), ("label", 5))}, 5, False),
+] + [
+    # Appended: rmsprop, adagrad and adadelta on the opt_* MLP.
+    (n, _m(n + ".nn"), OptMLP, {"x": ((6,), "normal"), "label": ((), ("label", 3))}, 5, True)
+    for n in ("opt_rmsprop", "opt_rmsprop_plain", "opt_adagrad", "opt_adadelta")
 ]
 
 SEED_BASE = 1000
@@ -704,7 +708,21 @@ def run_pass(cls, weights, inputs, train, grads, dtype=torch.float64, patch=None
     return res, model
 
 
+# The keyword arguments make_optimizer passes on, per optimizer: any other in a train block would
+# silently be left at PyTorch's default here, so it is an error.
+OPTIMIZER_ARGS = {
+    "sgd": {"lr", "momentum", "nesterov", "weight_decay"},
+    "adam": {"lr", "betas", "eps", "weight_decay"},
+    "adamw": {"lr", "betas", "eps", "weight_decay"},
+    "rmsprop": {"lr", "alpha", "eps", "weight_decay", "momentum", "centered"},
+    "adagrad": {"lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"},
+    "adadelta": {"lr", "rho", "eps", "weight_decay"},
+}
+
+
 def make_optimizer(kind, kw, params):
+    unknown = set(kw) - OPTIMIZER_ARGS[kind]
+    assert not unknown, f"{kind}: arguments {sorted(unknown)} are not passed to torch.optim"
     if kind == "sgd":
         return torch.optim.SGD(params, lr=kw["lr"], momentum=kw.get("momentum", 0.0),
                                dampening=0.0, nesterov=kw.get("nesterov", False),
@@ -715,6 +733,20 @@ def make_optimizer(kind, kw, params):
         return cls(params, lr=kw["lr"], betas=tuple(kw.get("betas", (0.9, 0.999))),
                    eps=kw.get("eps", 1e-8), weight_decay=kw.get("weight_decay", default_wd),
                    amsgrad=False, foreach=False)
+    if kind == "rmsprop":
+        return torch.optim.RMSprop(params, lr=kw.get("lr", 0.01), alpha=kw.get("alpha", 0.99),
+                                   eps=kw.get("eps", 1e-8), weight_decay=kw.get("weight_decay", 0.0),
+                                   momentum=kw.get("momentum", 0.0),
+                                   centered=kw.get("centered", False), foreach=False)
+    if kind == "adagrad":
+        return torch.optim.Adagrad(params, lr=kw.get("lr", 0.01), lr_decay=kw.get("lr_decay", 0.0),
+                                   weight_decay=kw.get("weight_decay", 0.0),
+                                   initial_accumulator_value=kw.get("initial_accumulator_value", 0.0),
+                                   eps=kw.get("eps", 1e-10), foreach=False)
+    if kind == "adadelta":
+        return torch.optim.Adadelta(params, lr=kw.get("lr", 1.0), rho=kw.get("rho", 0.9),
+                                    eps=kw.get("eps", 1e-6), weight_decay=kw.get("weight_decay", 0.0),
+                                    foreach=False)
     raise ValueError(kind)
 
 
