@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <string_view>
@@ -14,6 +15,7 @@
 #include "runtime/checkpoint.h"
 #include "runtime/dataset.h"
 #include "runtime/executor.h"
+#include "runtime/plot.h"
 #include "runtime/trainer.h"
 
 namespace sinter {
@@ -27,7 +29,7 @@ struct Verb {
 };
 
 const std::vector<Verb> kVerbs = {
-    {"train", {"--data", "--epochs", "--batch", "--lr", "--threads", "--seed", "--save", "--resume", "--log"}, false},
+    {"train", {"--data", "--epochs", "--batch", "--lr", "--threads", "--seed", "--save", "--resume", "--log", "--plot"}, false},
     {"eval", {"--weights", "--data", "--batch", "--threads"}, false},
     {"predict", {"--weights", "--threads"}, true},
     {"info", {}, false},
@@ -36,7 +38,7 @@ const std::vector<Verb> kVerbs = {
 std::string usage(const std::string& program) {
   return fmt::format(
       "usage: {0} train   [--data DIR] [--epochs N] [--batch N] [--lr X] [--threads N] [--seed N]\n"
-      "                   [--save F] [--resume F] [--log F]\n"
+      "                   [--save F] [--resume F] [--log F] [--plot F.svg]\n"
       "       {0} eval    --weights F [--data DIR] [--batch N] [--threads N]\n"
       "       {0} predict --weights F [--threads N] FILE...   (PGM images or IDX image files)\n"
       "       {0} info\n"
@@ -234,6 +236,12 @@ Status runTrain(const PlanTable& table, const TrainConfig& defaults, const Flags
   const auto start = std::chrono::steady_clock::now();
   auto result = train(**program, *data, options);
   if (!result) return result.error();
+  if (const std::string* plot = flags.get("--plot")) {
+    // The run's own epochs, named like the log (the model when there is none).
+    const std::string name = options.logPath.empty() ? std::string(table.model) : std::filesystem::path(options.logPath).stem().string();
+    const CurveRun run = curveRunFromReports(name, result->epochs);
+    if (Status s = writeTrainingCurves(*plot, std::span(&run, 1)); !s) return s;
+  }
   fmt::print(out, "trained {} epoch{}, {} steps in {:.1f} s{}\n", result->epochs.size(),
              result->epochs.size() == 1 ? "" : "s", result->state.step,
              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),

@@ -61,7 +61,7 @@ TEST_CASE("trainerMain: train, eval and predict from the command line") {
   defaults.batch = 50;
 
   Run trained = run(plan.table, {"train", "--data", dir.path().string(), "--epochs", "1", "--threads=2", "--seed", "3",
-                                 "--save", ckpt, "--log", dir.file("log.jsonl")},
+                                 "--save", ckpt, "--log", dir.file("log.jsonl"), "--plot", dir.file("curves.svg")},
                     defaults);
   INFO(trained.err);
   REQUIRE(trained.status == 0);
@@ -70,6 +70,11 @@ TEST_CASE("trainerMain: train, eval and predict from the command line") {
   CHECK(trained.out.find("epoch 1/1  train loss ") != std::string::npos);
   CHECK(trained.out.find("saved " + ckpt) != std::string::npos);
   CHECK(sinter::test::readBytes(dir.file("log.jsonl")).starts_with("{\"epoch\":1,\"epochs\":1,\"step\":40,"));
+  // --plot: the run's curves, named after the log (train loss, test loss, test acc; no validation split).
+  const std::string svg = sinter::test::readBytes(dir.file("curves.svg"));
+  CHECK(svg.find(R"(<polyline data-curve="train loss" data-run="log" points=")") != std::string::npos);
+  CHECK(svg.find(R"(<polyline data-curve="test acc" data-run="log" points=")") != std::string::npos);
+  CHECK(svg.find(R"(data-curve="val loss")") == std::string::npos);
 
   Run evaluated = run(plan.table, {"eval", "--weights", ckpt, "--data", dir.path().string(), "--batch", "64"});
   INFO(evaluated.err);
@@ -130,7 +135,7 @@ TEST_CASE("trainerMain: argument errors are one line and exit 1") {
   CHECK(error({"fit"}) == "error: unknown command 'fit' (commands: train, eval, predict, info)\n");
   CHECK(error({"train", "--epoch", "3"}) ==
         "error: unknown option '--epoch' for 'train' (options: --data --epochs --batch --lr --threads --seed --save "
-        "--resume --log)\n");
+        "--resume --log --plot)\n");
   CHECK(error({"info", "--data", "x"}) == "error: unknown option '--data' for 'info' (it takes none)\n");
   CHECK(error({"train", "--batch", "512"}) ==
         "error: --batch 512 is above the plan's maximum batch 100 (compile the model with a larger maximum batch)\n");
