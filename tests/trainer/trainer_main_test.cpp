@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include "tests/runtime/png_writer.h"
 #include "tests/runtime/test_util.h"
 #include "tests/trainer/softmax_plan.h"
 #include "tests/trainer/trainer_util.h"
@@ -88,14 +89,26 @@ TEST_CASE("trainerMain: train, eval and predict from the command line") {
   std::string pgm = "P5\n28 28\n255\n";
   pgm.append(test.pixels.begin(), test.pixels.begin() + 784);
   sinter::test::writeBytes(dir.file("digit.pgm"), pgm);
+  // The same image as PNGs: 8-bit grey, and RGB with equal channels (its luma is the grey value).
+  const std::vector<uint8_t> grey(test.pixels.begin(), test.pixels.begin() + 784);
+  std::vector<uint8_t> rgb;
+  for (uint8_t v : grey) rgb.insert(rgb.end(), {v, v, v});
+  sinter::test::writePng(dir.file("digit.png"), 28, 28, PNG_COLOR_TYPE_GRAY, 8, grey);
+  sinter::test::writePng(dir.file("digit-rgb.png"), 28, 28, PNG_COLOR_TYPE_RGB, 8, rgb);
   const std::string idx = dir.file("t10k-images-idx3-ubyte");
-  Run predicted = run(plan.table, {"predict", "--weights", ckpt, dir.file("digit.pgm"), idx});
+  Run predicted = run(plan.table, {"predict", "--weights", ckpt, dir.file("digit.pgm"), idx, dir.file("digit.png"),
+                                   dir.file("digit-rgb.png")});
   INFO(predicted.err);
   REQUIRE(predicted.status == 0);
   std::vector<std::string> lines;
   for (size_t start = 0, nl; (nl = predicted.out.find('\n', start)) != std::string::npos; start = nl + 1)
     lines.push_back(predicted.out.substr(start, nl - start));
-  REQUIRE(lines.size() == 1001);
+  REQUIRE(lines.size() == 1003);
+  // The PNGs get the PGM's answer, probability and all.
+  const std::string pgmAnswer = lines[0].substr(dir.file("digit.pgm").size());
+  CHECK(lines[1001] == dir.file("digit.png") + pgmAnswer);
+  CHECK(lines[1002] == dir.file("digit-rgb.png") + pgmAnswer);
+  lines.resize(1001);
   const auto classOf = [](const std::string& line) { return std::stoi(line.substr(line.find(": class ") + 8)); };
   CHECK(lines[0].starts_with(dir.file("digit.pgm") + ": class "));
   CHECK(lines[1].starts_with(idx + "[0]: class "));
@@ -151,11 +164,29 @@ TEST_CASE("trainerMain: argument errors are one line and exit 1") {
   CHECK(error({"train", "--epochs", "1", "--epochs", "2"}) == "error: --epochs is given twice\n");
   CHECK(error({"train", "extra"}) == "error: 'train' takes no file arguments (got 'extra')\n");
   CHECK(error({"eval", "--data", "x"}) == "error: eval needs --weights F (a checkpoint written by train --save)\n");
-  CHECK(error({"predict", "--weights", "w.safetensors"}) == "error: predict needs at least one image file (PGM or IDX)\n");
+  CHECK(error({"predict", "--weights", "w.safetensors"}) == "error: predict needs at least one image file (PGM, PNG or IDX)\n");
   const std::string missing = error({"train", "--data", "/nonexistent/sinter-data"});
   CHECK(missing.starts_with("error: "));
   CHECK(missing.find("/nonexistent/sinter-data") != std::string::npos);
   CHECK(std::count(missing.begin(), missing.end(), '\n') == 1);
   const std::string noWeights = error({"eval", "--weights", "/nonexistent/w.safetensors"});
   CHECK(noWeights.starts_with("error: /nonexistent/w.safetensors: "));
+}
+
+TEST_CASE("trainerMain: predict's PNG errors name the file") {
+  TempDir dir;
+  SoftmaxPlan plan;
+  // Files are read before the weights, so none are needed to see these errors.
+  const auto error = [&](const std::string& file) {
+    Run r = run(plan.table, {"predict", "--weights", dir.file("none.safetensors"), file});
+    CHECK(r.status == 1);
+    return r.err;
+  };
+  sinter::test::writePng(dir.file("small.png"), 4, 5, PNG_COLOR_TYPE_GRAY, 8, std::vector<uint8_t>(20, 7));
+  CHECK(error(dir.file("small.png")) ==
+        "error: model input 'image' is [B, 1, 28, 28] but " + dir.file("small.png") + "'s pixels are [1, 5, 4]\n");
+  sinter::test::writePng(dir.file("whole.png"), 28, 28, PNG_COLOR_TYPE_GRAY, 8, std::vector<uint8_t>(784, 9));
+  const std::string bytes = sinter::test::readBytes(dir.file("whole.png"));
+  sinter::test::writeBytes(dir.file("cut.png"), std::string_view(bytes).substr(0, bytes.size() / 2));
+  CHECK(error(dir.file("cut.png")).starts_with("error: " + dir.file("cut.png") + ": bad PNG: "));
 }
