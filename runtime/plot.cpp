@@ -65,6 +65,10 @@ std::string escapeXml(std::string_view s) {
 // The value a curve is drawn at: accuracies in percent.
 double plotted(const CurvePoint& p, int c) { return kCurves[c].accuracy ? 100 * p.values[c] : p.values[c]; }
 
+// Whether a value gets a point: finite, and small enough that spans and pixel positions stay finite
+// (a loss that diverged to 1e300 is a gap, as an infinite one is).
+bool drawable(double v) { return std::isfinite(v) && std::abs(v) < 1e100; }
+
 // 1, 2 or 5 times a power of ten, near span / target.
 double niceStep(double span, double target) {
   const double raw = span / target;
@@ -134,7 +138,7 @@ std::string label(const Entry& e, std::span<const CurveRun> runs) {
 }
 
 bool hasValues(const CurveRun& run, int c) {
-  return std::any_of(run.points.begin(), run.points.end(), [&](const CurvePoint& p) { return std::isfinite(plotted(p, c)); });
+  return std::any_of(run.points.begin(), run.points.end(), [&](const CurvePoint& p) { return drawable(plotted(p, c)); });
 }
 
 // A legend sample: the run's dash in the curve's colour, with a marker.
@@ -155,7 +159,7 @@ void renderPanel(std::string& svg, const Panel& panel, std::span<const CurveRun>
     for (const CurvePoint& p : run.points) {
       xmin = std::min(xmin, p.epoch), xmax = std::max(xmax, p.epoch);
       for (const Entry& e : panel.entries)
-        if (&runs[e.run] == &run && std::isfinite(plotted(p, e.curve)))
+        if (&runs[e.run] == &run && drawable(plotted(p, e.curve)))
           ymin = std::min(ymin, plotted(p, e.curve)), ymax = std::max(ymax, plotted(p, e.curve));
     }
   const Axis xa = epochAxis(xmin, xmax);
@@ -213,7 +217,7 @@ void renderPanel(std::string& svg, const Panel& panel, std::span<const CurveRun>
     };
     for (const CurvePoint& p : runs[e.run].points) {
       const double v = plotted(p, e.curve);
-      if (!std::isfinite(v)) {
+      if (!drawable(v)) {
         flush();
         continue;
       }

@@ -42,10 +42,10 @@ CurveRun curveRunFromReports(std::string name, std::span<const EpochReport> epoc
 
 // The SVG document: two panels side by side (loss per epoch, accuracy in percent per epoch), each with
 // axes, ticks at round numbers, axis titles and a legend below it. A curve is a colour, a run a dash
-// pattern; every epoch is a marker. Only finite values are drawn; a gap splits a curve into several
-// polylines. The plot area is a <rect class="plot-area"> carrying its data range (data-x0, data-x1,
-// data-y0, data-y1) for tools and tests; each polyline and marker names its curve and run (data-curve,
-// data-run).
+// pattern; every epoch is a marker. Only finite values (below 1e100) are drawn; a gap splits a curve
+// into several polylines. The plot area is a <rect class="plot-area"> carrying its data range
+// (data-x0, data-x1, data-y0, data-y1) for tools and tests; each polyline and marker names its curve
+// and run (data-curve, data-run).
 std::string renderTrainingCurves(std::span<const CurveRun> runs);
 
 // Renders and writes to path.

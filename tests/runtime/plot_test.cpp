@@ -187,6 +187,18 @@ TEST_CASE("plot: two runs, one epoch, missing series and gaps") {
   CHECK(single.find("no data") == std::string::npos);
 }
 
+TEST_CASE("plot: a diverged loss is a gap, not an axis to 1e300") {
+  CurveRun run = parseOk(R"({"epoch":1,"train_loss":2})" "\n" R"({"epoch":2,"train_loss":1e300})" "\n"
+                         R"({"epoch":3,"train_loss":1})");
+  const std::string svg = renderTrainingCurves(std::span(&run, 1));
+  CHECK(svg.find("nan") == std::string::npos);
+  CHECK(svg.find("inf") == std::string::npos);
+  CHECK(withCurve(elements(svg, "circle", "marker"), "train loss", "m").size() == 2);
+  CHECK(areas(svg)[0].y1 <= 3);
+  // No accuracy at all: the panel says so.
+  CHECK(svg.find(">no data</text>") != std::string::npos);
+}
+
 TEST_CASE("plot: bad logs name the file and line") {
   CHECK(parseError("") == "m.jsonl: no epoch lines (an empty log)");
   CHECK(parseError("\n  \n") == "m.jsonl: no epoch lines (an empty log)");
