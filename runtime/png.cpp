@@ -97,14 +97,15 @@ Expected<Image> readPng(const std::string& path, int64_t channels) {
   png_set_user_limits(s.png, 1 << 24, 1 << 24);
 
   Header header;
-  if (!readHeader(s.png, s.info, file.get(), &header)) return fail(fmt::format("bad PNG: {}", error.message));
+  const auto damaged = [&] { return fail(fmt::format("damaged or truncated PNG (libpng: {})", error.message)); };
+  if (!readHeader(s.png, s.info, file.get(), &header)) return damaged();
   if (header.channels != 1 && header.channels != 3)
     return fail(fmt::format("unexpected {} channels after decoding", header.channels));
   if (channels == 3 && header.channels == 1) return fail("a grey image, but 3 channels (RGB) are needed");
   std::vector<png_byte> interleaved(header.rowBytes * header.height);
   std::vector<png_bytep> rows(header.height);
   for (png_uint_32 y = 0; y < header.height; ++y) rows[y] = interleaved.data() + y * header.rowBytes;
-  if (!readRows(s.png, s.info, rows.data())) return fail(fmt::format("bad PNG: {}", error.message));
+  if (!readRows(s.png, s.info, rows.data())) return damaged();
 
   Image image;
   image.channels = channels == 3 ? 3 : 1;

@@ -98,13 +98,13 @@ TEST_CASE("png: damaged files are errors naming the file") {
   for (size_t keep : {size_t{8}, size_t{20}, size_t{40}, bytes.size() / 2, bytes.size() - 20, bytes.size() - 1}) {
     CAPTURE(keep);
     test::writeBytes(dir.file("cut.png"), std::string_view(bytes).substr(0, keep));
-    CHECK(readError(dir.file("cut.png")).starts_with(dir.file("cut.png") + ": bad PNG: "));
+    CHECK(readError(dir.file("cut.png")).starts_with(dir.file("cut.png") + ": damaged or truncated PNG (libpng: "));
   }
   // A flipped byte in the image data fails its CRC.
   std::string flipped = bytes;
   flipped[bytes.size() / 2] = static_cast<char>(flipped[bytes.size() / 2] ^ 0x55);
   test::writeBytes(dir.file("crc.png"), flipped);
-  CHECK(readError(dir.file("crc.png")).starts_with(dir.file("crc.png") + ": bad PNG: "));
+  CHECK(readError(dir.file("crc.png")).starts_with(dir.file("crc.png") + ": damaged or truncated PNG (libpng: "));
   test::writeBytes(dir.file("no.png"), std::string("P5\n1 1\n255\n\x00", 12));
   CHECK_FALSE(isPng(dir.file("no.png")));
   CHECK(readError(dir.file("no.png")) == dir.file("no.png") + ": not a PNG image (no PNG signature at the start)");
