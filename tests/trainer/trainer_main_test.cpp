@@ -190,3 +190,27 @@ TEST_CASE("trainerMain: predict's PNG errors name the file") {
   sinter::test::writeBytes(dir.file("cut.png"), std::string_view(bytes).substr(0, bytes.size() / 2));
   CHECK(error(dir.file("cut.png")).starts_with("error: " + dir.file("cut.png") + ": damaged or truncated PNG (libpng: "));
 }
+
+TEST_CASE("trainerMain: --plot after early stopping, with a validation split") {
+  TempDir dir;
+  writeIdxDir(dir);
+  SoftmaxPlan plan;
+  TrainConfig defaults;
+  defaults.optimizer.lr = 0.01;
+  defaults.batch = 50;
+  defaults.validation = 0.1;
+  defaults.earlyStopping = {true, 1, 10.0};  // an improvement of 10 never comes: stops after epoch 2
+  Run r = run(plan.table, {"train", "--data", dir.path().string(), "--epochs", "5", "--plot", dir.file("c.svg")}, defaults);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("early stopping: ") != std::string::npos);
+  const std::string svg = sinter::test::readBytes(dir.file("c.svg"));
+  // Named after the model (no --log); two epochs of every curve, validation included.
+  for (const char* curve : {"train loss", "val loss", "test loss", "val acc", "test acc"}) {
+    CAPTURE(curve);
+    const std::string tag = fmt::format(R"(<circle class="marker" data-curve="{}" data-run="softmax")", curve);
+    size_t count = 0;
+    for (size_t at = svg.find(tag); at != std::string::npos; at = svg.find(tag, at + 1)) ++count;
+    CHECK(count == 2);
+  }
+}
