@@ -16,6 +16,8 @@ packages=(
   # the OpenCL headers, so --no-install-recommends skips them unless they are named here
   libdnnl-dev ocl-icd-opencl-dev
   libfmt-dev doctest-dev
+  # libpng: the predict verb reads PNG images (runtime/png.cpp; built executables link -lpng)
+  libpng-dev
   # the main job's data: /usr/share/datasets/fashion-mnist
   dataset-fashion-mnist
 )

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <string_view>
@@ -14,6 +15,8 @@
 #include "runtime/checkpoint.h"
 #include "runtime/dataset.h"
 #include "runtime/executor.h"
+#include "runtime/plot.h"
+#include "runtime/png.h"
 #include "runtime/trainer.h"
 
 namespace sinter {
@@ -27,7 +30,7 @@ struct Verb {
 };
 
 const std::vector<Verb> kVerbs = {
-    {"train", {"--data", "--epochs", "--batch", "--lr", "--threads", "--seed", "--save", "--resume", "--log"}, false},
+    {"train", {"--data", "--epochs", "--batch", "--lr", "--threads", "--seed", "--save", "--resume", "--log", "--plot"}, false},
     {"eval", {"--weights", "--data", "--batch", "--threads"}, false},
     {"predict", {"--weights", "--threads"}, true},
     {"info", {}, false},
@@ -36,9 +39,9 @@ const std::vector<Verb> kVerbs = {
 std::string usage(const std::string& program) {
   return fmt::format(
       "usage: {0} train   [--data DIR] [--epochs N] [--batch N] [--lr X] [--threads N] [--seed N]\n"
-      "                   [--save F] [--resume F] [--log F]\n"
+      "                   [--save F] [--resume F] [--log F] [--plot F.svg]\n"
       "       {0} eval    --weights F [--data DIR] [--batch N] [--threads N]\n"
-      "       {0} predict --weights F [--threads N] FILE...   (PGM images or IDX image files)\n"
+      "       {0} predict --weights F [--threads N] FILE...   (PGM or PNG images, or IDX image files)\n"
       "       {0} info\n"
       "The data directory defaults to {1}.\n",
       program, kDefaultDataDir);
@@ -234,6 +237,12 @@ Status runTrain(const PlanTable& table, const TrainConfig& defaults, const Flags
   const auto start = std::chrono::steady_clock::now();
   auto result = train(**program, *data, options);
   if (!result) return result.error();
+  if (const std::string* plot = flags.get("--plot")) {
+    // The run's own epochs, named like the log (the model when there is none).
+    const std::string name = options.logPath.empty() ? std::string(table.model) : std::filesystem::path(options.logPath).stem().string();
+    const CurveRun run = curveRunFromReports(name, result->epochs);
+    if (Status s = writeTrainingCurves(*plot, std::span(&run, 1)); !s) return s;
+  }
   fmt::print(out, "trained {} epoch{}, {} steps in {:.1f} s{}\n", result->epochs.size(),
              result->epochs.size() == 1 ? "" : "s", result->state.step,
              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
@@ -266,7 +275,7 @@ Status runEval(const PlanTable& table, const TrainConfig& defaults, const Flags&
   return ok();
 }
 
-// One image to classify: where it came from and its pixels (one channel, 0..255).
+// One image to classify: where it came from and its pixels (the model's channels, 0..255, channel-major).
 struct Sample {
   std::string label;
   const uint8_t* pixels;
@@ -297,21 +306,31 @@ double probability(const float* row, int64_t n, int64_t k, bool isProbs) {
 Status runPredict(const PlanTable& table, const TrainConfig& defaults, const Flags& flags, std::FILE* out) {
   const std::string* weights = flags.get("--weights");
   if (!weights) return Error("predict needs --weights F (a checkpoint written by train --save)");
-  if (flags.files.empty()) return Error("predict needs at least one image file (PGM or IDX)");
+  if (flags.files.empty()) return Error("predict needs at least one image file (PGM, PNG or IDX)");
   auto threads = parseNumber<int>(flags, "--threads", 0, 0, "a non-negative integer");
   if (!threads) return threads.error();
   auto io = functionIo(table, "eval");
   if (!io) return io.error();
   if (!io->output) return Error(fmt::format("model '{}' has no output to predict with", table.model));
 
-  // Read every file first, so a bad file fails before any prediction is printed.
+  // Read every file first, so a bad file fails before any prediction is printed. PGM and IDX images are
+  // grey; a PNG is read with the model's channels (colour as grey for a grey model).
+  const int64_t channels = io->image->rank == 4 ? io->image->dims[1] : 1;
   std::vector<GrayImage> pgms;
+  std::vector<Image> pngs;
   std::vector<IdxImages> idxs;
   pgms.reserve(flags.files.size());
+  pngs.reserve(flags.files.size());
   idxs.reserve(flags.files.size());
   std::vector<Sample> samples;
   for (const std::string& file : flags.files) {
-    if (isPgm(file)) {
+    if (isPng(file)) {
+      auto image = readPng(file, channels);
+      if (!image) return image.error();
+      if (Status s = checkImageShape(*io, image->channels, image->height, image->width, file + "'s pixels"); !s) return s;
+      pngs.push_back(image.take());
+      samples.push_back({file, pngs.back().pixels.data()});
+    } else if (isPgm(file)) {
       auto image = readPgm(file);
       if (!image) return image.error();
       if (Status s = checkImageShape(*io, 1, image->height, image->width, file + "'s pixels"); !s) return s;
@@ -327,7 +346,7 @@ Status runPredict(const PlanTable& table, const TrainConfig& defaults, const Fla
         samples.push_back({fmt::format("{}[{}]", file, i), set.pixels.data() + i * set.height * set.width});
     }
   }
-  if (Status s = checkNormalize(defaults.normalize, 1); !s) return s;
+  if (Status s = checkNormalize(defaults.normalize, channels); !s) return s;
 
   auto ckpt = readCheckpoint(*weights);
   if (!ckpt) return ckpt.error();
@@ -335,7 +354,8 @@ Status runPredict(const PlanTable& table, const TrainConfig& defaults, const Fla
   if (!executor) return executor.error();
   Executor& program = **executor;
   if (Status s = applyCheckpoint(*ckpt, program, LoadMode::Weights); !s) return s;
-  const auto lut = normalizationTables(defaults.normalize, 1)[0];
+  const auto luts = normalizationTables(defaults.normalize, channels);
+  const int64_t plane = io->imageSize / channels;
   const int64_t batch = table.maxBatch;
   if (Status s = program.prepare(batch); !s) return s;
   InputStaging staging(*io, batch);
@@ -344,7 +364,8 @@ Status runPredict(const PlanTable& table, const TrainConfig& defaults, const Fla
     const int64_t n = std::min<int64_t>(batch, static_cast<int64_t>(samples.size() - first));
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < io->imageSize; ++j)
-        staging.image[static_cast<size_t>(i * io->imageSize + j)] = lut[samples[first + static_cast<size_t>(i)].pixels[j]];
+        staging.image[static_cast<size_t>(i * io->imageSize + j)] =
+            luts[static_cast<size_t>(j / plane)][samples[first + static_cast<size_t>(i)].pixels[j]];
     staging.write(program, *io, n);
     if (Status s = program.run("eval", n); !s) return s;
     const std::vector<float> probs = program.readAs<float>(*io->output, n);

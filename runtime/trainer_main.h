@@ -12,9 +12,9 @@ namespace sinter {
 
 // Verbs:
 //   train   [--data DIR] [--epochs N] [--batch N] [--lr X] [--threads N] [--seed N]
-//           [--save F] [--resume F] [--log F]
+//           [--save F] [--resume F] [--log F] [--plot F]   (--plot: training curves as SVG at the end)
 //   eval    --weights F [--data DIR] [--batch N] [--threads N]
-//   predict --weights F [--threads N] FILE...    (PGM images or IDX image files)
+//   predict --weights F [--threads N] FILE...    (PGM or PNG images, or IDX image files)
 //   info
 // `defaults` is the model's train block; flags override it. The data directory defaults to
 // kDefaultDataDir (Fashion-MNIST). Errors are one line on stderr, "error: ...", and exit status 1.

@@ -72,7 +72,7 @@ Status writeFile(const std::string& path, const std::string& bytes) {
 Status link(const std::vector<std::string>& objects, const std::string& output) {
   std::vector<std::string> args = {SINTER_LINKER, "-o", output};
   args.insert(args.end(), objects.begin(), objects.end());
-  args.insert(args.end(), {SINTER_MODEL_MAIN_LIB, SINTER_RUNTIME_LIB, SINTER_SUPPORT_LIB, "-lz", "-pthread", "-lm"});
+  args.insert(args.end(), {SINTER_MODEL_MAIN_LIB, SINTER_RUNTIME_LIB, SINTER_SUPPORT_LIB, "-lpng", "-lz", "-pthread", "-lm"});
   for (std::string flags = SINTER_MODEL_LINK_FLAGS; !flags.empty();) {
     size_t space = flags.find(' ');
     if (space != 0) args.push_back(flags.substr(0, space));

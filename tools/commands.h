@@ -24,5 +24,6 @@ int runCommand(const ToolOptions& o);
 int buildCommand(const ToolOptions& o);
 int trainCommand(const ToolOptions& o);
 int gradcheckCommand(const ToolOptions& o);
+int plotCommand(const ToolOptions& o);
 
 }  // namespace sinter

@@ -38,8 +38,11 @@ commands:
                              needs no LLVM; --emit stops at an object file, LLVM IR or assembly;
                              --jobs: threads that compile the kernels (default: all cores)
   train FILE [--data DIR] [--epochs N] [--batch N] [--lr X] [--threads N] [--seed N] [--save F]
-        [--resume F] [--log F] [--target cpu|dnnl] [--max-batch=N] [--jobs=N] [--time-passes]
-                             the built executable's trainer, compiled through the JIT
+        [--resume F] [--log F] [--plot F.svg] [--target cpu|dnnl] [--max-batch=N] [--jobs=N]
+        [--time-passes]      the built executable's trainer, compiled through the JIT; --plot
+                             draws the run's training curves (as `plot` does) at the end
+  plot LOG.jsonl... -o F.svg training curves of train --log files: loss and accuracy per epoch,
+                             one dash pattern per run, named by the log's file stem
 
 options:
   --help                     this text

@@ -1,4 +1,4 @@
-// The `sinter` command: check, dump, run and gradcheck models written in the .nn language.
+// The `sinter` command: check, dump, run and gradcheck models written in the .nn language; plot training logs.
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -99,15 +99,17 @@ int main(int argc, char** argv) {
   const ToolOptions& o = *parsed;
   if (o.command == "help") { std::fputs(kUsage, stdout); return 0; }
   if (o.command == "version") { std::printf("sinter %s\n", SINTER_VERSION); return 0; }
-  struct Command { const char* name; int (*run)(const ToolOptions&); size_t files; };
+  // files: how many FILE arguments the command takes (0: one or more), and what they are.
+  struct Command { const char* name; int (*run)(const ToolOptions&); size_t files; const char* what; };
   static const Command commands[] = {
-      {"check", checkCommand, 0}, {"dump", dumpCommand, 1}, {"run", runCommand, 1}, {"gradcheck", gradcheckCommand, 1},
-      {"build", buildCommand, 1}, {"train", trainCommand, 1},
+      {"check", checkCommand, 0, "model"},     {"dump", dumpCommand, 1, "model"},   {"run", runCommand, 1, "model"},
+      {"gradcheck", gradcheckCommand, 1, "model"}, {"build", buildCommand, 1, "model"}, {"train", trainCommand, 1, "model"},
+      {"plot", plotCommand, 0, "--log"},
   };
   for (const Command& c : commands) {
     if (o.command != c.name) continue;
     if (o.files.empty() || (c.files && o.files.size() != c.files)) {
-      std::fprintf(stderr, "sinter: error: '%s' needs %s model file\n", c.name, c.files ? "one" : "a");
+      std::fprintf(stderr, "sinter: error: '%s' needs %s %s file\n", c.name, c.files ? "one" : "a", c.what);
       return 2;
     }
     return c.run(o);

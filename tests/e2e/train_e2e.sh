@@ -2,7 +2,8 @@
 # End to end on real data: `sinter build` LeNet, train it briefly on a slice of Fashion-MNIST and
 # assert an accuracy floor; eval, predict and info on the checkpoint; --resume continues bitwise
 # (LeNet with sgd momentum, the MLP with adadelta);
-# `sinter train` (JIT) computes the same epoch as the built executable; bad input fails clearly.
+# `sinter train` (JIT) computes the same epoch as the built executable; `sinter plot` and --plot draw
+# the curves; bad input fails clearly.
 # The checkpoint's check in PyTorch is the torch_load test, which runs after this one.
 # TARGET (default cpu) is the --target of every build and of `sinter train`: the same checks hold
 # on cpu and dnnl, resume bitwise included (oneDNN's primitives are deterministic for a fixed
@@ -44,6 +45,10 @@ echo "$acc" > accuracy.txt  # for the torch_load test, which loads full.safetens
 awk -v a="$acc" 'BEGIN { exit !(a >= 75.0) }' || fail "accuracy $acc% is below the 75% floor"
 [ "$(wc -l < log.jsonl)" -eq 3 ] || fail "log.jsonl should have 3 lines"
 grep -q '"test_acc"' log.jsonl || fail "log.jsonl lacks test_acc: $(head -1 log.jsonl)"
+# The log's curves: train loss, test loss and test accuracy, 3 epochs each.
+"$sinter" plot log.jsonl -o curves.svg || fail "sinter plot"
+[ "$(grep -c '<polyline data-curve=[^>]* data-run="log"' curves.svg)" -eq 3 ] || fail "curves.svg should have 3 polylines"
+[ "$(grep -c '<circle class="marker"' curves.svg)" -eq 9 ] || fail "curves.svg should have 9 markers"
 
 # eval of the checkpoint reproduces the last epoch's test accuracy exactly.
 ./lenet eval --weights full.safetensors --data data --threads 2 > eval.txt 2>&1 || fail "eval: $(cat eval.txt)"
@@ -70,7 +75,8 @@ cmp -s adadelta_full.safetensors adadelta_resumed.safetensors || fail "resumed a
 
 # The JIT (`sinter train`) and the executable compute the same first epoch.
 "$sinter" train "$src/examples/lenet.nn" --target "$target" --data data --epochs 1 --threads 2 > jit.txt 2>&1 || fail "sinter train: $(cat jit.txt)"
-./lenet train --data data --epochs 1 --threads 2 > aot.txt 2>&1
+./lenet train --data data --epochs 1 --threads 2 --plot aot.svg > aot.txt 2>&1
+grep -q '<polyline data-curve="test acc" data-run="lenet"' aot.svg || fail "train --plot: $(head -c 300 aot.svg)"
 # (The epoch's result line only: a slow run also prints progress lines, `epoch 1/1  step N/188 ...`.)
 strip_time() { grep '^epoch 1/1 .*test acc' "$1" | sed 's/  [0-9.]* s  data wait [0-9.]*%$//'; }
 [ -n "$(strip_time jit.txt)" ] && [ "$(strip_time jit.txt)" == "$(strip_time aot.txt)" ] ||
@@ -90,5 +96,9 @@ expect_error "train-images-idx3-ubyte" ./lenet train --data bad --epochs 1
 ./mlp train --data data --epochs 1 --save mlp.safetensors > /dev/null 2>&1 || fail "mlp train"
 expect_error "mlp.safetensors" ./lenet eval --weights mlp.safetensors --data data
 expect_error "--batch 100" ./lenet train --data data --batch 100
+printf '{"epoch":1,"train_loss":0.5}\n{"epoch":2,' > bad.jsonl
+expect_error "bad.jsonl:2: " "$sinter" plot log.jsonl bad.jsonl -o bad.svg
+: > empty.jsonl
+expect_error "empty.jsonl: no epoch lines" "$sinter" plot empty.jsonl -o empty.svg
 
 [ $failures -eq 0 ] && echo "e2e: all checks passed" || { echo "e2e: $failures failures"; exit 1; }

@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include "tests/runtime/png_writer.h"
 #include "tests/runtime/test_util.h"
 #include "tests/trainer/softmax_plan.h"
 #include "tests/trainer/trainer_util.h"
@@ -61,7 +62,7 @@ TEST_CASE("trainerMain: train, eval and predict from the command line") {
   defaults.batch = 50;
 
   Run trained = run(plan.table, {"train", "--data", dir.path().string(), "--epochs", "1", "--threads=2", "--seed", "3",
-                                 "--save", ckpt, "--log", dir.file("log.jsonl")},
+                                 "--save", ckpt, "--log", dir.file("log.jsonl"), "--plot", dir.file("curves.svg")},
                     defaults);
   INFO(trained.err);
   REQUIRE(trained.status == 0);
@@ -70,6 +71,11 @@ TEST_CASE("trainerMain: train, eval and predict from the command line") {
   CHECK(trained.out.find("epoch 1/1  train loss ") != std::string::npos);
   CHECK(trained.out.find("saved " + ckpt) != std::string::npos);
   CHECK(sinter::test::readBytes(dir.file("log.jsonl")).starts_with("{\"epoch\":1,\"epochs\":1,\"step\":40,"));
+  // --plot: the run's curves, named after the log (train loss, test loss, test acc; no validation split).
+  const std::string svg = sinter::test::readBytes(dir.file("curves.svg"));
+  CHECK(svg.find(R"(<polyline data-curve="train loss" data-run="log" points=")") != std::string::npos);
+  CHECK(svg.find(R"(<polyline data-curve="test acc" data-run="log" points=")") != std::string::npos);
+  CHECK(svg.find(R"(data-curve="val loss")") == std::string::npos);
 
   Run evaluated = run(plan.table, {"eval", "--weights", ckpt, "--data", dir.path().string(), "--batch", "64"});
   INFO(evaluated.err);
@@ -83,14 +89,26 @@ TEST_CASE("trainerMain: train, eval and predict from the command line") {
   std::string pgm = "P5\n28 28\n255\n";
   pgm.append(test.pixels.begin(), test.pixels.begin() + 784);
   sinter::test::writeBytes(dir.file("digit.pgm"), pgm);
+  // The same image as PNGs: 8-bit grey, and RGB with equal channels (its luma is the grey value).
+  const std::vector<uint8_t> grey(test.pixels.begin(), test.pixels.begin() + 784);
+  std::vector<uint8_t> rgb;
+  for (uint8_t v : grey) rgb.insert(rgb.end(), {v, v, v});
+  sinter::test::writePng(dir.file("digit.png"), 28, 28, PNG_COLOR_TYPE_GRAY, 8, grey);
+  sinter::test::writePng(dir.file("digit-rgb.png"), 28, 28, PNG_COLOR_TYPE_RGB, 8, rgb);
   const std::string idx = dir.file("t10k-images-idx3-ubyte");
-  Run predicted = run(plan.table, {"predict", "--weights", ckpt, dir.file("digit.pgm"), idx});
+  Run predicted = run(plan.table, {"predict", "--weights", ckpt, dir.file("digit.pgm"), idx, dir.file("digit.png"),
+                                   dir.file("digit-rgb.png")});
   INFO(predicted.err);
   REQUIRE(predicted.status == 0);
   std::vector<std::string> lines;
   for (size_t start = 0, nl; (nl = predicted.out.find('\n', start)) != std::string::npos; start = nl + 1)
     lines.push_back(predicted.out.substr(start, nl - start));
-  REQUIRE(lines.size() == 1001);
+  REQUIRE(lines.size() == 1003);
+  // The PNGs get the PGM's answer, probability and all.
+  const std::string pgmAnswer = lines[0].substr(dir.file("digit.pgm").size());
+  CHECK(lines[1001] == dir.file("digit.png") + pgmAnswer);
+  CHECK(lines[1002] == dir.file("digit-rgb.png") + pgmAnswer);
+  lines.resize(1001);
   const auto classOf = [](const std::string& line) { return std::stoi(line.substr(line.find(": class ") + 8)); };
   CHECK(lines[0].starts_with(dir.file("digit.pgm") + ": class "));
   CHECK(lines[1].starts_with(idx + "[0]: class "));
@@ -130,7 +148,7 @@ TEST_CASE("trainerMain: argument errors are one line and exit 1") {
   CHECK(error({"fit"}) == "error: unknown command 'fit' (commands: train, eval, predict, info)\n");
   CHECK(error({"train", "--epoch", "3"}) ==
         "error: unknown option '--epoch' for 'train' (options: --data --epochs --batch --lr --threads --seed --save "
-        "--resume --log)\n");
+        "--resume --log --plot)\n");
   CHECK(error({"info", "--data", "x"}) == "error: unknown option '--data' for 'info' (it takes none)\n");
   CHECK(error({"train", "--batch", "512"}) ==
         "error: --batch 512 is above the plan's maximum batch 100 (compile the model with a larger maximum batch)\n");
@@ -146,11 +164,53 @@ TEST_CASE("trainerMain: argument errors are one line and exit 1") {
   CHECK(error({"train", "--epochs", "1", "--epochs", "2"}) == "error: --epochs is given twice\n");
   CHECK(error({"train", "extra"}) == "error: 'train' takes no file arguments (got 'extra')\n");
   CHECK(error({"eval", "--data", "x"}) == "error: eval needs --weights F (a checkpoint written by train --save)\n");
-  CHECK(error({"predict", "--weights", "w.safetensors"}) == "error: predict needs at least one image file (PGM or IDX)\n");
+  CHECK(error({"predict", "--weights", "w.safetensors"}) == "error: predict needs at least one image file (PGM, PNG or IDX)\n");
   const std::string missing = error({"train", "--data", "/nonexistent/sinter-data"});
   CHECK(missing.starts_with("error: "));
   CHECK(missing.find("/nonexistent/sinter-data") != std::string::npos);
   CHECK(std::count(missing.begin(), missing.end(), '\n') == 1);
   const std::string noWeights = error({"eval", "--weights", "/nonexistent/w.safetensors"});
   CHECK(noWeights.starts_with("error: /nonexistent/w.safetensors: "));
+}
+
+TEST_CASE("trainerMain: predict's PNG errors name the file") {
+  TempDir dir;
+  SoftmaxPlan plan;
+  // Files are read before the weights, so none are needed to see these errors.
+  const auto error = [&](const std::string& file) {
+    Run r = run(plan.table, {"predict", "--weights", dir.file("none.safetensors"), file});
+    CHECK(r.status == 1);
+    return r.err;
+  };
+  sinter::test::writePng(dir.file("small.png"), 4, 5, PNG_COLOR_TYPE_GRAY, 8, std::vector<uint8_t>(20, 7));
+  CHECK(error(dir.file("small.png")) ==
+        "error: model input 'image' is [B, 1, 28, 28] but " + dir.file("small.png") + "'s pixels are [1, 5, 4]\n");
+  sinter::test::writePng(dir.file("whole.png"), 28, 28, PNG_COLOR_TYPE_GRAY, 8, std::vector<uint8_t>(784, 9));
+  const std::string bytes = sinter::test::readBytes(dir.file("whole.png"));
+  sinter::test::writeBytes(dir.file("cut.png"), std::string_view(bytes).substr(0, bytes.size() / 2));
+  CHECK(error(dir.file("cut.png")).starts_with("error: " + dir.file("cut.png") + ": damaged or truncated PNG (libpng: "));
+}
+
+TEST_CASE("trainerMain: --plot after early stopping, with a validation split") {
+  TempDir dir;
+  writeIdxDir(dir);
+  SoftmaxPlan plan;
+  TrainConfig defaults;
+  defaults.optimizer.lr = 0.01;
+  defaults.batch = 50;
+  defaults.validation = 0.1;
+  defaults.earlyStopping = {true, 1, 10.0};  // an improvement of 10 never comes: stops after epoch 2
+  Run r = run(plan.table, {"train", "--data", dir.path().string(), "--epochs", "5", "--plot", dir.file("c.svg")}, defaults);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("early stopping: ") != std::string::npos);
+  const std::string svg = sinter::test::readBytes(dir.file("c.svg"));
+  // Named after the model (no --log); two epochs of every curve, validation included.
+  for (const char* curve : {"train loss", "val loss", "test loss", "val acc", "test acc"}) {
+    CAPTURE(curve);
+    const std::string tag = fmt::format(R"(<circle class="marker" data-curve="{}" data-run="softmax")", curve);
+    size_t count = 0;
+    for (size_t at = svg.find(tag); at != std::string::npos; at = svg.find(tag, at + 1)) ++count;
+    CHECK(count == 2);
+  }
 }
