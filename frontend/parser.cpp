@@ -249,11 +249,11 @@ bool Parser::blockBody(const SourceLoc& open, std::string_view what, F&& stateme
     skipNewlines();
     panic_ = false;  // a bad character alone before this line was its own statement
     if (match(Tok::RBrace)) return true;
-    bool nextBlock = ((checkWord("model") || checkWord("train")) && next().kind == Tok::LBrace) ||
-                     (checkWord("block") && next().kind == Tok::Ident);
+    bool nextBlock = ((checkWord("model") || checkWord("block")) && next().kind == Tok::Ident) ||
+                     (checkWord("train") && next().kind == Tok::LBrace);
     if (check(Tok::Eof) || nextBlock) {
-      if (Diag* d = errorAtCurrent(fmt::format("'}}' to close the {} block", what)))
-        d->notes.push_back({open, fmt::format("the {} block opens here", what), {}});
+      if (Diag* d = errorAtCurrent(fmt::format("'}}' to close {}", what)))
+        d->notes.push_back({open, fmt::format("{} opens here", what), {}});
       panic_ = false;  // the next block, if any, parses normally
       return false;
     }
@@ -274,7 +274,7 @@ std::optional<ast::Model> Parser::model() {
   skipNewlines();
   SourceLoc open = cur().loc;
   if (!expect(Tok::LBrace, "'{' after the model name")) return std::nullopt;
-  blockBody(open, "model", [&] {
+  blockBody(open, "the model block", [&] {
     if (auto s = statement(); s && !panic_) m.body.push_back(std::move(*s));
   });
   return m;
@@ -286,7 +286,7 @@ std::optional<ast::TrainBlock> Parser::train() {
   skipNewlines();
   SourceLoc open = cur().loc;
   if (!expect(Tok::LBrace, "'{' after 'train'")) return std::nullopt;
-  blockBody(open, "train", [&] {
+  blockBody(open, "the train block", [&] {
     if (auto e = trainEntry(); e && !panic_) block.entries.push_back(std::move(*e));
   });
   return block;
@@ -304,7 +304,7 @@ std::optional<ast::Block> Parser::block() {
   SourceLoc open = cur().loc;
   if (!expect(Tok::LBrace, "'{' after the block's parameters")) return std::nullopt;
   bool returned = false;
-  bool closed = blockBody(open, "block", [&] {
+  bool closed = blockBody(open, fmt::format("block '{}'", blk.name), [&] {
     if (checkWord("return") && next().kind != Tok::Equal) {
       SourceLoc first = advance().loc;
       if (returned) {

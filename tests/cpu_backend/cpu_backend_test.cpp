@@ -243,10 +243,17 @@ TEST_CASE("every model on every target: @eval, @grad and @train_step equal the r
     // only through @eval, and cifar_cnn not at all.
     bool conv = false;
     for (const Node& n : m.function("eval")->nodes) conv = conv || n.op == OpKind::Conv2d;
+    // resnet20's @grad is not compared: among its 2 million pre-activations per batch of 7, one may
+    // lie within float32 rounding of 0, and the two f32 evaluations then take different sides of a
+    // ReLU's kink (measured: one element of s1c.n2.bias.grad off by its whole 1e-5 share, which
+    // backpropagates to 1e-2 normwise in the first layers, on cpu and dnnl alike, while the f32
+    // reference stays within 1e-6 of f64). tests/e2e/resnet_torch.py compares its gradients with
+    // PyTorch's on data away from the kinks; its ops are all compared here in the other models.
+    const bool kinks = model == "resnet20";
     for (int64_t batch : {1, 7, 64}) {
-      if (batch == 64 && model == "cifar_cnn") continue;
+      if (batch == 64 && (model == "cifar_cnn" || kinks)) continue;
       compareFunction(m, model, *c, "eval", batch, static_cast<uint32_t>(batch));
-      if (batch < 64 || !conv) compareFunction(m, model, *c, "grad", batch, static_cast<uint32_t>(batch) + 100);
+      if ((batch < 64 || !conv) && !kinks) compareFunction(m, model, *c, "grad", batch, static_cast<uint32_t>(batch) + 100);
     }
     if (model.rfind("opt_", 0) == 0 || model == "dropout" || model == "batchnorm_train")
       compareFunction(m, model, *c, "train_step", 7, 7);
@@ -264,7 +271,7 @@ TEST_CASE("the device style's loops, on the host, equal the reference evaluator"
   static const cpu::HostTarget kFlat = {"cpu", nullptr, cpu::CodeStyle::FlatHost};
   for (const std::string& path : allModels()) {
     const std::string model = stem(path);
-    if (model == "cifar_cnn") continue;  // the reference's convolutions are slow; lenet has them
+    if (model == "cifar_cnn" || model == "resnet20") continue;  // the reference's convolutions are slow; lenet has them
     INFO(path);
     Module m = compileForTraining(sourcePath(path));
     Expected<CompiledProgram> c = cpu::compileForJit(m, {64, {}}, kFlat);

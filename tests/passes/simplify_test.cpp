@@ -343,5 +343,5 @@ TEST_CASE("every model's IR round-trips, before and after the grad pipeline") {
       }
     }
   }
-  CHECK(models == 22);
+  CHECK(models == 23);
 }
