@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# One training step of the example models (MLP and LeNet at batch 64, cifar_cnn at 128), Sinter
+# One training step of the example models (MLP and LeNet at batch 64, cifar_cnn and resnet20 at 128), Sinter
 # compiled in memory for each target (bench/step_bench --target) against PyTorch
-# (bench/torch_step.py), at 1 and 2 threads. They run alternately, RUNS times each (default 3;
+# (bench/torch_step.py), at 1 and 2 threads (MODELS=resnet20 adds examples/resnet20.nn). They run alternately, RUNS times each (default 3;
 # MODELS, TARGETS and THREADS narrow the set), and the table shows medians: the machine is shared
 # and noisy. Peak RSS of each process (MB) is shown too.
 # ANCHORS=VENV_PYTHON adds current PyTorch (eager and torch.compile, bench/torch_step.py) and JAX
@@ -13,7 +13,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 preflight build/bench/step_bench
 RUNS=${RUNS:-3} MODELS=${MODELS:-mlp lenet cifar_cnn} TARGETS=${TARGETS:-cpu dnnl} THREADS=${THREADS:-1 2}
-batch_of() { [[ $1 == cifar_cnn ]] && echo 128 || echo 64; }
+batch_of() { [[ $1 == cifar_cnn || $1 == resnet20 ]] && echo 128 || echo 64; }
 cd "$ROOT"
 
 rows=()

@@ -1,4 +1,4 @@
-"""The example models (examples/mlp.nn, examples/lenet.nn, examples/cifar_cnn.nn) and their
+"""The example models (examples/mlp.nn, examples/lenet.nn, examples/cifar_cnn.nn, examples/resnet20.nn) and their
 train-block optimizers in PyTorch, for the benchmarks that compare Sinter with PyTorch
 (torch_step.py, torch_epoch.py)."""
 import sys
@@ -27,19 +27,73 @@ def build(model):
         return net, torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     if model == "cifar_cnn":
         # three blocks of two 3x3 convs (no bias) + batchnorm + relu, each block ending in a 2x2 max
-        # pool, then dropout 0.25, dense 256 + relu, dropout 0.5, dense 10
+        # pool, then dense 256 + relu, dense 10
         def block(cin, cout):
             return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
                     nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
                     nn.MaxPool2d(2)]
-        net = nn.Sequential(*block(3, 32), *block(32, 64), *block(64, 128), nn.Flatten(), nn.Dropout(0.25),
-                            nn.Linear(128 * 4 * 4, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 10))
-        return net, torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    sys.exit(f"error: unknown model '{model}' (expected mlp, lenet or cifar_cnn)")
+        net = nn.Sequential(*block(3, 32), *block(32, 64), *block(64, 128), nn.Flatten(),
+                            nn.Linear(128 * 4 * 4, 256), nn.ReLU(), nn.Linear(256, 10))
+        return net, torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    if model == "resnet20":
+        net = ResNet20()
+        return net, torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    sys.exit(f"error: unknown model '{model}' (expected mlp, lenet, cifar_cnn or resnet20)")
 
 
 # The input image shape of each model, [C, H, W].
-IMAGE_SHAPES = {"mlp": (1, 28, 28), "lenet": (1, 28, 28), "cifar_cnn": (3, 32, 32)}
+IMAGE_SHAPES = {"mlp": (1, 28, 28), "lenet": (1, 28, 28), "cifar_cnn": (3, 32, 32), "resnet20": (3, 32, 32)}
+
+
+class Basic(nn.Module):
+    """examples/resnet20.nn's `basic` block, and its `down` block (stride 2, the shortcut subsampled
+    and padded with zero channels: option A of He et al. 2016). Submodule names are the .nn's."""
+
+    def __init__(self, cin, filters, down):
+        super().__init__()
+        self.down = down
+        self.c1 = nn.Conv2d(cin, filters, 3, stride=2 if down else 1, padding=1, bias=False)
+        self.n1 = nn.BatchNorm2d(filters)
+        self.c2 = nn.Conv2d(filters, filters, 3, padding=1, bias=False)
+        self.n2 = nn.BatchNorm2d(filters)
+
+    def forward(self, x):
+        y = self.n2(self.c2(nn.functional.relu(self.n1(self.c1(x)))))
+        if self.down:
+            sub = x[:, :, ::2, ::2]
+            x = torch.cat([sub, torch.zeros_like(sub)], dim=1)
+        return nn.functional.relu(y + x)
+
+
+class Stage(nn.Module):
+    def __init__(self, cin, filters):
+        super().__init__()
+        self.b1 = Basic(cin, filters, True)
+        self.b2 = Basic(filters, filters, False)
+        self.b3 = Basic(filters, filters, False)
+
+    def forward(self, x):
+        return self.b3(self.b2(self.b1(x)))
+
+
+class ResNet20(nn.Module):
+    """examples/resnet20.nn: state-dict names equal Sinter's parameter names (s2.b1.c1.weight)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c0 = nn.Conv2d(3, 16, 3, padding=1, bias=False)
+        self.n0 = nn.BatchNorm2d(16)
+        self.s1a = Basic(16, 16, False)
+        self.s1b = Basic(16, 16, False)
+        self.s1c = Basic(16, 16, False)
+        self.s2 = Stage(16, 32)
+        self.s3 = Stage(32, 64)
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, image):
+        x = nn.functional.relu(self.n0(self.c0(image)))
+        x = self.s3(self.s2(self.s1c(self.s1b(self.s1a(x)))))
+        return self.fc(x.mean(dim=(2, 3)))
 
 
 def train_step(net, optimizer, x, y):

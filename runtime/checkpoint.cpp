@@ -18,7 +18,25 @@ bool endsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-bool stored(const PlanBuffer& b) { return b.role == BufferRole::Param || b.role == BufferRole::State; }
+// The model's own state under its stable names: a parameter or state global's own buffer, the one
+// that carries its initializer. Views of a global (conv1.bias reshaped to [1, 6, 1, 1] for a
+// broadcast, named after a compiler value such as `eval.%5`) are Param or State buffers too, but
+// they are the same bytes under names a change to the passes renumbers: never written, never needed.
+bool stored(const PlanBuffer& b) {
+  return (b.role == BufferRole::Param || b.role == BufferRole::State) && b.init && *b.init;
+}
+
+// `eval.%5`: a compiler value of one of the plan's functions, as checkpoints written before views
+// were left out hold them (copies of a parameter that the file also holds by its own name).
+bool isCompilerValueName(std::string_view name, const PlanTable& table) {
+  const size_t dot = name.find(".%");
+  if (dot == std::string_view::npos || dot + 2 >= name.size()) return false;
+  for (char c : name.substr(dot + 2))
+    if (c < '0' || c > '9') return false;
+  for (int32_t f = 0; f < table.numFunctions; ++f)
+    if (name.substr(0, dot) == table.functions[f].name) return true;
+  return false;
+}
 
 }  // namespace
 
@@ -117,16 +135,21 @@ Status applyCheckpoint(const Checkpoint& ckpt, Executor& program, LoadMode mode)
   const PlanTable& table = program.table();
   const auto fail = [&](std::string msg) { return Error(fmt::format("{}: {}", ckpt.path, msg)); };
 
-  // Pass 1: every tensor in the file must name a stored buffer (or be a batchnorm counter) and fit it.
+  // Pass 1: every tensor in the file must name a stored buffer (or be a batchnorm counter) and fit it;
+  // the names it has that the model has not are listed together (PyTorch's strict loading).
   std::vector<std::pair<const NamedTensor*, const PlanBuffer*>> copies;
+  std::vector<std::string> unexpected;
   for (const NamedTensor& t : ckpt.file.tensors) {
     const PlanBuffer* b = program.buffer(t.name);
     if (endsWith(t.name, kBatchesTracked) && !b) {
       const std::string bn = t.name.substr(0, t.name.size() - kBatchesTracked.size());
       if (program.buffer(bn + std::string(kRunningMean))) continue;  // PyTorch's counter; the plan has none
     }
-    if (!b || !stored(*b))
-      return fail(fmt::format("tensor '{}' is not a parameter or state of model '{}'", t.name, table.model));
+    if (isCompilerValueName(t.name, table) && (!b || !stored(*b))) continue;  // an old checkpoint's view copy
+    if (!b || !stored(*b)) {
+      unexpected.push_back(t.name);
+      continue;
+    }
     if (t.type != elemTypeOf(*b))
       return fail(fmt::format("tensor '{}' is {} but the model's is {}", t.name, elemTypeName(t.type),
                               elemTypeName(elemTypeOf(*b))));
@@ -135,6 +158,9 @@ Status applyCheckpoint(const Checkpoint& ckpt, Executor& program, LoadMode mode)
                               shapeString(shapeOf(*b))));
     copies.emplace_back(&t, b);
   }
+  if (!unexpected.empty())
+    return fail(fmt::format("{} {} not {} of model '{}'", listNames(unexpected), unexpected.size() == 1 ? "is" : "are",
+                            unexpected.size() == 1 ? "a parameter or state" : "parameters or state", table.model));
 
   // Pass 2: nothing the mode needs is missing.
   std::vector<std::string> missing;

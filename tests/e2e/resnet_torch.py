@@ -18,7 +18,6 @@ import sys
 try:
     import numpy as np
     import torch
-    import torch.nn as nn
     import torch.nn.functional as F
 except ImportError:
     print("/usr/bin/python3 has no torch (Debian: apt-get install python3-torch, or bash .ci/deps.sh --tests)")
@@ -27,57 +26,11 @@ except ImportError:
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
 from gen import st_read, st_write  # noqa: E402
+from torch_models import ResNet20  # noqa: E402  (the benchmarks' twin of examples/resnet20.nn)
 
 torch.set_num_threads(1)
-
-
-class Basic(nn.Module):
-    """Sinter's `basic` and `down` blocks: c1 n1 c2 n2 and an option-A shortcut when down."""
-
-    def __init__(self, cin, filters, down):
-        super().__init__()
-        self.down = down
-        self.c1 = nn.Conv2d(cin, filters, 3, stride=2 if down else 1, padding=1, bias=False)
-        self.n1 = nn.BatchNorm2d(filters)
-        self.c2 = nn.Conv2d(filters, filters, 3, padding=1, bias=False)
-        self.n2 = nn.BatchNorm2d(filters)
-
-    def forward(self, x):
-        y = self.n2(self.c2(F.relu(self.n1(self.c1(x)))))
-        if self.down:
-            sub = x[:, :, ::2, ::2]
-            x = torch.cat([sub, torch.zeros_like(sub)], dim=1)
-        return F.relu(y + x)
-
-
-class Stage(nn.Module):
-    def __init__(self, cin, filters):
-        super().__init__()
-        self.b1 = Basic(cin, filters, True)
-        self.b2 = Basic(filters, filters, False)
-        self.b3 = Basic(filters, filters, False)
-
-    def forward(self, x):
-        return self.b3(self.b2(self.b1(x)))
-
-
-class ResNet20(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.c0 = nn.Conv2d(3, 16, 3, padding=1, bias=False)
-        self.n0 = nn.BatchNorm2d(16)
-        self.s1a = Basic(16, 16, False)
-        self.s1b = Basic(16, 16, False)
-        self.s1c = Basic(16, 16, False)
-        self.s2 = Stage(16, 32)
-        self.s3 = Stage(32, 64)
-        self.fc = nn.Linear(64, 10)
-
-    def forward(self, image):
-        x = F.relu(self.n0(self.c0(image)))
-        x = self.s3(self.s2(self.s1c(self.s1b(self.s1a(x)))))
-        return self.fc(x.mean(dim=(2, 3)))
 
 
 def run(cmd):

@@ -35,4 +35,5 @@ def main():
     sys.exit(0 if abs(acc - sinter_acc) <= 0.1 + 1e-9 else 1)
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -465,7 +465,6 @@ class CifarCNN(Base):
             setattr(self, f"bn{i}", nn.BatchNorm2d(co))
         self.fc1 = nn.Linear(2048, 256)
         self.fc2 = nn.Linear(256, 10)
-        self.dropout_sites = [0.25, 0.5]
 
     def forward(self, I):
         x = I["image"]
@@ -473,8 +472,8 @@ class CifarCNN(Base):
             for j in (2 * blk + 1, 2 * blk + 2):
                 x = torch.relu(getattr(self, f"bn{j}")(getattr(self, f"conv{j}")(x)))
             x = F.max_pool2d(x, 2)
-        fc1 = torch.relu(self.fc1(self.dropout(x.flatten(1), 0.25)))
-        fc2 = self.fc2(self.dropout(fc1, 0.5))
+        fc1 = torch.relu(self.fc1(x.flatten(1)))
+        fc2 = self.fc2(fc1)
         return {"probs": F.softmax(fc2, dim=-1)}, xent(fc2, I["label"])
 
 
@@ -516,8 +515,7 @@ MODELS = [
     ("lenet", os.path.join(EXAMPLES_DIR, "lenet.nn"), LeNet,
      {"image": ((1, 28, 28), "uniform01"), "label": ((), ("label", 10))}, 3, False),
     # The examples get no steps files (size: mlp's would be 2.6 MB; the opt_* models cover the
-    # optimizers; cifar_cnn's train block also has a cosine schedule and dropout's step counter
-    # would advance). cifar_cnn's gradients are stored as F32 to keep the data small (README).
+    # optimizers; cifar_cnn's train block also has a one-cycle schedule). cifar_cnn's gradients are stored as F32 to keep the data small (README).
     ("cifar_cnn", os.path.join(EXAMPLES_DIR, "cifar_cnn.nn"), CifarCNN,
      {"image": ((3, 32, 32), "normal"), "label": ((), ("label", 10))}, 3, False),
     # Appended (a model's seed is its index: earlier ones keep theirs).
