@@ -111,6 +111,9 @@ Status saveCheckpoint(const std::string& path, Executor& program, const Checkpoi
       {"model", info.model},
       {"epoch", std::to_string(info.epoch)},
       {"step", std::to_string(info.step)},
+      {"epoch_step", std::to_string(info.epochStep)},
+      {"epoch_loss_sum", fmt::format("{}", info.epochLossSum)},  // shortest form that reads back exactly
+      {"batch", std::to_string(info.batch)},
       {"seed", std::to_string(info.seed)},
       {"best_val_loss", std::isfinite(info.bestValLoss) ? fmt::format("{}", info.bestValLoss) : "inf"},
       {"epochs_since_best", std::to_string(info.epochsSinceBest)},
@@ -124,6 +127,9 @@ Expected<Checkpoint> readCheckpoint(const std::string& path) {
   Checkpoint ckpt{path, file.take(), {}};
   if (const std::string* model = findMeta(ckpt.file, "model")) ckpt.info.model = *model;
   for (Status s : {readMetaNumber(ckpt, "epoch", ckpt.info.epoch), readMetaNumber(ckpt, "step", ckpt.info.step),
+                   readMetaNumber(ckpt, "epoch_step", ckpt.info.epochStep),
+                   readMetaNumber(ckpt, "epoch_loss_sum", ckpt.info.epochLossSum),
+                   readMetaNumber(ckpt, "batch", ckpt.info.batch),
                    readMetaNumber(ckpt, "seed", ckpt.info.seed),
                    readMetaNumber(ckpt, "best_val_loss", ckpt.info.bestValLoss),
                    readMetaNumber(ckpt, "epochs_since_best", ckpt.info.epochsSinceBest)})

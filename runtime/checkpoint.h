@@ -11,8 +11,9 @@
 
 namespace sinter {
 
-// Where training stands after `epoch` completed epochs. The trainer's randomness (shuffle,
-// augmentation, dropout) is a function of (seed, epoch, step) only, so these are its whole position.
+// Where training stands after `epoch` completed epochs and `epochStep` steps of the next one (an
+// interrupted epoch). The trainer's randomness (shuffle, augmentation, dropout) is a function of
+// (seed, epoch, step) only, so these are its whole position.
 struct CheckpointInfo {
   std::string model;
   int64_t epoch = 0;  // epochs completed
@@ -21,6 +22,11 @@ struct CheckpointInfo {
   // Early stopping's memory: the best validation loss so far and the epochs since it improved.
   double bestValLoss = HUGE_VAL;
   int64_t epochsSinceBest = 0;
+  // Inside an interrupted epoch: its steps done (0 at an epoch's end) and the sum of their losses
+  // weighted by batch size, so the resumed epoch reports the train loss of an uninterrupted one.
+  int64_t epochStep = 0;
+  double epochLossSum = 0;
+  int64_t batch = 0;  // the batch size of its steps (0: not recorded)
 };
 
 // Writes every Param and State buffer (F32, or I32 for i32 buffers such as `train.seed`) in plan order,

@@ -7,10 +7,10 @@
 
 namespace sinter {
 
-BatchPipeline::BatchPipeline(const Batcher& batcher, const FunctionIo& io, int64_t batchSize, int64_t steps, bool augment,
-                             int depth)
-    : batcher_(batcher), batchSize_(batchSize), steps_(steps), augment_(augment),
-      counts_(static_cast<size_t>(std::max(depth, 1)), 0) {
+BatchPipeline::BatchPipeline(const Batcher& batcher, const FunctionIo& io, int64_t batchSize, int64_t first,
+                             int64_t steps, bool augment, int depth)
+    : batcher_(batcher), batchSize_(batchSize), first_(first), steps_(steps), augment_(augment),
+      counts_(static_cast<size_t>(std::max(depth, 1)), 0), produced_(first), consumed_(first), taken_(first) {
   for (size_t i = 0; i < counts_.size(); ++i) slots_.emplace_back(io, batchSize);
   producer_ = std::thread([this] { produce(); });
 }
@@ -26,7 +26,7 @@ BatchPipeline::~BatchPipeline() {
 
 void BatchPipeline::produce() {
   const auto depth = static_cast<int64_t>(slots_.size());
-  for (int64_t i = 0; i < steps_; ++i) {
+  for (int64_t i = first_; i < steps_; ++i) {
     {
       std::unique_lock lock(mutex_);
       changed_.wait(lock, [&] { return stop_ || i - consumed_ < depth; });

@@ -2,13 +2,16 @@
 // reports, checkpoints.
 #include "runtime/trainer.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <numbers>
 
 #include "runtime/batcher.h"
@@ -66,15 +69,16 @@ int64_t argmax(const float* row, int64_t n) {
 // plain line every 10 seconds.
 class Progress {
  public:
-  Progress(std::FILE* out, int64_t epoch, int64_t epochs, int64_t steps)
-      : out_(out), tty_(out && ::isatty(::fileno(out))), epoch_(epoch), epochs_(epochs), steps_(steps) {}
+  // `first`: the step a resumed epoch starts at.
+  Progress(std::FILE* out, int64_t epoch, int64_t epochs, int64_t first, int64_t steps)
+      : out_(out), tty_(out && ::isatty(::fileno(out))), epoch_(epoch), epochs_(epochs), first_(first), steps_(steps) {}
 
   void update(int64_t step, double runningLoss) {
     if (!out_) return;
     const double now = secondsSince(start_);
     if (now - last_ < (tty_ ? 0.1 : 10.0) && step != steps_) return;
     last_ = now;
-    const double rate = now > 0 ? static_cast<double>(step) / now : 0;
+    const double rate = now > 0 ? static_cast<double>(step - first_) / now : 0;
     if (tty_) {
       constexpr int kWidth = 24;
       const auto filled = static_cast<int>(kWidth * step / std::max<int64_t>(steps_, 1));
@@ -97,7 +101,7 @@ class Progress {
  private:
   std::FILE* out_;
   bool tty_;
-  int64_t epoch_, epochs_, steps_;
+  int64_t epoch_, epochs_, first_, steps_;
   Clock::time_point start_ = Clock::now();
   double last_ = 0;
   bool shown_ = false;
@@ -112,6 +116,44 @@ Status writeScalar(Executor& program, const char* name, BufferType type, double 
   else program.writeScalar(*b, static_cast<int32_t>(value));
   return ok();
 }
+
+// SIGINT and SIGTERM for the duration of train(). The first sets a flag that the step loop reads
+// after each step; a second exits at once. A handler may only do async-signal-safe work: a
+// lock-free atomic exchange and _exit qualify.
+std::atomic<int> gSignal{0};
+static_assert(std::atomic<int>::is_always_lock_free);
+
+void onSignal(int signo) {
+  if (gSignal.exchange(signo) != 0) ::_exit(130);
+}
+
+class SignalGuard {
+ public:
+  SignalGuard() {
+    gSignal.store(0);
+    struct sigaction action {};
+    action.sa_handler = onSignal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;  // reads and writes in flight carry on rather than fail with EINTR
+    for (size_t i = 0; i < std::size(kSignals); ++i) {
+      sigaction(kSignals[i], nullptr, &previous_[i]);
+      // A signal ignored on entry stays ignored (a background job of a shell without job control,
+      // nohup): as the shell meant it.
+      if (previous_[i].sa_handler != SIG_IGN) sigaction(kSignals[i], &action, nullptr);
+    }
+  }
+  ~SignalGuard() {
+    for (size_t i = 0; i < std::size(kSignals); ++i) sigaction(kSignals[i], &previous_[i], nullptr);
+  }
+  SignalGuard(const SignalGuard&) = delete;
+  SignalGuard& operator=(const SignalGuard&) = delete;
+
+  static bool raised() { return gSignal.load() != 0; }
+
+ private:
+  static constexpr int kSignals[] = {SIGINT, SIGTERM};
+  struct sigaction previous_[std::size(kSignals)] {};
+};
 
 // The model's own state (parameters, batch-norm running statistics: isModelState) at the best
 // validation loss so far, in host memory, for early stopping to give back. Optimizer state and
@@ -322,6 +364,8 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
   if ((config.schedule.kind != ScheduleKind::None || config.schedule.warmupEpochs > 0) && !program.buffer("train.lr"))
     return Error("the plan has no 'train.lr' buffer, so the learning rate cannot follow a schedule");
 
+  // From here on, SIGINT and SIGTERM end the run after a step, with its position saved.
+  const SignalGuard signals;
   // Where to start: fresh, or from a checkpoint, whose seed then drives everything.
   TrainResult result;
   CheckpointInfo& state = result.state;
@@ -355,32 +399,45 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
 
   Batcher trainBatches(set, 0, split.train, {config.normalize, config.augment, state.seed});
   const int64_t steps = trainBatches.batches(batch);
+  result.stepsPerEpoch = steps;
+  // An interrupted epoch continues at its next batch index, which names the same images only at the
+  // same batch size.
+  if (state.epochStep > 0 && state.batch != batch)
+    return Error(fmt::format("{} stopped {} steps into epoch {} at batch {}; resume it at batch {}, not {}",
+                             options.resumePath, state.epochStep, state.epoch + 1, state.batch, state.batch, batch));
+  state.batch = batch;
   if (out) {
     fmt::print(out, "training {} on {} train images{}{}; {} steps of batch {} per epoch, {} thread{}, seed {}\n",
                table.model, split.train,
                split.validation ? fmt::format(", {} validation", split.validation) : std::string(),
                data.test.empty() ? std::string() : fmt::format(", {} test", data.test.count), steps, batch,
                program.threads(), program.threads() == 1 ? "" : "s", state.seed);
-    if (state.epoch > 0) fmt::print(out, "resuming after epoch {} (step {})\n", state.epoch, state.step);
+    if (state.epochStep > 0)
+      fmt::print(out, "resuming epoch {} after its step {} of {} (step {})\n", state.epoch + 1, state.epochStep, steps,
+                 state.step);
+    else if (state.epoch > 0) fmt::print(out, "resuming after epoch {} (step {})\n", state.epoch, state.step);
     std::fflush(out);
   }
 
   if (Status s = program.prepare(batch); !s) return s.error();
   const int64_t evalBatch = maxBatch;
+  const int64_t resumedEpoch = state.epoch;
   for (int64_t e = state.epoch; e < config.epochs; ++e) {
     const auto start = Clock::now();
+    // A resumed interrupted epoch starts at the step and loss sum it stopped at.
+    const int64_t first = e == resumedEpoch ? state.epochStep : 0;
+    double lossSum = e == resumedEpoch ? state.epochLossSum : 0;
     EpochReport report;
     report.epoch = e + 1;
-    report.lr = scheduledLr(config, e, 0, steps);
+    report.lr = scheduledLr(config, e, std::min(first, steps - 1), steps);
     if (Status s = writeScalar(program, "train.lr", BufferType::F32, report.lr); !s) return s.error();
     trainBatches.startEpoch(e, true);
-    BatchPipeline pipeline(trainBatches, *io, batch, steps, /*augment=*/true);
-    Progress progress(out, e + 1, config.epochs, steps);
-    double lossSum = 0;
-    for (int64_t i = 0; i < steps; ++i) {
+    BatchPipeline pipeline(trainBatches, *io, batch, first, steps, /*augment=*/true);
+    Progress progress(out, e + 1, config.epochs, first, steps);
+    for (int64_t i = first; i < steps; ++i) {
       // A per-step schedule (onecycle, inv, warmup) sets the rate of every step: a state write, no
       // recompilation. The epoch line reports the last one.
-      if (config.schedule.perStep() && i > 0) {
+      if (config.schedule.perStep() && i > first) {
         report.lr = scheduledLr(config, e, i, steps);
         if (Status s = writeScalar(program, "train.lr", BufferType::F32, report.lr); !s) return s.error();
       }
@@ -396,8 +453,21 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
       }
       lossSum += static_cast<double>(value) * static_cast<double>(n);
       progress.update(i + 1, lossSum / static_cast<double>(std::min((i + 1) * batch, split.train)));
+      if (options.afterStep) options.afterStep(state.step);
+      if (SignalGuard::raised()) {
+        // Stop here, inside the epoch (after its last step, the resumed run only evaluates it).
+        progress.finish();
+        state.epochStep = i + 1;
+        state.epochLossSum = lossSum;
+        if (!options.savePath.empty())
+          if (Status s = saveCheckpoint(options.savePath, program, state); !s) return s.error();
+        result.interrupted = true;
+        return result;
+      }
     }
     progress.finish();
+    state.epochStep = 0;
+    state.epochLossSum = 0;
     report.trainLoss = lossSum / static_cast<double>(split.train);
     report.dataWait = pipeline.waitSeconds() / std::max(secondsSince(start), 1e-9);
     if (split.validation) {
@@ -449,6 +519,11 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
         if (best.epoch > 0) fmt::print(out, "early stopping: restored the weights of epoch {}, the best on validation\n", best.epoch);
         else fmt::print(out, "early stopping: kept the last weights (the best epoch came before --resume)\n");
       }
+      break;
+    }
+    // A signal during the evaluation: this epoch's checkpoint is written, stop before the next.
+    if (SignalGuard::raised() && state.epoch < config.epochs) {
+      result.interrupted = true;
       break;
     }
     if (options.stopAfter > 0 && state.epoch >= options.stopAfter) break;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -31,6 +32,8 @@ struct TrainerOptions {
   // The schedule still spans config.epochs; for tests of --resume.
   int64_t stopAfter = 0;
   std::FILE* out = stdout;  // progress and reports; a terminal gets a `\r` progress bar
+  // Called after every training step with the steps done so far; tests raise signals from it.
+  std::function<void(int64_t step)> afterStep;
 };
 
 // One evaluation: mean loss weighted by batch size, and top-1 accuracy of the first output (or `probs`).
@@ -52,9 +55,11 @@ struct EpochReport {
 };
 
 struct TrainResult {
-  std::vector<EpochReport> epochs;  // those this run trained (after the resumed ones)
+  std::vector<EpochReport> epochs;  // those this run finished (after the resumed ones)
   CheckpointInfo state;             // where training stands at the end
+  int64_t stepsPerEpoch = 0;
   bool stoppedEarly = false;
+  bool interrupted = false;   // SIGINT or SIGTERM: state (and --save) hold where it stopped
   int64_t restoredEpoch = 0;  // early stopping gave back this epoch's weights (0: none this run)
 };
 
@@ -100,6 +105,10 @@ double scheduledLr(const TrainConfig& config, int64_t epoch, int64_t step = 0, i
 // data.test after every epoch. Writes `train.lr` at each epoch's start and `train.seed` on a fresh
 // start. A non-finite loss stops with "loss is nan at step 1234 (epoch 2)" naming the first buffer in
 // plan order that holds a non-finite value.
+// While it runs, SIGINT and SIGTERM (unless ignored when it starts, as in a shell's background job)
+// end the run after the step in flight: --save then holds the position inside the epoch, which
+// --resume continues bit for bit, and the result says `interrupted`. A second signal exits at once
+// with status 130. The previous handlers are back when it returns.
 Expected<TrainResult> train(Executor& program, const DataSplits& data, const TrainerOptions& options);
 
 // Runs "eval" over data[begin, end) in batches of up to batch images.

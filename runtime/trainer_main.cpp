@@ -200,7 +200,8 @@ Status runInfo(const PlanTable& table, std::FILE* out) {
   return ok();
 }
 
-Status runTrain(const PlanTable& table, const TrainConfig& defaults, const Flags& flags, std::FILE* out) {
+// The exit status: 0, or 130 when a signal interrupted the run (as a shell reports SIGINT).
+Expected<int> runTrain(const PlanTable& table, const TrainConfig& defaults, const Flags& flags, std::FILE* out) {
   TrainerOptions options;
   options.config = defaults;
   options.out = out;
@@ -237,17 +238,28 @@ Status runTrain(const PlanTable& table, const TrainConfig& defaults, const Flags
   const auto start = std::chrono::steady_clock::now();
   auto result = train(**program, *data, options);
   if (!result) return result.error();
+  if (result->interrupted) {
+    const CheckpointInfo& at = result->state;
+    const std::string& save = options.savePath;
+    const std::string where =
+        at.epochStep > 0 ? fmt::format("epoch {}, step {} of {}", at.epoch + 1, at.epochStep, result->stepsPerEpoch)
+                         : fmt::format("after epoch {}", at.epoch);
+    const std::string saved =
+        save.empty() ? "nothing saved (no --save)" : fmt::format("saved {}: resume with --resume {}", save, save);
+    fmt::print(out, "interrupted at step {} ({}); {}\n", at.step, where, saved);
+    return 130;
+  }
   if (const std::string* plot = flags.get("--plot")) {
     // The run's own epochs, named like the log (the model when there is none).
     const std::string name = options.logPath.empty() ? std::string(table.model) : std::filesystem::path(options.logPath).stem().string();
     const CurveRun run = curveRunFromReports(name, result->epochs);
-    if (Status s = writeTrainingCurves(*plot, std::span(&run, 1)); !s) return s;
+    if (Status s = writeTrainingCurves(*plot, std::span(&run, 1)); !s) return s.error();
   }
   fmt::print(out, "trained {} epoch{}, {} steps in {:.1f} s{}\n", result->epochs.size(),
              result->epochs.size() == 1 ? "" : "s", result->state.step,
              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
              options.savePath.empty() ? std::string() : fmt::format("; saved {}", options.savePath));
-  return ok();
+  return 0;
 }
 
 Status runEval(const PlanTable& table, const TrainConfig& defaults, const Flags& flags, std::FILE* out) {
@@ -401,10 +413,12 @@ int trainerMain(const PlanTable& table, const TrainConfig& defaults, const std::
     return 1;
   }
   Status status = ok();
+  int code = 0;
   if (auto flags = parseFlags(*verb, args); !flags) {
     status = flags.error();
   } else if (verb->name == "train") {
-    status = runTrain(table, defaults, *flags, out);
+    if (auto trained = runTrain(table, defaults, *flags, out); trained) code = *trained;
+    else status = trained.error();
   } else if (verb->name == "eval") {
     status = runEval(table, defaults, *flags, out);
   } else if (verb->name == "predict") {
@@ -417,7 +431,7 @@ int trainerMain(const PlanTable& table, const TrainConfig& defaults, const std::
     fmt::print(err, "error: {}\n", status.error().message());
     return 1;
   }
-  return 0;
+  return code;
 }
 
 int trainerMain(const PlanTable& table, const TrainConfig& defaults, int argc, char** argv) {

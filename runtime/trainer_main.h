@@ -18,6 +18,8 @@ namespace sinter {
 //   info
 // `defaults` is the model's train block; flags override it. The data directory defaults to
 // kDefaultDataDir (Fashion-MNIST). Errors are one line on stderr, "error: ...", and exit status 1.
+// SIGINT or SIGTERM during train saves --save where it stopped, prints how to resume ("interrupted at
+// step 1234 (epoch 3, step 57 of 391); saved F: resume with --resume F") and exits with status 130.
 // argv[0] names the program in the usage text.
 int trainerMain(const PlanTable& table, const TrainConfig& defaults, int argc, char** argv);
 

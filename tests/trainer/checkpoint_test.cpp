@@ -54,7 +54,7 @@ TEST_CASE("checkpoint: save and load round-trip every parameter and state buffer
   Program a(plan.table, 1, 1);
   scribble(a, 0.5f);
   const std::string path = dir.file("ckpt.safetensors");
-  CheckpointInfo info{"softmax", 3, 120, 0x1234567890ull, 0.25, 1};
+  CheckpointInfo info{"softmax", 3, 120, 0x1234567890ull, 0.25, 1, 17, 0.1 + 0.2, 50};
   REQUIRE(saveCheckpoint(path, a, info).ok());
 
   Program b(plan.table, 1, 2);
@@ -68,6 +68,9 @@ TEST_CASE("checkpoint: save and load round-trip every parameter and state buffer
   CHECK(loaded->seed == 0x1234567890ull);
   CHECK(loaded->bestValLoss == 0.25);
   CHECK(loaded->epochsSinceBest == 1);
+  CHECK(loaded->epochStep == 17);
+  CHECK(loaded->epochLossSum == 0.1 + 0.2);  // bit for bit: an interrupted epoch's loss sum
+  CHECK(loaded->batch == 50);
 
   // What PyTorch sees: state-dict names, F32 params, I32 train.seed, I64 num_batches_tracked = steps.
   auto file = readSafetensors(path);

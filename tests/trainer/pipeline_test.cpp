@@ -1,6 +1,7 @@
 // The input pipeline: the batches it hands out are Batcher::fill's, bit for bit and in order
 // (augmentation included, partial last batch included); the producer thread runs ahead of the
-// consumer by exactly the ring's depth and no further; stopping mid-epoch joins cleanly.
+// consumer by exactly the ring's depth and no further; a resumed epoch starts at its batch; stopping
+// mid-epoch joins cleanly.
 #include "runtime/pipeline.h"
 
 #include <doctest/doctest.h>
@@ -53,7 +54,7 @@ TEST_CASE("pipeline: the same batches as Batcher::fill, in order, augmented, for
     for (int64_t epoch : {0, 1}) {
       batcher.startEpoch(epoch, true);
       InputStaging want(io, batch);
-      BatchPipeline pipeline(batcher, io, batch, steps, true, depth);
+      BatchPipeline pipeline(batcher, io, batch, 0, steps, true, depth);
       for (int64_t i = 0; i < steps; ++i) {
         const int64_t n = batcher.fill(i, batch, want.image.data(), want.labelData(), true);
         const auto [got, m] = pipeline.next();
@@ -66,13 +67,32 @@ TEST_CASE("pipeline: the same batches as Batcher::fill, in order, augmented, for
   }
 }
 
+TEST_CASE("pipeline: a resumed epoch starts at its batch, with the batches of an uninterrupted one") {
+  const Dataset d = makeDataset(50);
+  const BatcherOptions options{{}, {Augmentation{AugmentKind::RandomCrop, 1}, Augmentation{AugmentKind::HFlip, 0}}, 5};
+  Batcher batcher(d, 0, 50, options);
+  batcher.startEpoch(2, true);
+  FunctionIo io;
+  io.imageSize = d.imageSize();
+  const int64_t batch = 7, steps = batcher.batches(batch);
+  BatchPipeline pipeline(batcher, io, batch, 5, steps, true);
+  InputStaging want(io, batch);
+  for (int64_t i = 5; i < steps; ++i) {
+    const int64_t n = batcher.fill(i, batch, want.image.data(), nullptr, true);
+    const auto [got, m] = pipeline.next();
+    CHECK(m == n);
+    CHECK(std::equal(want.image.begin(), want.image.begin() + n * io.imageSize, got.image.begin()));
+  }
+  CHECK(pipeline.next().n == 0);
+}
+
 TEST_CASE("pipeline: the producer runs ahead on its own thread, by the ring's depth") {
   const Dataset d = makeDataset(64);
   Batcher batcher(d, 0, 64, {});
   batcher.startEpoch(0, true);
   FunctionIo io;
   io.imageSize = d.imageSize();
-  BatchPipeline pipeline(batcher, io, 4, batcher.batches(4), false, 3);
+  BatchPipeline pipeline(batcher, io, 4, 0, batcher.batches(4), false, 3);
   // Before anything is asked for, three batches get ready: the ring is full.
   CHECK(eventually([&] { return pipeline.produced() == 3; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -92,7 +112,7 @@ TEST_CASE("pipeline: destroying it mid-epoch stops the producer") {
   FunctionIo io;
   io.imageSize = d.imageSize();
   {
-    BatchPipeline pipeline(batcher, io, 2, batcher.batches(2), false);
+    BatchPipeline pipeline(batcher, io, 2, 0, batcher.batches(2), false);
     pipeline.next();
   }  // joins a producer that waits for a free slot
   CHECK(true);

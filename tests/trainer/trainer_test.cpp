@@ -1,10 +1,17 @@
 // The trainer on a hand-written softmax-regression plan and real MNIST images: it learns, resumes bit
-// for bit, schedules the learning rate, stops early, stops on a non-finite loss, and evaluates every image.
+// for bit (after an epoch, or mid-epoch after SIGINT), schedules the learning rate, stops early, stops on
+// a non-finite loss, and evaluates every image.
 #include "runtime/trainer.h"
 
 #include <doctest/doctest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 
 #include "runtime/json.h"
 #include "tests/runtime/test_util.h"
@@ -141,6 +148,119 @@ TEST_CASE("trainer: --resume after epoch 1 gives the bitwise weights of an unint
   auto refused = train(third, mnistSubset(), wrongSeed);
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().message().find("--seed 8 differs from the seed 7") != std::string::npos);
+}
+
+// SIGINT in the middle of epoch 1, raised from the step hook (synchronously, on this thread): the
+// step finishes, --save holds the position inside the epoch, the handler is gone when train()
+// returns, and resuming ends at the bytes of an uninterrupted run with the same epoch lines. Once
+// with a per-epoch schedule (cosine) and once with a per-step one (onecycle).
+TEST_CASE("trainer: SIGINT mid-epoch saves the position, and --resume continues bitwise") {
+  for (const ScheduleKind kind : {ScheduleKind::Cosine, ScheduleKind::OneCycle}) {
+    CAPTURE(static_cast<int>(kind));
+    TempDir dir;
+    const std::string ckpt = dir.file("ckpt.safetensors");
+    const auto options = [&](std::FILE* out) {
+      TrainerOptions o = baseOptions(out);
+      o.config.validation = 0.1;
+      o.config.schedule.kind = kind;
+      o.config.schedule.minLr = 0.001;
+      o.config.schedule.maxLr = 0.05;
+      o.config.augment = {{AugmentKind::RandomCrop, 2}, {AugmentKind::HFlip, 0}};
+      o.config.earlyStopping = {true, 5, 0.0};
+      o.config.seed = 7;
+      return o;
+    };
+    Capture out;
+    SoftmaxPlan plan;
+    Program whole(plan.table, 2, 7);
+    auto straight = train(whole, mnistSubset(), options(nullptr));
+    REQUIRE_MESSAGE(straight.ok(), straight.error().message());
+    REQUIRE(straight->epochs.size() == 2);
+
+    struct sigaction before {};
+    sigaction(SIGINT, nullptr, &before);
+    Program first(plan.table, 2, 7);
+    TrainerOptions interrupted = options(out.file());
+    interrupted.savePath = ckpt;
+    interrupted.afterStep = [](int64_t step) {
+      if (step == 20) ::raise(SIGINT);
+    };
+    auto part1 = train(first, mnistSubset(), interrupted);
+    REQUIRE_MESSAGE(part1.ok(), part1.error().message());
+    CHECK(part1->interrupted);
+    CHECK(part1->epochs.empty());
+    CHECK(part1->state.step == 20);
+    CHECK(part1->state.epoch == 0);
+    CHECK(part1->state.epochStep == 20);
+    CHECK(part1->stepsPerEpoch == 36);  // 1800 training images / 50
+    struct sigaction after {};
+    sigaction(SIGINT, nullptr, &after);
+    const bool restored = after.sa_handler == before.sa_handler;  // (doctest cannot print function pointers)
+    CHECK(restored);
+    auto saved = readCheckpoint(ckpt);
+    REQUIRE_MESSAGE(saved.ok(), saved.error().message());
+    CHECK(saved->info.epochStep == 20);
+    CHECK(saved->info.epochLossSum == part1->state.epochLossSum);
+
+    // Another seed's initial weights: the checkpoint carries everything.
+    Program second(plan.table, 2, 12345);
+    TrainerOptions resumed = options(out.file());
+    resumed.resumePath = ckpt;
+    resumed.savePath = ckpt;
+    auto part2 = train(second, mnistSubset(), resumed);
+    REQUIRE_MESSAGE(part2.ok(), part2.error().message());
+    CHECK_FALSE(part2->interrupted);
+    REQUIRE(part2->epochs.size() == 2);
+    CHECK(part2->state.step == straight->state.step);
+    CHECK(persistentBytes(second) == persistentBytes(whole));
+    for (size_t k = 0; k < 2; ++k) {
+      CHECK(part2->epochs[k].trainLoss == straight->epochs[k].trainLoss);
+      CHECK(part2->epochs[k].validation.loss == straight->epochs[k].validation.loss);
+      CHECK(part2->epochs[k].lr == straight->epochs[k].lr);
+    }
+    CHECK(part2->state.bestValLoss == straight->state.bestValLoss);
+    CHECK(out.text().find("resuming epoch 1 after its step 20 of 36 (step 20)") != std::string::npos);
+
+    // Resuming the interrupted epoch at another batch size cannot find its place.
+    REQUIRE(saveCheckpoint(ckpt, first, part1->state).ok());
+    Program third(plan.table, 2, 7);
+    TrainerOptions otherBatch = options(nullptr);
+    otherBatch.resumePath = ckpt;
+    otherBatch.config.batch = 40;
+    auto refused = train(third, mnistSubset(), otherBatch);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().message() == ckpt + " stopped 20 steps into epoch 1 at batch 50; resume it at batch 50, not 40");
+  }
+}
+
+// A second signal before the step in flight finishes exits at once with status 130, writing
+// nothing; in a child process, since it ends the process.
+TEST_CASE("trainer: a second SIGINT exits at once with status 130") {
+  TempDir dir;
+  const std::string ckpt = dir.file("ckpt.safetensors");
+  const DataSplits& data = mnistSubset();  // loaded before the fork
+  std::fflush(nullptr);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    SoftmaxPlan plan;
+    Program program(plan.table, 1, 1);
+    TrainerOptions o = baseOptions(nullptr);
+    o.threads = 1;
+    o.savePath = ckpt;
+    o.afterStep = [](int64_t step) {
+      if (step != 5) return;
+      ::raise(SIGINT);
+      ::raise(SIGINT);
+    };
+    (void)train(program, data, o);
+    std::_Exit(0);  // not reached when the second signal works
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  CHECK_FALSE(std::filesystem::exists(ckpt));
 }
 
 TEST_CASE("trainer: learning-rate schedules") {
