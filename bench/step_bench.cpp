@@ -17,7 +17,7 @@
 
 #include "codegen/target.h"
 #include "frontend/compile.h"
-#include "frontend/render.h"
+#include "support/render.h"
 #include "passes/pass.h"
 #include "runtime/executor.h"
 

@@ -12,6 +12,7 @@
 #include "codegen/phase_clock.h"
 #include "codegen/plan_builder.h"
 #include "ir/module.h"
+#include "runtime/main/model_symbols.h"
 #include "support/error.h"
 
 namespace sinter {
@@ -45,11 +46,11 @@ enum class EmitKind { Llvm, Asm, Obj };
 // where `sinter run --grads` asks for it).
 struct TargetCompiler {
   Expected<CompiledProgram> (*compileForJit)(const Module& m, const TargetOptions& o);
-  // The kernels plus the plan as data and the train settings (trainConfig, formatTrainConfig
-  // text), as object files to link with the runtime's model main into an executable.
-  Expected<std::vector<std::string>> (*compileObjects)(const Module& m, const TargetOptions& o, const std::string& trainConfig);
+  // The kernels plus the plan as data, the train settings and the model as text (EmbeddedTexts),
+  // as object files to link with the runtime's model main into an executable.
+  Expected<std::vector<std::string>> (*compileObjects)(const Module& m, const TargetOptions& o, const EmbeddedTexts& texts);
   // The same as one file: optimized LLVM IR, assembly or an object (`--emit`).
-  Expected<std::string> (*emit)(const Module& m, const TargetOptions& o, const std::string& trainConfig, EmitKind kind);
+  Expected<std::string> (*emit)(const Module& m, const TargetOptions& o, const EmbeddedTexts& texts, EmitKind kind);
 };
 
 struct Target {

@@ -4,7 +4,7 @@
 #include <optional>
 
 #include "frontend/ast.h"
-#include "frontend/source.h"
+#include "support/source.h"
 #include "frontend/train_config.h"
 #include "ir/module.h"
 

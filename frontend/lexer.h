@@ -1,7 +1,7 @@
 // The .nn lexer: source text to located tokens, newlines as statement terminators.
 #pragma once
 
-#include "frontend/source.h"
+#include "support/source.h"
 
 #include <cstdint>
 #include <string>

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "frontend/ast.h"
-#include "frontend/source.h"
+#include "support/source.h"
 
 namespace sinter {
 

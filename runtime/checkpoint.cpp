@@ -18,13 +18,6 @@ bool endsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-// The model's own state under its stable names: a parameter or state global's own buffer, the one
-// that carries its initializer. Views of a global (conv1.bias reshaped to [1, 6, 1, 1] for a
-// broadcast, named after a compiler value such as `eval.%5`) are Param or State buffers too, but
-// they are the same bytes under names a change to the passes renumbers: never written, never needed.
-bool stored(const PlanBuffer& b) {
-  return (b.role == BufferRole::Param || b.role == BufferRole::State) && b.init && *b.init;
-}
 
 // `eval.%5`: a compiler value of one of the plan's functions, as checkpoints written before views
 // were left out hold them (copies of a parameter that the file also holds by its own name).
@@ -93,7 +86,7 @@ Status saveCheckpoint(const std::string& path, Executor& program, const Checkpoi
   TensorFile file;
   for (int32_t i = 0; i < table.numBuffers; ++i) {
     const PlanBuffer& b = table.buffers[i];
-    if (!stored(b)) continue;
+    if (!isGlobalStorage(b)) continue;
     if (b.type == BufferType::I32) {
       file.tensors.push_back(NamedTensor::fromInt32s(b.name, shapeOf(b), program.readAs<int32_t>(b, 1)));
     } else {
@@ -151,8 +144,8 @@ Status applyCheckpoint(const Checkpoint& ckpt, Executor& program, LoadMode mode)
       const std::string bn = t.name.substr(0, t.name.size() - kBatchesTracked.size());
       if (program.buffer(bn + std::string(kRunningMean))) continue;  // PyTorch's counter; the plan has none
     }
-    if (isCompilerValueName(t.name, table) && (!b || !stored(*b))) continue;  // an old checkpoint's view copy
-    if (!b || !stored(*b)) {
+    if (isCompilerValueName(t.name, table) && (!b || !isGlobalStorage(*b))) continue;  // an old checkpoint's view copy
+    if (!b || !isGlobalStorage(*b)) {
       unexpected.push_back(t.name);
       continue;
     }
@@ -172,7 +165,7 @@ Status applyCheckpoint(const Checkpoint& ckpt, Executor& program, LoadMode mode)
   std::vector<std::string> missing;
   for (int32_t i = 0; i < table.numBuffers; ++i) {
     const PlanBuffer& b = table.buffers[i];
-    if (!stored(b) || ckpt.file.find(b.name)) continue;
+    if (!isGlobalStorage(b) || ckpt.file.find(b.name)) continue;
     const bool needed = mode == LoadMode::Resume || isModelState(b);
     if (needed) missing.emplace_back(b.name);
   }

@@ -41,6 +41,14 @@ struct PlanBuffer {
   int32_t initStream;
 };
 
+// Whether b is a global's own storage: a Param or State buffer carrying its initializer. Views of a
+// global (conv1.bias reshaped to [1, 6, 1, 1] for a broadcast, named after a compiler value such as
+// `eval.%5`) are Param or State buffers too, over the same bytes, under names a change to the passes
+// renumbers. Checkpoints, initialization, snapshots and parameter counts take the storage only.
+inline bool isGlobalStorage(const PlanBuffer& b) {
+  return (b.role == BufferRole::Param || b.role == BufferRole::State) && b.init && *b.init;
+}
+
 // A kernel computes the slice [begin, end) of its parallel extent; disjoint slices write disjoint
 // bytes, so the runner may hand slices to different threads without synchronization.
 // bufs[i] is the address of buffer args[i]; batch is the run-time batch size.

@@ -171,7 +171,7 @@ void initializeState(Executor& executor, uint64_t seed) {
   const std::array<uint32_t, 2> key = {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)};
   for (int32_t i = 0; i < t.numBuffers; ++i) {
     const PlanBuffer& b = t.buffers[i];
-    if (!b.persistent || !b.init || !*b.init) continue;
+    if (!b.persistent || !isGlobalStorage(b)) continue;
     const std::string_view kind = b.init;
     const auto index = static_cast<uint32_t>(b.initStream);
     const int64_t n = Executor::elements(b, 1);

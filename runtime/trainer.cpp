@@ -58,6 +58,29 @@ std::string firstNonFinite(Executor& program, int64_t batch) {
   return "";
 }
 
+// After a step whose loss is not finite (or every step with --check-numerics): the replay's report
+// of the first non-finite op, under a line with the loss, the step and the epoch.
+// `made` is the step the replay captured: `step` itself, or the earlier one whose update made the
+// first non-finite value of the state.
+Status checkStep(Executor& program, const StepReplay* replay, float loss, int64_t step, int64_t made, int64_t epoch,
+                 int64_t batch) {
+  const std::string at = fmt::format(" at step {} (epoch {})", step, epoch);
+  std::string head = std::isfinite(loss) ? fmt::format("a value of the training step is not finite{} (loss {}, --check-numerics)", at, loss)
+                                         : fmt::format("loss is {}{}", nonFiniteName(loss), at);
+  if (replay && made != step) head += fmt::format("; step {} made the first non-finite value, in the model's state", made);
+  if (!replay) return Error(head + firstNonFinite(program, batch));
+  Status found = replay->replay();
+  if (found) {
+    if (std::isfinite(loss)) return ok();
+    return Error(fmt::format("{}, but its replay on the reference evaluator stays finite: the compiled step and the "
+                             "reference differ here{}",
+                             head, firstNonFinite(program, batch)));
+  }
+  Error e(head);
+  for (Diag& d : found.error().diags) e.diags.push_back(std::move(d));
+  return e;
+}
+
 int64_t argmax(const float* row, int64_t n) {
   int64_t best = 0;
   for (int64_t k = 1; k < n; ++k)
@@ -115,6 +138,65 @@ Status writeScalar(Executor& program, const char* name, BufferType type, double 
   if (type == BufferType::F32) program.writeScalar(*b, static_cast<float>(value));
   else program.writeScalar(*b, static_cast<int32_t>(value));
   return ok();
+}
+
+// Every global's storage (parameters, optimizer state, step and rate) as of a recent step. A
+// non-finite loss is traced by restoring it and re-running the steps since (bit for bit the same
+// steps) up to the failing one, whose inputs the replay then captures: only one copy of the state
+// every kSnapshotEvery steps, instead of one before every step.
+class StateSnapshot {
+ public:
+  void take(Executor& program) {
+    const PlanTable& table = program.table();
+    buffers_.clear();
+    for (int32_t i = 0; i < table.numBuffers; ++i) {
+      const PlanBuffer& b = table.buffers[i];
+      if (!isGlobalStorage(b)) continue;
+      std::vector<std::byte> bytes(static_cast<size_t>(Executor::elements(b, 1)) * 4);
+      program.read(b, 1, bytes);
+      buffers_.emplace_back(&b, std::move(bytes));
+    }
+  }
+  void restore(Executor& program) const {
+    for (const auto& [b, bytes] : buffers_) program.write(*b, 1, bytes);
+  }
+
+ private:
+  std::vector<std::pair<const PlanBuffer*, std::vector<std::byte>>> buffers_;
+};
+constexpr int64_t kSnapshotEvery = 100;
+
+// Whether every global's storage (parameters, optimizer state) holds finite values only.
+bool stateFinite(Executor& program) {
+  const PlanTable& table = program.table();
+  for (int32_t i = 0; i < table.numBuffers; ++i) {
+    const PlanBuffer& b = table.buffers[i];
+    if (!isGlobalStorage(b) || b.type != BufferType::F32) continue;
+    for (float v : program.readAs<float>(b, 1))
+      if (!std::isfinite(v)) return false;
+  }
+  return true;
+}
+
+// Restores `snapshot`, taken before step `from` of epoch `epoch`, and runs steps [from, to] again
+// until the first one after which the loss or the state is not finite (at the latest `to`, whose
+// loss was not): that step made the first non-finite value, so its inputs and state, captured just
+// before it ran, are what the replay needs. Returns its index in the epoch.
+Expected<int64_t> rerunToFirstNonFinite(Executor& program, const StateSnapshot& snapshot, const Batcher& batches,
+                                        const FunctionIo& io, const TrainConfig& config, int64_t epoch, int64_t from,
+                                        int64_t to, int64_t steps, int64_t batch, StepReplay& replay) {
+  snapshot.restore(program);
+  InputStaging staging(io, batch);
+  for (int64_t j = from; j <= to; ++j) {
+    if (config.schedule.perStep() && j > from)
+      if (Status s = writeScalar(program, "train.lr", BufferType::F32, scheduledLr(config, epoch, j, steps)); !s) return s.error();
+    const int64_t n = batches.fill(j, batch, staging.image.data(), staging.labelData(), /*augment=*/true);
+    staging.write(program, io, n);
+    replay.capture(program, n);
+    if (Status s = program.run("train_step", n); !s) return s.error();
+    if (!std::isfinite(program.readScalar<float>(*io.loss)) || !stateFinite(program)) return j;
+  }
+  return to;
 }
 
 // SIGINT and SIGTERM for the duration of train(). The first sets a flag that the step loop reads
@@ -419,6 +501,9 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
     std::fflush(out);
   }
 
+  if (options.checkNumerics && !options.replay) return Error("--check-numerics needs the model's module to replay steps on");
+  if (options.checkNumerics && out)
+    fmt::print(out, "--check-numerics: every step is replayed op by op on the reference evaluator (slow)\n");
   if (Status s = program.prepare(batch); !s) return s.error();
   const int64_t evalBatch = maxBatch;
   const int64_t resumedEpoch = state.epoch;
@@ -434,6 +519,8 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
     trainBatches.startEpoch(e, true);
     BatchPipeline pipeline(trainBatches, *io, batch, first, steps, /*augment=*/true);
     Progress progress(out, e + 1, config.epochs, first, steps);
+    StateSnapshot snapshot;
+    int64_t snapshotAt = first;
     for (int64_t i = first; i < steps; ++i) {
       // A per-step schedule (onecycle, inv, warmup) sets the rate of every step: a state write, no
       // recompilation. The epoch line reports the last one.
@@ -441,15 +528,28 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
         report.lr = scheduledLr(config, e, i, steps);
         if (Status s = writeScalar(program, "train.lr", BufferType::F32, report.lr); !s) return s.error();
       }
+      if (options.replay && !options.checkNumerics && (i - first) % kSnapshotEvery == 0) {
+        snapshot.take(program);
+        snapshotAt = i;
+      }
       const auto [staged, n] = pipeline.next();
       staged.write(program, *io, n);
+      if (options.checkNumerics) options.replay->capture(program, n);
       if (Status s = program.run("train_step", n); !s) return s.error();
       ++state.step;
       const float value = program.readScalar<float>(*io->loss);
-      if (!std::isfinite(value)) {
-        if (out) progress.finish();
-        return Error(fmt::format("loss is {} at step {} (epoch {}){}", nonFiniteName(value), state.step, e + 1,
-                                 firstNonFinite(program, n)));
+      if (!std::isfinite(value) || options.checkNumerics) {
+        int64_t made = i;  // the step (in the epoch) that made the first non-finite value
+        if (options.replay && !options.checkNumerics) {
+          auto j = rerunToFirstNonFinite(program, snapshot, trainBatches, *io, config, e, snapshotAt, i, steps, batch,
+                                         *options.replay);
+          if (!j) return j.error();
+          made = *j;
+        }
+        if (Status s = checkStep(program, options.replay, value, state.step, state.step - (i - made), e + 1, n); !s) {
+          if (out) progress.finish();
+          return s.error();
+        }
       }
       lossSum += static_cast<double>(value) * static_cast<double>(n);
       progress.update(i + 1, lossSum / static_cast<double>(std::min((i + 1) * batch, split.train)));

@@ -12,6 +12,7 @@
 #include "runtime/checkpoint.h"
 #include "runtime/dataset.h"
 #include "runtime/executor.h"
+#include "runtime/numerics.h"
 #include "support/error.h"
 #include "support/train_config.h"
 
@@ -34,6 +35,12 @@ struct TrainerOptions {
   std::FILE* out = stdout;  // progress and reports; a terminal gets a `\r` progress bar
   // Called after every training step with the steps done so far; tests raise signals from it.
   std::function<void(int64_t step)> afterStep;
+  // Copies what each step reads, so that a non-finite loss is traced to the op and model line that
+  // made it (runtime/numerics.h); null: the report names the first non-finite buffer only.
+  StepReplay* replay = nullptr;
+  // --check-numerics: replay every step, and stop at the first one with a non-finite value anywhere
+  // in it, even one the loss does not show. Needs `replay`.
+  bool checkNumerics = false;
 };
 
 // One evaluation: mean loss weighted by batch size, and top-1 accuracy of the first output (or `probs`).
@@ -103,8 +110,9 @@ double scheduledLr(const TrainConfig& config, int64_t epoch, int64_t step = 0, i
 
 // Trains `program` on data.train (minus the validation split) and evaluates on the split and on
 // data.test after every epoch. Writes `train.lr` at each epoch's start and `train.seed` on a fresh
-// start. A non-finite loss stops with "loss is nan at step 1234 (epoch 2)" naming the first buffer in
-// plan order that holds a non-finite value.
+// start. A non-finite loss stops with "loss is nan at step 1234 (epoch 2)" and the replay's report
+// of the op and model line the first non-finite value came from (without a replay, the first buffer
+// in plan order that holds a non-finite value).
 // While it runs, SIGINT and SIGTERM (unless ignored when it starts, as in a shell's background job)
 // end the run after the step in flight: --save then holds the position inside the epoch, which
 // --resume continues bit for bit, and the result says `interrupted`. A second signal exits at once

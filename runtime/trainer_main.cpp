@@ -18,6 +18,7 @@
 #include "runtime/plot.h"
 #include "runtime/png.h"
 #include "runtime/trainer.h"
+#include "support/render.h"
 
 namespace sinter {
 
@@ -25,25 +26,29 @@ namespace {
 
 struct Verb {
   std::string_view name;
-  std::vector<std::string_view> flags;
-  bool files;  // takes positional FILE arguments
+  std::vector<std::string_view> flags;     // take a value
+  bool files;                              // takes positional FILE arguments
+  std::vector<std::string_view> switches;  // take none
 };
 
 const std::vector<Verb> kVerbs = {
-    {"train", {"--data", "--epochs", "--batch", "--lr", "--threads", "--seed", "--save", "--resume", "--log", "--plot"}, false},
-    {"eval", {"--weights", "--data", "--batch", "--threads"}, false},
-    {"predict", {"--weights", "--threads"}, true},
-    {"info", {}, false},
+    {"train", {"--data", "--epochs", "--batch", "--lr", "--threads", "--seed", "--save", "--resume", "--log", "--plot"}, false,
+     {"--check-numerics"}},
+    {"eval", {"--weights", "--data", "--batch", "--threads"}, false, {}},
+    {"predict", {"--weights", "--threads"}, true, {}},
+    {"info", {}, false, {}},
 };
 
 std::string usage(const std::string& program) {
   return fmt::format(
       "usage: {0} train   [--data DIR] [--epochs N] [--batch N] [--lr X] [--threads N] [--seed N]\n"
-      "                   [--save F] [--resume F] [--log F] [--plot F.svg]\n"
+      "                   [--save F] [--resume F] [--log F] [--plot F.svg] [--check-numerics]\n"
       "       {0} eval    --weights F [--data DIR] [--batch N] [--threads N]\n"
       "       {0} predict --weights F [--threads N] FILE...   (PGM or PNG images, or IDX image files)\n"
       "       {0} info\n"
-      "The data directory defaults to {1}.\n",
+      "The data directory defaults to {1}.\n"
+      "A non-finite loss stops training with the op and model line it came from; --check-numerics\n"
+      "replays every step on the reference evaluator (slow) and stops at any non-finite value.\n",
       program, kDefaultDataDir);
 }
 
@@ -72,9 +77,15 @@ Expected<Flags> parseFlags(const Verb& verb, const std::vector<std::string>& arg
     }
     const size_t eq = arg.find('=');
     const std::string name = arg.substr(0, eq);
+    if (std::find(verb.switches.begin(), verb.switches.end(), name) != verb.switches.end()) {
+      if (eq != std::string::npos) return Error(fmt::format("{} takes no value", name));
+      if (!flags.values.emplace(name, "").second) return Error(fmt::format("{} is given twice", name));
+      continue;
+    }
     if (std::find(verb.flags.begin(), verb.flags.end(), name) == verb.flags.end()) {
       std::string known;
-      for (std::string_view f : verb.flags) known += fmt::format("{}{}", known.empty() ? "" : " ", f);
+      for (const auto* list : {&verb.flags, &verb.switches})
+        for (std::string_view f : *list) known += fmt::format("{}{}", known.empty() ? "" : " ", f);
       return Error(fmt::format("unknown option '{}' for '{}'{}", name, verb.name,
                                known.empty() ? " (it takes none)" : fmt::format(" (options: {})", known)));
     }
@@ -152,8 +163,7 @@ Status runInfo(const PlanTable& table, std::FILE* out) {
   int64_t params = 0, tensors = 0;
   for (int32_t i = 0; i < table.numBuffers; ++i) {
     const PlanBuffer& b = table.buffers[i];
-    // Views of a parameter (a reshaped bias) are Param buffers too; only its storage has an init.
-    if (b.role != BufferRole::Param || !b.init || !*b.init) continue;
+    if (b.role != BufferRole::Param || !isGlobalStorage(b)) continue;
     int64_t n = 1;
     for (int d = 0; d < b.rank; ++d) n *= b.dims[d];
     params += n;
@@ -201,8 +211,13 @@ Status runInfo(const PlanTable& table, std::FILE* out) {
 }
 
 // The exit status: 0, or 130 when a signal interrupted the run (as a shell reports SIGINT).
-Expected<int> runTrain(const PlanTable& table, const TrainConfig& defaults, const Flags& flags, std::FILE* out) {
+Expected<int> runTrain(const PlanTable& table, const TrainConfig& defaults, const Flags& flags, std::FILE* out,
+                       StepReplay* replay) {
   TrainerOptions options;
+  options.replay = replay;
+  options.checkNumerics = flags.get("--check-numerics") != nullptr;
+  if (options.checkNumerics && !replay)
+    return Error("--check-numerics needs the model's module, which this program was built without");
   options.config = defaults;
   options.out = out;
   options.dataDir = flags.getOr("--data", kDefaultDataDir);
@@ -396,7 +411,7 @@ Status runPredict(const PlanTable& table, const TrainConfig& defaults, const Fla
 }  // namespace
 
 int trainerMain(const PlanTable& table, const TrainConfig& defaults, const std::vector<std::string>& args,
-                std::FILE* out, std::FILE* err) {
+                std::FILE* out, std::FILE* err, const ModelText& model) {
   const std::string program = args.empty() ? std::string(table.model) : args[0];
   if (args.size() < 2) {
     fmt::print(err, "{}", usage(program));
@@ -414,11 +429,19 @@ int trainerMain(const PlanTable& table, const TrainConfig& defaults, const std::
   }
   Status status = ok();
   int code = 0;
+  // The replay that traces a non-finite loss (and renders its report with the model's lines).
+  std::unique_ptr<StepReplay> replay;
   if (auto flags = parseFlags(*verb, args); !flags) {
     status = flags.error();
   } else if (verb->name == "train") {
-    if (auto trained = runTrain(table, defaults, *flags, out); trained) code = *trained;
-    else status = trained.error();
+    if (!model.moduleIr.empty()) {
+      if (auto r = StepReplay::create(model, table); r) replay = r.take();
+      else status = r.error();
+    }
+    if (status) {
+      if (auto trained = runTrain(table, defaults, *flags, out, replay.get()); trained) code = *trained;
+      else status = trained.error();
+    }
   } else if (verb->name == "eval") {
     status = runEval(table, defaults, *flags, out);
   } else if (verb->name == "predict") {
@@ -428,14 +451,14 @@ int trainerMain(const PlanTable& table, const TrainConfig& defaults, const std::
   }
   std::fflush(out);
   if (!status) {
-    fmt::print(err, "error: {}\n", status.error().message());
+    fmt::print(err, "{}", renderDiagnostics(status.error(), replay ? replay->source() : SourceFile{}, ""));
     return 1;
   }
   return code;
 }
 
-int trainerMain(const PlanTable& table, const TrainConfig& defaults, int argc, char** argv) {
-  return trainerMain(table, defaults, std::vector<std::string>(argv, argv + argc), stdout, stderr);
+int trainerMain(const PlanTable& table, const TrainConfig& defaults, int argc, char** argv, const ModelText& model) {
+  return trainerMain(table, defaults, std::vector<std::string>(argv, argv + argc), stdout, stderr, model);
 }
 
 }  // namespace sinter

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "codegen/target.h"
+#include "ir/printer.h"
 #include "runtime/trainer_main.h"
 #include "tools/commands.h"
 
@@ -72,7 +73,9 @@ Status writeFile(const std::string& path, const std::string& bytes) {
 Status link(const std::vector<std::string>& objects, const std::string& output) {
   std::vector<std::string> args = {SINTER_LINKER, "-o", output};
   args.insert(args.end(), objects.begin(), objects.end());
-  args.insert(args.end(), {SINTER_MODEL_MAIN_LIB, SINTER_RUNTIME_LIB, SINTER_SUPPORT_LIB, "-lpng", "-lz", "-pthread", "-lm"});
+  // The reference evaluator and the IR come along to trace a non-finite loss (runtime/numerics.h).
+  args.insert(args.end(), {SINTER_MODEL_MAIN_LIB, SINTER_RUNTIME_LIB, SINTER_REF_LIB, SINTER_IR_LIB, SINTER_SUPPORT_LIB,
+                           "-lpng", "-lz", "-pthread", "-lm"});
   for (std::string flags = SINTER_MODEL_LINK_FLAGS; !flags.empty();) {
     size_t space = flags.find(' ');
     if (space != 0) args.push_back(flags.substr(0, space));
@@ -88,6 +91,11 @@ Status link(const std::vector<std::string>& objects, const std::string& output) 
   if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
     return Error(fmt::format("linking '{}' failed (command: {})", output, fmt::join(args, " ")));
   return ok();
+}
+
+// The train block, and the module with the model's source: a non-finite loss is traced to its line.
+EmbeddedTexts embeddedTexts(const FrontendResult& r, const Module& m) {
+  return {formatTrainConfig(r.train), {printModule(m), r.source ? r.source->text : std::string()}};
 }
 
 std::string defaultOutput(const ToolOptions& o) {
@@ -111,11 +119,11 @@ int buildCommand(const ToolOptions& o) {
   const std::string output = o.output.empty() ? defaultOutput(o) : o.output;
   if (!o.emit.empty()) {
     const EmitKind emit = o.emit == "llvm" ? EmitKind::Llvm : o.emit == "asm" ? EmitKind::Asm : EmitKind::Obj;
-    Expected<std::string> code = target->compiler->emit(m, options, formatTrainConfig(r.train), emit);
+    Expected<std::string> code = target->compiler->emit(m, options, embeddedTexts(r, m), emit);
     if (!code) return reportError(code.error(), r);
     if (Status s = writeFile(output, *code); !s) return reportError(s.error(), r);
   } else {
-    Expected<std::vector<std::string>> code = target->compiler->compileObjects(m, options, formatTrainConfig(r.train));
+    Expected<std::vector<std::string>> code = target->compiler->compileObjects(m, options, embeddedTexts(r, m));
     if (!code) return reportError(code.error(), r);
     clock.restart();
     std::vector<std::string> objects;
@@ -151,7 +159,7 @@ int trainCommand(const ToolOptions& o) {
   if (o.timePasses) printTimings(timings);
   std::vector<std::string> args = {"sinter train", "train"};
   args.insert(args.end(), o.trainerArgs.begin(), o.trainerArgs.end());
-  return trainerMain(c->table(), r.train, args, stdout, stderr);
+  return trainerMain(c->table(), r.train, args, stdout, stderr, embeddedTexts(r, m).model);
 }
 
 }  // namespace sinter

@@ -25,10 +25,12 @@ commands:
         --print-changed      print the IR after each pass that changed it
         --passes=P1,P2       run exactly these passes on the forward IR
   run FILE --weights W --inputs I -o OUT [--grads] [--seed N] [--precision f64|f32]
-        [--target ref|cpu|dnnl] [--threads N]
+        [--target ref|cpu|dnnl] [--threads N] [--check-numerics]
                              one forward (and with --grads, backward) pass on the reference
                              evaluator (default) or a target (f32, JIT); OUT holds every
-                             output, `loss` and `p.grad`
+                             output, `loss` and `p.grad`. A non-finite loss (with
+                             --check-numerics, any non-finite value) is an error naming the
+                             first op that made one and its model line
   gradcheck FILE [--seed N] [--step H] [--weights W] [--inputs I]
                              symbolic gradients vs central finite differences in float64
   build FILE [-o NAME] [--target cpu|dnnl] [-O0..3] [--cpu=NAME|-march=NAME] [--max-batch=N]
@@ -38,9 +40,12 @@ commands:
                              needs no LLVM; --emit stops at an object file, LLVM IR or assembly;
                              --jobs: threads that compile the kernels (default: all cores)
   train FILE [--data DIR] [--epochs N] [--batch N] [--lr X] [--threads N] [--seed N] [--save F]
-        [--resume F] [--log F] [--plot F.svg] [--target cpu|dnnl] [--max-batch=N] [--jobs=N]
-        [--time-passes]      the built executable's trainer, compiled through the JIT; --plot
-                             draws the run's training curves (as `plot` does) at the end
+        [--resume F] [--log F] [--plot F.svg] [--check-numerics] [--target cpu|dnnl]
+        [--max-batch=N] [--jobs=N] [--time-passes]
+                             the built executable's trainer, compiled through the JIT; --plot
+                             draws the run's training curves (as `plot` does) at the end; a
+                             non-finite loss names the op and model line that made it, and
+                             --check-numerics replays every step to find one (slow)
   plot LOG.jsonl... -o F.svg training curves of train --log files: loss and accuracy per epoch,
                              one dash pattern per run, named by the log's file stem
 
@@ -66,11 +71,12 @@ Expected<ToolOptions> parseOptions(int argc, char** argv) {
     std::string v;
     if (a == "--help" || a == "-h") { o.command = "help"; return o; }
     if (a == "--version") { o.command = "version"; return o; }
-    // `sinter train FILE ...`: the trainer's flags (all of which take a value) pass through.
+    // `sinter train FILE ...`: the trainer's flags (all of which take a value but --check-numerics)
+    // pass through.
     if (o.command == "train" && a.rfind("--", 0) == 0 && !is("--target") && !is("--max-batch") && !is("--cpu") &&
         !is("--jobs") && a != "--time-passes") {
       o.trainerArgs.push_back(a);
-      if (a.find('=') == std::string::npos && i + 1 < args.size()) o.trainerArgs.push_back(args[++i]);
+      if (a != "--check-numerics" && a.find('=') == std::string::npos && i + 1 < args.size()) o.trainerArgs.push_back(args[++i]);
       continue;
     }
     if (is("--stage")) s = value(i, "--stage", o.stage);
@@ -91,6 +97,7 @@ Expected<ToolOptions> parseOptions(int argc, char** argv) {
     else if (is("--inputs")) s = value(i, "--inputs", o.inputs);
     else if (a == "-o" || is("--output")) s = value(i, a == "-o" ? "-o" : "--output", o.output);
     else if (a == "--grads") o.grads = true;
+    else if (a == "--check-numerics") o.checkNumerics = true;
     else if (is("--target")) s = value(i, "--target", o.target);
     else if (is("--emit")) {
       s = value(i, "--emit", o.emit);

@@ -23,6 +23,7 @@ struct ToolOptions {
   std::vector<std::string> passes;   // --passes=a,b: run exactly these passes
   std::string weights, inputs, output;  // run
   bool grads = false;
+  bool checkNumerics = false;        // run: stop at the first non-finite value
   std::string target;                // --target: run's default is ref, build's and train's cpu
   uint64_t seed = 0;
   std::string precision = "f64";     // run on the reference evaluator

@@ -10,6 +10,7 @@
 #include "codegen/target.h"
 #include "passes/pass.h"
 #include "runtime/executor.h"
+#include "runtime/numerics.h"
 #include "runtime/tensor_file.h"
 #include "support/philox.h"
 #include "tools/commands.h"
@@ -175,6 +176,19 @@ int runCommand(const ToolOptions& o) {
     if (!inputs) return fail(inputs.error());
     TensorFile out;
     if (Status s = runCompiled(o, *target, *m, fnName, *inputs, out); !s) return fail(s.error());
+    // The target's values stop at no op: the reference evaluator replays them in f32 to name the first
+    // non-finite one.
+    const NamedTensor* loss = out.find("loss");
+    if (o.checkNumerics || (loss && !std::isfinite(loss->at(0)))) {
+      ref::TensorMap globals = ref::initGlobals(*m, o.seed);
+      if (!o.weights.empty())
+        if (Status s = loadWeights(*m, o.weights, globals); !s) return fail(s.error());
+      Expected<ref::TensorMap> again = ref::evaluate(*m, fnName, *inputs, globals, ref::Precision::F32, stopAtNonFinite(*m, *fn));
+      if (!again) return fail(again.error());
+      if (loss && !std::isfinite(loss->at(0)))
+        return fail(Error(fmt::format("loss is {} on {}, but the reference evaluator's f32 replay stays finite", loss->at(0),
+                                      target->name)));
+    }
     if (Status s = writeSafetensors(o.output, out); !s) return fail(s.error());
     return 0;
   }
@@ -183,8 +197,16 @@ int runCommand(const ToolOptions& o) {
     if (Status s = loadWeights(*m, o.weights, globals); !s) return fail(s.error());
   Expected<ref::TensorMap> inputs = loadInputs(*m, *fn, o.inputs);
   if (!inputs) return fail(inputs.error());
-  Expected<ref::TensorMap> results = ref::evaluate(*m, fnName, *inputs, globals, precisionOf(o));
+  // A non-finite loss is evaluated again, stopping at the first op that made a non-finite value.
+  const ref::TensorMap initial = globals;
+  Expected<ref::TensorMap> results = ref::evaluate(*m, fnName, *inputs, globals, precisionOf(o),
+                                                   o.checkNumerics ? stopAtNonFinite(*m, *fn) : ref::OpObserver{});
   if (!results) return fail(results.error());
+  if (auto loss = results->find("loss"); loss != results->end() && !std::isfinite(loss->second.data.at(0))) {
+    globals = initial;
+    Expected<ref::TensorMap> again = ref::evaluate(*m, fnName, *inputs, globals, precisionOf(o), stopAtNonFinite(*m, *fn));
+    return fail(again ? Error(fmt::format("loss is {}", loss->second.data[0])) : again.error());
+  }
   TensorFile out;
   out.metadata = {{"model", m->name}, {"function", fnName}, {"precision", o.precision}};
   for (auto& [name, t] : *results) {

@@ -7,7 +7,7 @@
 #include "codegen/target.h"
 #include "frontend/ast_dump.h"
 #include "frontend/compile.h"
-#include "frontend/render.h"
+#include "support/render.h"
 #include "ir/printer.h"
 #include "tools/commands.h"
 #include "tools/options.h"
@@ -63,8 +63,10 @@ int dumpCommand(const ToolOptions& o) {
   if (o.stage == "llvm") {
     Expected<const Target*> target = findTarget(o.target.empty() ? "cpu" : o.target);
     if (!target) return reportError(target.error(), r);
+    // The kernels and the plan; the model's own text (module and source, which `build` embeds too)
+    // would only bury them.
     Expected<std::string> text = (*target)->compiler->emit(*m, {o.maxBatch > 0 ? o.maxBatch : r.train.batch, {}},
-                                                           formatTrainConfig(r.train), EmitKind::Llvm);
+                                                           EmbeddedTexts{formatTrainConfig(r.train), {}}, EmitKind::Llvm);
     if (!text) return reportError(text.error(), r);
     std::fputs(text->c_str(), stdout);
     return 0;

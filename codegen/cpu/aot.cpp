@@ -25,7 +25,7 @@ llvm::GlobalVariable* constant(llvm::Module& m, llvm::Constant* init, const std:
 
 }  // namespace
 
-Status emitPlanGlobals(llvm::Module& m, const PlanSpec& plan, const std::string& trainConfig) {
+Status emitPlanGlobals(llvm::Module& m, const PlanSpec& plan, const EmbeddedTexts& texts) {
   llvm::LLVMContext& ctx = m.getContext();
   llvm::Type* ptr = llvm::PointerType::get(ctx, 0);
   llvm::StructType* symbolTy = llvm::StructType::get(ctx, {ptr, ptr});
@@ -49,7 +49,9 @@ Status emitPlanGlobals(llvm::Module& m, const PlanSpec& plan, const std::string&
   constant(m, llvm::ConstantArray::get(llvm::ArrayType::get(symbolTy, entries.size()), entries), "sinter_kernels", true);
   constant(m, llvm::ConstantInt::get(llvm::Type::getInt32Ty(ctx), entries.size()), "sinter_num_kernels", true);
   constant(m, llvm::ConstantDataArray::getString(ctx, formatPlan(plan)), "sinter_plan", true);
-  constant(m, llvm::ConstantDataArray::getString(ctx, trainConfig), "sinter_train_config", true);
+  constant(m, llvm::ConstantDataArray::getString(ctx, texts.trainConfig), "sinter_train_config", true);
+  constant(m, llvm::ConstantDataArray::getString(ctx, texts.model.moduleIr), "sinter_module_ir", true);
+  constant(m, llvm::ConstantDataArray::getString(ctx, texts.model.source), "sinter_model_source", true);
   return ok();
 }
 

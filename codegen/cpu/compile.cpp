@@ -52,7 +52,7 @@ struct AotModule {
   Lowered lowered;
 };
 
-Expected<AotModule> lowerForAot(const Module& m, const TargetOptions& o, const std::string& trainConfig, const HostTarget& target,
+Expected<AotModule> lowerForAot(const Module& m, const TargetOptions& o, const EmbeddedTexts& texts, const HostTarget& target,
                                 PhaseClock& clock) {
   auto tm = makeTargetMachine(o.machine);
   if (!tm) return tm.error();
@@ -63,7 +63,7 @@ Expected<AotModule> lowerForAot(const Module& m, const TargetOptions& o, const s
   if (!plan) return plan.error();
   l->module->setTargetTriple((*tm)->getTargetTriple().str());
   l->module->setDataLayout((*tm)->createDataLayout());
-  if (Status s = emitPlanGlobals(*l->module, *plan, trainConfig); !s) return s.error();
+  if (Status s = emitPlanGlobals(*l->module, *plan, texts); !s) return s.error();
   clock.mark("plan tables");
   return AotModule{tm.take(), l.take()};
 }
@@ -88,10 +88,10 @@ Expected<CompiledProgram> compileForJit(const Module& m, const TargetOptions& o,
   return CompiledProgram{std::move(jit), std::make_shared<const OwnedPlan>(plan.take())};
 }
 
-Expected<std::string> compileAot(const Module& m, const TargetOptions& o, const std::string& trainConfig, EmitKind emit,
+Expected<std::string> compileAot(const Module& m, const TargetOptions& o, const EmbeddedTexts& texts, EmitKind emit,
                                  const HostTarget& target) {
   PhaseClock clock(o.timings);
-  Expected<AotModule> a = lowerForAot(m, o, trainConfig, target, clock);
+  Expected<AotModule> a = lowerForAot(m, o, texts, target, clock);
   if (!a) return a.error();
   llvm::Module& module = *a->lowered.module;
   optimizeModule(module, *a->tm, o.machine);
@@ -107,10 +107,10 @@ Expected<std::string> compileAot(const Module& m, const TargetOptions& o, const 
   return code;
 }
 
-Expected<std::vector<std::string>> compileAotObjects(const Module& m, const TargetOptions& o, const std::string& trainConfig,
+Expected<std::vector<std::string>> compileAotObjects(const Module& m, const TargetOptions& o, const EmbeddedTexts& texts,
                                                      const HostTarget& target) {
   PhaseClock clock(o.timings);
-  Expected<AotModule> a = lowerForAot(m, o, trainConfig, target, clock);
+  Expected<AotModule> a = lowerForAot(m, o, texts, target, clock);
   if (!a) return a.error();
   auto objects = compileToObjects(*a->lowered.module, o.machine, compileThreads(o));
   clock.mark(fmt::format("LLVM optimization and code generation ({} threads)", compileThreads(o)));

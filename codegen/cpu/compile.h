@@ -28,21 +28,21 @@ Expected<CompiledProgram> compileForJit(const Module& m, const TargetOptions& op
 // Ahead of time: the kernels plus the plan as data (`sinter_plan`, its text, with the kernel
 // table `sinter_kernels`, and `sinter_train_config`), as optimized LLVM IR text, assembly or an
 // object file. Linked with the runtime's model main (runtime/main) it is a complete trainer executable.
-Expected<std::string> compileAot(const Module& m, const TargetOptions& options, const std::string& trainConfig,
+Expected<std::string> compileAot(const Module& m, const TargetOptions& options, const EmbeddedTexts& texts,
                                  EmitKind emit, const HostTarget& target = kCpu);
 
 // The same as object files to link into an executable: one per part of the module that was
 // compiled on its own thread.
 Expected<std::vector<std::string>> compileAotObjects(const Module& m, const TargetOptions& options,
-                                                     const std::string& trainConfig, const HostTarget& target = kCpu);
+                                                     const EmbeddedTexts& texts, const HostTarget& target = kCpu);
 
 // The TargetCompiler of host target T (a global).
 template <const HostTarget& T>
 constexpr TargetCompiler hostCompiler() {
   return {
       [](const Module& m, const TargetOptions& o) { return compileForJit(m, o, T); },
-      [](const Module& m, const TargetOptions& o, const std::string& c) { return compileAotObjects(m, o, c, T); },
-      [](const Module& m, const TargetOptions& o, const std::string& c, EmitKind e) { return compileAot(m, o, c, e, T); },
+      [](const Module& m, const TargetOptions& o, const EmbeddedTexts& c) { return compileAotObjects(m, o, c, T); },
+      [](const Module& m, const TargetOptions& o, const EmbeddedTexts& c, EmitKind e) { return compileAot(m, o, c, e, T); },
   };
 }
 

@@ -41,7 +41,7 @@ Expected<CompiledProgram> compileForJit(const Module& m, const TargetOptions& o)
 
 // The host object of a built executable: the plan (PTX inside) and the train settings, for this
 // machine's CPU (--cpu names the GPU on this target).
-Expected<std::string> emitHost(const Module& m, const TargetOptions& o, const std::string& trainConfig, EmitKind kind) {
+Expected<std::string> emitHost(const Module& m, const TargetOptions& o, const EmbeddedTexts& texts, EmitKind kind) {
   Expected<PlanSpec> plan = compilePlan(m, o);
   if (!plan) return plan.error();
   Expected<std::unique_ptr<llvm::TargetMachine>> tm = cpu::makeTargetMachine({});
@@ -50,7 +50,7 @@ Expected<std::string> emitHost(const Module& m, const TargetOptions& o, const st
   llvm::Module host(m.name, ctx);
   host.setTargetTriple((*tm)->getTargetTriple().str());
   host.setDataLayout((*tm)->createDataLayout());
-  if (Status s = cpu::emitPlanGlobals(host, *plan, trainConfig); !s) return s.error();
+  if (Status s = cpu::emitPlanGlobals(host, *plan, texts); !s) return s.error();
   if (kind == EmitKind::Llvm) {
     std::string text;
     llvm::raw_string_ostream os(text);
@@ -64,7 +64,7 @@ Expected<std::string> emitHost(const Module& m, const TargetOptions& o, const st
 
 const TargetCompiler kCompiler = {
     compileForJit,
-    [](const Module& m, const TargetOptions& o, const std::string& c) -> Expected<std::vector<std::string>> {
+    [](const Module& m, const TargetOptions& o, const EmbeddedTexts& c) -> Expected<std::vector<std::string>> {
       Expected<std::string> object = emitHost(m, o, c, EmitKind::Obj);
       if (!object) return object.error();
       return std::vector<std::string>{object.take()};

@@ -47,7 +47,7 @@ Expected<int64_t> bindInputs(const Function& fn, const TensorMap& inputs) {
 }  // namespace
 
 Expected<TensorMap> evaluate(const Module& m, const std::string& fnName, const TensorMap& inputs, TensorMap& globals,
-                             Precision p) {
+                             Precision p, const OpObserver& observe) {
   const Function* fn = m.function(fnName);
   if (!fn) return Error(fmt::format("module @{} has no function @{}", m.name, fnName));
   // Kernels rely on verified IR: attributes present, operand shapes consistent with result types.
@@ -82,6 +82,8 @@ Expected<TensorMap> evaluate(const Module& m, const std::string& fnName, const T
     }
     if (p == Precision::F32 && out.dtype == DType::F32)
       for (double& x : out.data) x = roundToFloat(x);
+    if (observe)
+      if (Status s = observe(n, static_cast<ValueId>(i), call.in, out); !s) return s.error();
   }
 
   TensorMap results;

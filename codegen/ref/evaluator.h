@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -24,13 +26,18 @@ struct Tensor {
 
 using TensorMap = std::map<std::string, Tensor>;
 
+// Called after each op with the op's value number, its operands and its result (in F32 mode already
+// rounded). An error it returns stops the evaluation and becomes evaluate's result: that is how
+// --check-numerics stops at the first op whose output is not finite (runtime/numerics.h).
+using OpObserver = std::function<Status(const Node& n, ValueId v, std::span<const Tensor* const> operands, const Tensor& out)>;
+
 // Runs function `fn` of `m` (which must verify). `inputs` binds each Input by name: dtype must match
 // and dims must match the declared type with B bound to one batch size >= 1 for all inputs; inputs
 // the function does not take are ignored. `globals` holds every global the function loads (missing
 // or wrong shape: an Error naming it). Stores take effect when the function returns (loads see the
 // values at entry) and are written back into `globals`. Returns the function's results by name.
 Expected<TensorMap> evaluate(const Module& m, const std::string& fn, const TensorMap& inputs, TensorMap& globals,
-                             Precision p);
+                             Precision p, const OpObserver& observe = {});
 
 // Every global's initial value from its Init: zeros, ones, constant{value}, normal{mean,std} or
 // uniform{low,high}. Element j of global number g draws from Philox4x32-10 with counter

@@ -26,5 +26,5 @@ int main(int argc, char** argv) {
   });
   if (!bound) return fail(bound.error());
   const OwnedPlan owned(plan.take());
-  return trainerMain(owned.table(), *config, argc, argv);
+  return trainerMain(owned.table(), *config, argc, argv, ModelText{sinter_module_ir, sinter_model_source});
 }

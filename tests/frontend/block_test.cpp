@@ -3,7 +3,7 @@
 // an expanded model with the same model written out by hand.
 #include "frontend/ast_dump.h"
 #include "frontend/compile.h"
-#include "frontend/render.h"
+#include "support/render.h"
 #include "ir/op.h"
 
 #include <algorithm>

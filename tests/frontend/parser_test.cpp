@@ -2,7 +2,7 @@
 // locations, error recovery and the error cap.
 #include "frontend/ast_dump.h"
 #include "frontend/parser.h"
-#include "frontend/render.h"
+#include "support/render.h"
 
 #include "tests/frontend/test_util.h"
 

@@ -1,5 +1,5 @@
 // Diagnostic rendering tests: exact clang-style text, notes, tabs, unknown and foreign locations.
-#include "frontend/render.h"
+#include "support/render.h"
 
 #include <doctest/doctest.h>
 

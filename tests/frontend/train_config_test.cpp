@@ -1,6 +1,6 @@
 // Train block tests: defaults, every setting read back, and each kind of error with its location.
 #include "frontend/parser.h"
-#include "frontend/render.h"
+#include "support/render.h"
 #include "frontend/train_config.h"
 
 #include "tests/frontend/test_util.h"

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "frontend/compile.h"
-#include "frontend/render.h"
+#include "support/render.h"
 #include "ir/printer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -148,7 +148,7 @@ TEST_CASE("trainerMain: argument errors are one line and exit 1") {
   CHECK(error({"fit"}) == "error: unknown command 'fit' (commands: train, eval, predict, info)\n");
   CHECK(error({"train", "--epoch", "3"}) ==
         "error: unknown option '--epoch' for 'train' (options: --data --epochs --batch --lr --threads --seed --save "
-        "--resume --log --plot)\n");
+        "--resume --log --plot --check-numerics)\n");
   CHECK(error({"info", "--data", "x"}) == "error: unknown option '--data' for 'info' (it takes none)\n");
   CHECK(error({"train", "--batch", "512"}) ==
         "error: --batch 512 is above the plan's maximum batch 100 (compile the model with a larger maximum batch)\n");

@@ -1,5 +1,5 @@
 // Loading .nn files and indexing their lines.
-#include "frontend/source.h"
+#include "support/source.h"
 
 #include <cerrno>
 #include <cstring>

@@ -1,5 +1,5 @@
 // Clang-style rendering of diagnostics with the quoted source line and a caret under the range.
-#include "frontend/render.h"
+#include "support/render.h"
 
 #include <algorithm>
 
@@ -35,9 +35,12 @@ bool inSource(const SourceLoc& loc, const SourceFile& source) {
   return loc.file == source.name || (loc.file && source.name && *loc.file == *source.name);
 }
 
-void renderOne(std::string& out, const Diag& diag, std::string_view severity, const SourceFile& source) {
+void renderOne(std::string& out, const Diag& diag, std::string_view severity, const SourceFile& source,
+               std::string_view tool) {
   if (!diag.loc.known()) {
-    out += fmt::format("sinter: {}: {}\n", severity, diag.message);
+    // An unlocated note belongs to the error above it, so it takes no program name.
+    const bool named = !tool.empty() && severity != "note";
+    out += fmt::format("{}{}{}: {}\n", named ? tool : "", named ? ": " : "", severity, diag.message);
     return;
   }
   out += fmt::format("{}: {}: {}\n", diag.loc.str(), severity, diag.message);
@@ -55,11 +58,11 @@ void renderOne(std::string& out, const Diag& diag, std::string_view severity, co
 
 }  // namespace
 
-std::string renderDiagnostics(const Error& error, const SourceFile& source) {
+std::string renderDiagnostics(const Error& error, const SourceFile& source, std::string_view tool) {
   std::string out;
   for (const Diag& diag : error.diags) {
-    renderOne(out, diag, "error", source);
-    for (const Diag& note : diag.notes) renderOne(out, note, "note", source);
+    renderOne(out, diag, "error", source, tool);
+    for (const Diag& note : diag.notes) renderOne(out, note, "note", source, tool);
   }
   return out;
 }
