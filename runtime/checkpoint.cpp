@@ -130,7 +130,29 @@ Expected<Checkpoint> readCheckpoint(const std::string& path) {
   return ckpt;
 }
 
-Status applyCheckpoint(const Checkpoint& ckpt, Executor& program, LoadMode mode) {
+void reportIgnored(std::FILE* out, const std::string& path, std::string_view model, const std::vector<std::string>& ignored) {
+  if (!out || ignored.empty()) return;
+  fmt::print(out, "{}: ignored {} tensor{} model '{}' does not have: {}\n", path, ignored.size(), ignored.size() == 1 ? "" : "s",
+             model, listNames(ignored));
+}
+
+Status checkFinite(const std::string& path, const NamedTensor& t) {
+  if (t.type != ElemType::F32 && t.type != ElemType::F64) return ok();
+  int64_t count = 0, first = -1;
+  double firstValue = 0;
+  const size_t n = t.size();
+  for (size_t i = 0; i < n; ++i)
+    if (const double v = t.at(i); !std::isfinite(v)) {
+      if (count++ == 0) first = static_cast<int64_t>(i), firstValue = v;
+    }
+  if (!count) return ok();
+  return Error(fmt::format("{}: tensor '{}' holds {} non-finite value{} (element {} is {}): weights saved after training "
+                           "diverged cannot be loaded",
+                           path, t.name, count, count == 1 ? "" : "s", first,
+                           std::isnan(firstValue) ? "nan" : firstValue > 0 ? "inf" : "-inf"));
+}
+
+Status applyCheckpoint(const Checkpoint& ckpt, Executor& program, LoadMode mode, std::vector<std::string>* ignored) {
   const PlanTable& table = program.table();
   const auto fail = [&](std::string msg) { return Error(fmt::format("{}: {}", ckpt.path, msg)); };
 
@@ -155,10 +177,16 @@ Status applyCheckpoint(const Checkpoint& ckpt, Executor& program, LoadMode mode)
     if (!sameShape(t.shape, shapeOf(*b)))
       return fail(fmt::format("tensor '{}' has shape {} but the model's is {}", t.name, shapeString(t.shape),
                               shapeString(shapeOf(*b))));
+    if (Status s = checkFinite(ckpt.path, t); !s) return s;
     copies.emplace_back(&t, b);
   }
+  if (!unexpected.empty() && ignored) {
+    ignored->insert(ignored->end(), unexpected.begin(), unexpected.end());
+    unexpected.clear();
+  }
   if (!unexpected.empty())
-    return fail(fmt::format("{} {} not {} of model '{}'", listNames(unexpected), unexpected.size() == 1 ? "is" : "are",
+    return fail(fmt::format("{} {} not {} of model '{}' (--allow-unexpected ignores them)", listNames(unexpected),
+                            unexpected.size() == 1 ? "is" : "are",
                             unexpected.size() == 1 ? "a parameter or state" : "parameters or state", table.model));
 
   // Pass 2: nothing the mode needs is missing.

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
+#include <string_view>
 
 #include "runtime/executor.h"
 #include "runtime/tensor_file.h"
@@ -54,10 +56,21 @@ Expected<Checkpoint> readCheckpoint(const std::string& path);
 
 // Checks the whole file against the plan before writing anything, then copies every tensor in.
 // Errors name the file and the tensor: unknown names, missing ones, dtype and shape mismatches
-// ("ckpt.safetensors: tensor 'fc1.weight' has shape [64, 784] but the model's is [128, 784]").
-Status applyCheckpoint(const Checkpoint& checkpoint, Executor& program, LoadMode mode);
+// ("ckpt.safetensors: tensor 'fc1.weight' has shape [64, 784] but the model's is [128, 784]"), and
+// NaN or infinite values. Tensors the model does not have are an error that lists them (PyTorch's
+// strict loading), unless `ignored` is given (--allow-unexpected): their names are appended there.
+Status applyCheckpoint(const Checkpoint& checkpoint, Executor& program, LoadMode mode,
+                       std::vector<std::string>* ignored = nullptr);
+
+// "ckpt.safetensors: ignored 2 tensors model 'lenet' does not have: 'fc4.weight', 'fc4.bias'" on out,
+// when there are any (and out is not null).
+void reportIgnored(std::FILE* out, const std::string& path, std::string_view model, const std::vector<std::string>& ignored);
 
 // readCheckpoint + applyCheckpoint.
 Expected<CheckpointInfo> loadCheckpoint(const std::string& path, Executor& program, LoadMode mode);
+
+// An error naming `path`, the tensor and its first NaN or infinity when a float tensor holds one:
+// weights that diverged must not load as if they were a model.
+Status checkFinite(const std::string& path, const NamedTensor& t);
 
 }  // namespace sinter

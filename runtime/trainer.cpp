@@ -460,7 +460,10 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
     if (options.seedGiven && ckpt->info.seed != config.seed)
       return Error(fmt::format("--seed {} differs from the seed {} that {} was trained with", config.seed,
                                ckpt->info.seed, options.resumePath));
-    if (Status s = applyCheckpoint(*ckpt, program, LoadMode::Resume); !s) return s.error();
+    std::vector<std::string> ignored;
+    if (Status s = applyCheckpoint(*ckpt, program, LoadMode::Resume, options.allowUnexpected ? &ignored : nullptr); !s)
+      return s.error();
+    reportIgnored(out, options.resumePath, table.model, ignored);
     state = ckpt->info;
     state.model = table.model;
   } else if (Status s = writeScalar(program, "train.seed", BufferType::I32, static_cast<double>(static_cast<int32_t>(config.seed))); !s) {

@@ -27,6 +27,7 @@ struct TrainerOptions {
   bool seedGiven = false;  // --seed was given: a resume from a checkpoint with another seed is an error
   std::string savePath;    // written after every epoch (atomically), so an interrupted run can resume
   std::string resumePath;  // continue from this checkpoint: bitwise the run it came from, same threads
+  bool allowUnexpected = false;  // --allow-unexpected: tensors of the checkpoint the model lacks are ignored
   std::string logPath;     // JSON lines, one per epoch (appended to when resuming)
   int64_t maxBatch = 0;    // the plan's; 0 takes it from the plan
   // End the run after this many epochs have completed, as an interruption would (0: run them all).

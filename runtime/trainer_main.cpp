@@ -33,22 +33,23 @@ struct Verb {
 
 const std::vector<Verb> kVerbs = {
     {"train", {"--data", "--epochs", "--batch", "--lr", "--threads", "--seed", "--save", "--resume", "--log", "--plot"}, false,
-     {"--check-numerics"}},
-    {"eval", {"--weights", "--data", "--batch", "--threads"}, false, {}},
-    {"predict", {"--weights", "--threads"}, true, {}},
+     {"--check-numerics", "--allow-unexpected"}},
+    {"eval", {"--weights", "--data", "--batch", "--threads"}, false, {"--allow-unexpected"}},
+    {"predict", {"--weights", "--threads"}, true, {"--allow-unexpected"}},
     {"info", {}, false, {}},
 };
 
 std::string usage(const std::string& program) {
   return fmt::format(
       "usage: {0} train   [--data DIR] [--epochs N] [--batch N] [--lr X] [--threads N] [--seed N]\n"
-      "                   [--save F] [--resume F] [--log F] [--plot F.svg] [--check-numerics]\n"
-      "       {0} eval    --weights F [--data DIR] [--batch N] [--threads N]\n"
-      "       {0} predict --weights F [--threads N] FILE...   (PGM or PNG images, or IDX image files)\n"
+      "                   [--save F] [--resume F] [--log F] [--plot F.svg] [--check-numerics] [--allow-unexpected]\n"
+      "       {0} eval    --weights F [--data DIR] [--batch N] [--threads N] [--allow-unexpected]\n"
+      "       {0} predict --weights F [--threads N] [--allow-unexpected] FILE...   (PGM or PNG images, or IDX image files)\n"
       "       {0} info\n"
       "The data directory defaults to {1}.\n"
       "A non-finite loss stops training with the op and model line it came from; --check-numerics\n"
-      "replays every step on the reference evaluator (slow) and stops at any non-finite value.\n",
+      "replays every step on the reference evaluator (slow) and stops at any non-finite value.\n"
+      "A checkpoint's tensors the model does not have are an error; --allow-unexpected ignores them.\n",
       program, kDefaultDataDir);
 }
 
@@ -216,6 +217,7 @@ Expected<int> runTrain(const PlanTable& table, const TrainConfig& defaults, cons
   TrainerOptions options;
   options.replay = replay;
   options.checkNumerics = flags.get("--check-numerics") != nullptr;
+  options.allowUnexpected = flags.get("--allow-unexpected") != nullptr;
   if (options.checkNumerics && !replay)
     return Error("--check-numerics needs the model's module, which this program was built without");
   options.config = defaults;
@@ -277,6 +279,15 @@ Expected<int> runTrain(const PlanTable& table, const TrainConfig& defaults, cons
   return 0;
 }
 
+// The weights eval and predict run with; --allow-unexpected ignores (and names) tensors the model lacks.
+Status loadWeights(const Checkpoint& ckpt, Executor& program, const Flags& flags, std::FILE* out) {
+  const bool allow = flags.get("--allow-unexpected") != nullptr;
+  std::vector<std::string> ignored;
+  if (Status s = applyCheckpoint(ckpt, program, LoadMode::Weights, allow ? &ignored : nullptr); !s) return s;
+  reportIgnored(out, ckpt.path, program.table().model, ignored);
+  return ok();
+}
+
 Status runEval(const PlanTable& table, const TrainConfig& defaults, const Flags& flags, std::FILE* out) {
   const std::string* weights = flags.get("--weights");
   if (!weights) return Error("eval needs --weights F (a checkpoint written by train --save)");
@@ -289,7 +300,7 @@ Status runEval(const PlanTable& table, const TrainConfig& defaults, const Flags&
   if (!ckpt) return ckpt.error();
   auto program = makeExecutor(table, *threads, ckpt->info.seed);
   if (!program) return program.error();
-  if (Status s = applyCheckpoint(*ckpt, **program, LoadMode::Weights); !s) return s;
+  if (Status s = loadWeights(*ckpt, **program, flags, out); !s) return s;
   auto data = loadData(dir, out);
   if (!data) return data.error();
   if (data->test.empty()) return Error(fmt::format("{} has no test set", dir));
@@ -380,7 +391,7 @@ Status runPredict(const PlanTable& table, const TrainConfig& defaults, const Fla
   auto executor = makeExecutor(table, *threads, ckpt->info.seed);
   if (!executor) return executor.error();
   Executor& program = **executor;
-  if (Status s = applyCheckpoint(*ckpt, program, LoadMode::Weights); !s) return s;
+  if (Status s = loadWeights(*ckpt, program, flags, out); !s) return s;
   const auto luts = normalizationTables(defaults.normalize, channels);
   const int64_t plane = io->imageSize / channels;
   const int64_t batch = table.maxBatch;

@@ -17,6 +17,8 @@ namespace sinter {
 //           [--check-numerics]   (replay every step on the reference evaluator; needs `model`)
 //   eval    --weights F [--data DIR] [--batch N] [--threads N]
 //   predict --weights F [--threads N] FILE...    (PGM or PNG images, or IDX image files)
+//   (eval, predict and train --resume take --allow-unexpected: a checkpoint's tensors that the
+//   model does not have are ignored and named, rather than an error)
 //   info
 // `defaults` is the model's train block; flags override it. The data directory defaults to
 // kDefaultDataDir (Fashion-MNIST). Errors go to stderr, "error: ...", and exit status 1; a non-finite

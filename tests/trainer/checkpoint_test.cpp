@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <limits>
+
 #include "tests/runtime/test_util.h"
 #include "tests/trainer/softmax_plan.h"
 #include "tests/trainer/trainer_util.h"
@@ -109,13 +111,28 @@ TEST_CASE("checkpoint: load errors name the file, the tensor and both shapes") {
   const std::string unknown = edited(dir, path, [](std::vector<NamedTensor>& ts) {
     ts.push_back(NamedTensor::fromFloats("fc2.weight", {1}, std::vector<float>{1}));
   });
-  CHECK(loadError(unknown, b, LoadMode::Weights) == unknown + ": 'fc2.weight' is not a parameter or state of model 'softmax'");
+  CHECK(loadError(unknown, b, LoadMode::Weights) ==
+        unknown + ": 'fc2.weight' is not a parameter or state of model 'softmax' (--allow-unexpected ignores them)");
   const std::string unknowns = edited(dir, path, [](std::vector<NamedTensor>& ts) {
     ts.push_back(NamedTensor::fromFloats("fc2.weight", {1}, std::vector<float>{1}));
     ts.push_back(NamedTensor::fromFloats("fc2.bias", {1}, std::vector<float>{1}));
   });
   CHECK(loadError(unknowns, b, LoadMode::Weights) ==
-        unknowns + ": 'fc2.weight', 'fc2.bias' are not parameters or state of model 'softmax'");
+        unknowns + ": 'fc2.weight', 'fc2.bias' are not parameters or state of model 'softmax' (--allow-unexpected ignores them)");
+
+  // Weights that diverged: a load-time error naming the tensor and its first non-finite element.
+  const std::string nan = edited(dir, path, [](std::vector<NamedTensor>& ts) {
+    for (NamedTensor& t : ts)
+      if (t.name == "fc.bias") {
+        std::vector<float> v(10, 0.5f);
+        v[3] = std::numeric_limits<float>::quiet_NaN();
+        v[7] = -std::numeric_limits<float>::infinity();
+        t = NamedTensor::fromFloats("fc.bias", {10}, v);
+      }
+  });
+  CHECK(loadError(nan, b, LoadMode::Weights) ==
+        nan + ": tensor 'fc.bias' holds 2 non-finite values (element 3 is nan): weights saved after training diverged "
+              "cannot be loaded");
 
   const std::string dtype = edited(dir, path, [](std::vector<NamedTensor>& ts) {
     for (NamedTensor& t : ts)
@@ -148,4 +165,16 @@ TEST_CASE("checkpoint: load errors name the file, the tensor and both shapes") {
 
   const std::string missingFile = dir.file("nope.safetensors");
   CHECK(loadError(missingFile, b, LoadMode::Weights).starts_with(missingFile + ": "));
+  {
+    // --allow-unexpected : the model's tensors load and the others are named back.
+    const std::string extra = edited(dir, path, [](std::vector<NamedTensor>& ts) {
+      ts.push_back(NamedTensor::fromFloats("fc2.weight", {1}, std::vector<float>{1}));
+      ts.push_back(NamedTensor::fromFloats("fc2.bias", {1}, std::vector<float>{1}));
+    });
+    auto ckpt = readCheckpoint(extra);
+    REQUIRE(ckpt.ok());
+    std::vector<std::string> ignored;
+    CHECK(applyCheckpoint(*ckpt, b, LoadMode::Weights, &ignored).ok());
+    CHECK(ignored == std::vector<std::string>{"fc2.weight", "fc2.bias"});
+  }
 }

@@ -1,5 +1,6 @@
 // trainerMain: train / eval / predict / info end to end on the softmax plan, and argument errors.
 #include "runtime/trainer_main.h"
+#include "runtime/tensor_file.h"
 
 #include <doctest/doctest.h>
 
@@ -84,6 +85,24 @@ TEST_CASE("trainerMain: train, eval and predict from the command line") {
   CHECK(evaluated.out.find("test acc ") != std::string::npos);
   CHECK(evaluated.out.find("(1000 images, ") != std::string::npos);
 
+  // A checkpoint with a tensor the model lacks: an error, unless --allow-unexpected (which names it).
+  {
+    Expected<TensorFile> file = readSafetensors(ckpt);
+    REQUIRE(file.ok());
+    file->tensors.push_back(NamedTensor::fromFloats("head.weight", {2}, std::vector<float>{1, 2}));
+    const std::string extra = dir.file("extra.safetensors");
+    REQUIRE(writeSafetensors(extra, *file).ok());
+    Run strict = run(plan.table, {"eval", "--weights", extra, "--data", dir.path().string()});
+    CHECK(strict.status == 1);
+    CHECK(strict.err == "error: " + extra + ": 'head.weight' is not a parameter or state of model 'softmax' "
+                        "(--allow-unexpected ignores them)\n");
+    Run allowed = run(plan.table, {"eval", "--weights", extra, "--data", dir.path().string(), "--allow-unexpected"});
+    INFO(allowed.err);
+    CHECK(allowed.status == 0);
+    CHECK(allowed.out.find(extra + ": ignored 1 tensor model 'softmax' does not have: 'head.weight'\n") != std::string::npos);
+    CHECK(allowed.out.find(evaluated.out.substr(evaluated.out.find("test acc "), 16)) != std::string::npos);
+  }
+
   // The test images as an IDX file and image 0 as a PGM: one line per image.
   const Dataset& test = mnistSubset().test;
   std::string pgm = "P5\n28 28\n255\n";
@@ -148,7 +167,7 @@ TEST_CASE("trainerMain: argument errors are one line and exit 1") {
   CHECK(error({"fit"}) == "error: unknown command 'fit' (commands: train, eval, predict, info)\n");
   CHECK(error({"train", "--epoch", "3"}) ==
         "error: unknown option '--epoch' for 'train' (options: --data --epochs --batch --lr --threads --seed --save "
-        "--resume --log --plot --check-numerics)\n");
+        "--resume --log --plot --check-numerics --allow-unexpected)\n");
   CHECK(error({"info", "--data", "x"}) == "error: unknown option '--data' for 'info' (it takes none)\n");
   CHECK(error({"train", "--batch", "512"}) ==
         "error: --batch 512 is above the plan's maximum batch 100 (compile the model with a larger maximum batch)\n");
