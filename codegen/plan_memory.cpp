@@ -8,11 +8,47 @@
 // time, so the work arena is the maximum over functions, sized at maxBatch. Aliases (reshapes,
 // in-place stores, the members of a group) take their storage's offset plus their own within it. Must not share bytes: two buffers of one function
 // whose intervals overlap (verifyMemoryPlan checks every pair after the pipeline).
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "codegen/kernel_passes.h"
 
 namespace sinter::kir {
+
+namespace {
+
+std::string bytesText(int64_t bytes) {
+  return bytes >= (int64_t{1} << 30) ? fmt::format("{:.1f} GiB", static_cast<double>(bytes) / (1 << 30))
+                                     : fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20));
+}
+
+// A plan whose arenas cannot be allocated is refused when it is compiled, with the size it needs,
+// rather than when the executable starts (or, past overcommit, when its pages are first touched).
+// Host plans are measured against this machine's physical memory: the executable usually runs where
+// it is built. (Device plans: the GPU is not known at compile time; the executor's allocation names
+// the size when it fails.)
+Status checkFitsMemory(const KProgram& p) {
+  const bool host = std::none_of(p.buffers.begin(), p.buffers.end(), [](const Buffer& b) { return b.space == MemorySpace::Device; });
+  const long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGESIZE);
+  if (!host || pages <= 0 || pageSize <= 0) return ok();
+  const int64_t memory = static_cast<int64_t>(pages) * pageSize;
+  if (p.stateBytes <= memory && p.workBytes <= memory - p.stateBytes) return ok();
+  // The largest buffer by a name the user wrote: not a concat group's storage ('fc1.weight..fc2.bias').
+  std::vector<bool> holdsOthers(p.buffers.size(), false);
+  for (size_t i = 0; i < p.buffers.size(); ++i)
+    if (p.buffers[i].storage != static_cast<int32_t>(i)) holdsOthers[p.buffers[i].storage] = true;
+  const Buffer* largest = &p.buffers.front();
+  for (size_t i = 0; i < p.buffers.size(); ++i)
+    if (!holdsOthers[i] && p.buffers[i].bytesAtMax > largest->bytesAtMax) largest = &p.buffers[i];
+  return Error(fmt::format("model '{}' needs {} of memory at batch {} (parameters and state {}, work arena {}), more than "
+                           "this machine's {}; its largest buffer is '{}', {} {}",
+                           p.model, bytesText(p.stateBytes + p.workBytes), p.maxBatch, bytesText(p.stateBytes),
+                           bytesText(p.workBytes), bytesText(memory), largest->name, formatType(largest->type),
+                           bytesText(largest->bytesAtMax)));
+}
+
+}  // namespace
 
 Expected<bool> planMemory(KProgram& p) {
   auto ownsStorage = [&](const Buffer& b) { return b.storage == static_cast<int32_t>(&b - p.buffers.data()); };
@@ -64,6 +100,7 @@ Expected<bool> planMemory(KProgram& p) {
     b.offset = s.offset + b.storageOffset;
     b.persistent = s.persistent;
   }
+  if (Status s = checkFitsMemory(p); !s) return s.error();
   return true;
 }
 

@@ -9,6 +9,7 @@
 #include "codegen/ref/evaluator.h"
 #include "codegen/target.h"
 #include "passes/pass.h"
+#include "runtime/checkpoint.h"
 #include "runtime/executor.h"
 #include "runtime/numerics.h"
 #include "runtime/tensor_file.h"
@@ -29,6 +30,7 @@ Status loadWeights(const Module& m, const std::string& path, ref::TensorMap& glo
   for (const NamedTensor& t : file->tensors) {
     const Global* g = m.global(t.name);
     if (!g) return Error(fmt::format("{}: tensor '{}' is not a parameter or buffer of model '{}'", path, t.name, m.name));
+    if (Status s = checkFinite(path, t); !s) return s;
     Dims dims(t.shape.begin(), t.shape.end());
     if (dims != g->type.dims)
       return Error(fmt::format("{}: tensor '{}' has shape {}, but the model's is {}", path, t.name, dimsText(dims),

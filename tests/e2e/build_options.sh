@@ -52,6 +52,11 @@ fi
 expect_error "--emit expects obj, llvm or asm" "$sinter" build "$model" --emit=exe
 expect_error "--jobs expects a non-negative integer, found 'two'" "$sinter" build "$model" --jobs=two
 expect_error "cannot open" "$sinter" build no-such-model.nn
+# A plan that cannot be allocated is refused when compiled, with what it needs (fc1.weight alone is
+# 292 GiB; these machines have 24 to 128 GiB).
+sed 's/dense(flatten(image), 128)/dense(flatten(image), 100000000)/' "$model" > huge.nn
+expect_error "kernel pass 'plan-memory': model 'mlp' needs " "$sinter" build huge.nn -o huge
+expect_error "its largest buffer is 'fc1.weight', f32[100000000,784] 292.1 GiB" "$sinter" build huge.nn -o huge
 expect_error "cannot open 'no-dir/x' for writing" "$sinter" build "$model" --emit=obj -o no-dir/x
 
 [ $failures -eq 0 ] && echo "build options: all checks passed" || { echo "build options: $failures failures"; exit 1; }

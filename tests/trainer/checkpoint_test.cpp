@@ -166,7 +166,7 @@ TEST_CASE("checkpoint: load errors name the file, the tensor and both shapes") {
   const std::string missingFile = dir.file("nope.safetensors");
   CHECK(loadError(missingFile, b, LoadMode::Weights).starts_with(missingFile + ": "));
   {
-    // --allow-unexpected : the model's tensors load and the others are named back.
+    // --allow-unexpected: the model's tensors load and the others are named back.
     const std::string extra = edited(dir, path, [](std::vector<NamedTensor>& ts) {
       ts.push_back(NamedTensor::fromFloats("fc2.weight", {1}, std::vector<float>{1}));
       ts.push_back(NamedTensor::fromFloats("fc2.bias", {1}, std::vector<float>{1}));
