@@ -81,6 +81,12 @@ std::string listNames(const std::vector<std::string>& names) {
 
 }  // namespace
 
+std::string bestWeightsPath(const std::string& path) {
+  constexpr std::string_view kExtension = ".safetensors";
+  if (endsWith(path, kExtension)) return path.substr(0, path.size() - kExtension.size()) + ".best.safetensors";
+  return path + ".best";
+}
+
 Status saveCheckpoint(const std::string& path, Executor& program, const CheckpointInfo& info) {
   const PlanTable& table = program.table();
   TensorFile file;
@@ -110,6 +116,7 @@ Status saveCheckpoint(const std::string& path, Executor& program, const Checkpoi
       {"seed", std::to_string(info.seed)},
       {"best_val_loss", std::isfinite(info.bestValLoss) ? fmt::format("{}", info.bestValLoss) : "inf"},
       {"epochs_since_best", std::to_string(info.epochsSinceBest)},
+      {"best_epoch", std::to_string(info.bestEpoch)},
   };
   return writeSafetensors(path, file);
 }
@@ -125,7 +132,8 @@ Expected<Checkpoint> readCheckpoint(const std::string& path) {
                    readMetaNumber(ckpt, "batch", ckpt.info.batch),
                    readMetaNumber(ckpt, "seed", ckpt.info.seed),
                    readMetaNumber(ckpt, "best_val_loss", ckpt.info.bestValLoss),
-                   readMetaNumber(ckpt, "epochs_since_best", ckpt.info.epochsSinceBest)})
+                   readMetaNumber(ckpt, "epochs_since_best", ckpt.info.epochsSinceBest),
+                   readMetaNumber(ckpt, "best_epoch", ckpt.info.bestEpoch)})
     if (!s) return s.error();
   return ckpt;
 }

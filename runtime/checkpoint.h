@@ -29,7 +29,15 @@ struct CheckpointInfo {
   int64_t epochStep = 0;
   double epochLossSum = 0;
   int64_t batch = 0;  // the batch size of its steps (0: not recorded)
+  // The epoch whose weights early stopping would give back (0: none yet). They are in the file
+  // bestWeightsPath names, written when that epoch ended, so a resumed run can still restore them.
+  int64_t bestEpoch = 0;
 };
+
+// Where early stopping keeps the best epoch's weights next to checkpoint `path`:
+// "ckpt.safetensors" -> "ckpt.best.safetensors". That file is a weights checkpoint itself
+// (eval --weights takes it), with metadata "epoch" naming the epoch.
+std::string bestWeightsPath(const std::string& path);
 
 // Writes every Param and State buffer (F32, or I32 for i32 buffers such as `train.seed`) in plan order,
 // `<bn>.num_batches_tracked` (I64 scalar = info.step) for every buffer named `<bn>.running_mean` as

@@ -239,23 +239,60 @@ class SignalGuard {
 
 // The model's own state (parameters, batch-norm running statistics: isModelState) at the best
 // validation loss so far, in host memory, for early stopping to give back. Optimizer state and
-// counters are not part of it, as in Keras' restore_best_weights.
+// counters are not part of it, as in Keras' restore_best_weights. With --save it is also written
+// next to the checkpoint (bestWeightsPath), so a resumed run restores it too.
 struct BestWeights {
-  int64_t epoch = 0;  // 0: none taken in this run
+  int64_t epoch = 0;  // 0: none taken (or read back)
   std::vector<std::pair<const PlanBuffer*, std::vector<std::byte>>> buffers;
 
-  void take(Executor& program, int64_t at) {
+  Status take(Executor& program, int64_t at, const std::string& savePath) {
     epoch = at;
     buffers.clear();
     const PlanTable& t = program.table();
+    TensorFile file;
     for (int32_t i = 0; i < t.numBuffers; ++i) {
       const PlanBuffer& b = t.buffers[i];
-      // Each storage once: the buffer that carries its initializer (views of it have none).
-      if (!isModelState(b) || !b.init || !*b.init) continue;
+      if (!isModelState(b) || !isGlobalStorage(b)) continue;
       std::vector<std::byte>& bytes = buffers.emplace_back(&b, std::vector<std::byte>()).second;
       bytes.resize(static_cast<size_t>(Executor::elements(b, 1)) * 4);
       program.read(b, 1, bytes);
+      NamedTensor tensor{b.name, b.type == BufferType::I32 ? ElemType::I32 : ElemType::F32, {}, {}};
+      for (int32_t d = 0; d < b.rank; ++d) tensor.shape.push_back(b.dims[d]);
+      tensor.bytes.assign(reinterpret_cast<const uint8_t*>(bytes.data()), reinterpret_cast<const uint8_t*>(bytes.data()) + bytes.size());
+      file.tensors.push_back(std::move(tensor));
     }
+    if (savePath.empty()) return ok();
+    file.metadata = {{"format", "sinter-checkpoint"}, {"model", t.model}, {"epoch", std::to_string(at)}};
+    return writeSafetensors(bestWeightsPath(savePath), file);
+  }
+  // The weights of epoch `at` from the file take() wrote next to checkpoint `resumed`. A file that
+  // is missing or holds another epoch (a crash between its write and the checkpoint's) leaves none,
+  // and says so: early stopping then keeps the last weights.
+  void readBack(Executor& program, const std::string& resumed, int64_t at, std::FILE* out) {
+    const std::string path = bestWeightsPath(resumed);
+    auto ckpt = readCheckpoint(path);
+    std::string problem;
+    if (!ckpt) problem = ckpt.error().message();
+    else if (ckpt->info.epoch != at) problem = fmt::format("{} holds epoch {}", path, ckpt->info.epoch);
+    if (problem.empty()) {
+      for (const NamedTensor& tensor : ckpt->file.tensors) {
+        const PlanBuffer* b = program.buffer(tensor.name);
+        if (!b || !isModelState(*b) || tensor.bytes.size() != static_cast<size_t>(Executor::elements(*b, 1)) * 4) {
+          problem = fmt::format("{}: tensor '{}' does not fit the model", path, tensor.name);
+          break;
+        }
+        buffers.emplace_back(b, std::vector<std::byte>(reinterpret_cast<const std::byte*>(tensor.bytes.data()),
+                                                       reinterpret_cast<const std::byte*>(tensor.bytes.data()) + tensor.bytes.size()));
+      }
+    }
+    if (problem.empty()) {
+      epoch = at;
+      return;
+    }
+    buffers.clear();
+    if (out)
+      fmt::print(out, "early stopping: no weights of epoch {}, the best so far ({}); stopping early will keep the last ones\n",
+                 at, problem);
   }
   void restore(Executor& program) const {
     for (const auto& [b, bytes] : buffers) program.write(*b, 1, bytes);
@@ -466,6 +503,7 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
     reportIgnored(out, options.resumePath, table.model, ignored);
     state = ckpt->info;
     state.model = table.model;
+    if (config.earlyStopping.enabled && state.bestEpoch > 0) best.readBack(program, options.resumePath, state.bestEpoch, out);
   } else if (Status s = writeScalar(program, "train.seed", BufferType::I32, static_cast<double>(static_cast<int32_t>(config.seed))); !s) {
     return s.error();
   }
@@ -593,7 +631,10 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
       if (report.validation.loss < state.bestValLoss - config.earlyStopping.minDelta) {
         state.bestValLoss = report.validation.loss;
         state.epochsSinceBest = 0;
-        if (config.earlyStopping.enabled) best.take(program, state.epoch);
+        if (config.earlyStopping.enabled) {
+          if (Status s = best.take(program, state.epoch, options.savePath); !s) return s.error();
+          state.bestEpoch = state.epoch;
+        }
       } else {
         ++state.epochsSinceBest;
         stop = config.earlyStopping.enabled && state.epochsSinceBest >= config.earlyStopping.patience;
@@ -620,7 +661,7 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
         fmt::print(out, "early stopping: validation loss has not improved on {:.4f} for {} epochs\n", state.bestValLoss,
                    state.epochsSinceBest);
         if (best.epoch > 0) fmt::print(out, "early stopping: restored the weights of epoch {}, the best on validation\n", best.epoch);
-        else fmt::print(out, "early stopping: kept the last weights (the best epoch came before --resume)\n");
+        else fmt::print(out, "early stopping: kept the last weights (those of the best epoch are not at hand)\n");
       }
       break;
     }

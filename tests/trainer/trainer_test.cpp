@@ -2,6 +2,7 @@
 // for bit (after an epoch, or mid-epoch after SIGINT), schedules the learning rate, stops early, stops on
 // a non-finite loss, and evaluates every image.
 #include "runtime/trainer.h"
+#include "runtime/tensor_file.h"
 
 #include <doctest/doctest.h>
 
@@ -403,6 +404,70 @@ TEST_CASE("trainer: early stopping gives back the best epoch's weights") {
   Program reloaded(plan.table, 2, 7);
   REQUIRE(loadCheckpoint(o.savePath, reloaded, LoadMode::Weights).ok());
   CHECK(weights(reloaded) == weights(once));
+}
+
+// The best epoch's weights outlive the run: --save writes them next to the checkpoint
+// (bestWeightsPath), and a run resumed after the best epoch still gives them back when it stops.
+TEST_CASE("trainer: early stopping restores the best epoch's weights after --resume") {
+  auto weights = [](Program& program) {
+    std::vector<std::vector<float>> out;
+    for (const char* name : {"fc.weight", "fc.bias"}) out.push_back(program.readAs<float>(*program.buffer(name), 1));
+    return out;
+  };
+  TempDir dir;
+  SoftmaxPlan plan;
+  TrainerOptions o = baseOptions(nullptr);
+  o.config.validation = 0.2;
+  o.config.epochs = 1;
+  Program once(plan.table, 2, 1);
+  REQUIRE(train(once, mnistSubset(), o).ok());
+
+  // Epoch 1 is the best (an improvement of 10 never comes), patience 2: the run stops after epoch 3.
+  // It is cut after epoch 2 and resumed in a fresh program.
+  o.config.epochs = 5;
+  o.config.earlyStopping = {true, 2, 10.0};
+  o.savePath = (dir.path() / "ckpt.safetensors").string();
+  o.stopAfter = 2;
+  Program first(plan.table, 2, 1);
+  REQUIRE(train(first, mnistSubset(), o).ok());
+  const std::string bestPath = (dir.path() / "ckpt.best.safetensors").string();
+  CHECK(bestWeightsPath(o.savePath) == bestPath);
+  {
+    Program best(plan.table, 2, 9);
+    auto info = loadCheckpoint(bestPath, best, LoadMode::Weights);  // a weights checkpoint itself
+    REQUIRE_MESSAGE(info.ok(), info.error().message());
+    CHECK(info->epoch == 1);
+    CHECK(weights(best) == weights(once));
+  }
+
+  Capture out;
+  o.out = out.file();
+  o.stopAfter = 0;
+  o.resumePath = o.savePath;
+  Program resumed(plan.table, 2, 1);
+  auto result = train(resumed, mnistSubset(), o);
+  REQUIRE_MESSAGE(result.ok(), result.error().message());
+  CHECK(result->stoppedEarly);
+  CHECK(result->state.epoch == 3);
+  CHECK(result->restoredEpoch == 1);
+  CHECK(out.text().find("early stopping: restored the weights of epoch 1, the best on validation") != std::string::npos);
+  CHECK(weights(resumed) == weights(once));
+
+  // A best-weights file of another epoch (a crash between its write and the checkpoint's): said, and
+  // the last weights are kept.
+  TensorFile other = *readSafetensors(bestPath);
+  for (auto& [key, value] : other.metadata)
+    if (key == "epoch") value = std::to_string(2);  // (not = "2": GCC 12 -Wrestrict false positive)
+  REQUIRE(writeSafetensors(bestPath, other).ok());
+  Capture out2;
+  o.out = out2.file();
+  Program mismatched(plan.table, 2, 1);
+  auto kept = train(mismatched, mnistSubset(), o);
+  REQUIRE_MESSAGE(kept.ok(), kept.error().message());
+  CHECK(kept->restoredEpoch == 0);
+  const std::string said = fmt::format("early stopping: no weights of epoch 1, the best so far ({} holds epoch 2)", bestPath);
+  CHECK(out2.text().find(said) != std::string::npos);
+  CHECK(out2.text().find("early stopping: kept the last weights") != std::string::npos);
 }
 
 TEST_CASE("trainer: a non-finite loss stops training and names the first bad buffer") {
