@@ -140,30 +140,38 @@ Status writeScalar(Executor& program, const char* name, BufferType type, double 
   return ok();
 }
 
-// Every global's storage (parameters, optimizer state, step and rate) as of a recent step. A
-// non-finite loss is traced by restoring it and re-running the steps since (bit for bit the same
-// steps) up to the failing one, whose inputs the replay then captures: only one copy of the state
-// every kSnapshotEvery steps, instead of one before every step.
-class StateSnapshot {
+// Host copies of some of the program's global storage, to put back later: the state snapshot that a
+// non-finite loss is traced from, and early stopping's best weights.
+class HostCopy {
  public:
-  void take(Executor& program) {
+  // Copies every buffer that is a global's storage and passes `which`.
+  void take(Executor& program, bool (*which)(const PlanBuffer&)) {
     const PlanTable& table = program.table();
     buffers_.clear();
     for (int32_t i = 0; i < table.numBuffers; ++i) {
       const PlanBuffer& b = table.buffers[i];
-      if (!isGlobalStorage(b)) continue;
+      if (!isGlobalStorage(b) || !which(b)) continue;
       std::vector<std::byte> bytes(static_cast<size_t>(Executor::elements(b, 1)) * 4);
       program.read(b, 1, bytes);
       buffers_.emplace_back(&b, std::move(bytes));
     }
   }
+  void add(const PlanBuffer* b, std::vector<std::byte> bytes) { buffers_.emplace_back(b, std::move(bytes)); }
+  void clear() { buffers_.clear(); }
   void restore(Executor& program) const {
     for (const auto& [b, bytes] : buffers_) program.write(*b, 1, bytes);
   }
+  const std::vector<std::pair<const PlanBuffer*, std::vector<std::byte>>>& buffers() const { return buffers_; }
 
  private:
   std::vector<std::pair<const PlanBuffer*, std::vector<std::byte>>> buffers_;
 };
+
+// The whole state (parameters, optimizer state, step and rate) is copied every kSnapshotEvery steps.
+// A non-finite loss is traced by restoring it and re-running the steps since (bit for bit the same
+// steps) up to the failing one, whose inputs the replay then captures: one copy of the state per
+// kSnapshotEvery steps instead of one before every step.
+bool wholeState(const PlanBuffer&) { return true; }
 constexpr int64_t kSnapshotEvery = 100;
 
 // Whether every global's storage (parameters, optimizer state) holds finite values only.
@@ -182,7 +190,7 @@ bool stateFinite(Executor& program) {
 // until the first one after which the loss or the state is not finite (at the latest `to`, whose
 // loss was not): that step made the first non-finite value, so its inputs and state, captured just
 // before it ran, are what the replay needs. Returns its index in the epoch.
-Expected<int64_t> rerunToFirstNonFinite(Executor& program, const StateSnapshot& snapshot, const Batcher& batches,
+Expected<int64_t> rerunToFirstNonFinite(Executor& program, const HostCopy& snapshot, const Batcher& batches,
                                         const FunctionIo& io, const TrainConfig& config, int64_t epoch, int64_t from,
                                         int64_t to, int64_t steps, int64_t batch, StepReplay& replay) {
   snapshot.restore(program);
@@ -243,26 +251,21 @@ class SignalGuard {
 // next to the checkpoint (bestWeightsPath), so a resumed run restores it too.
 struct BestWeights {
   int64_t epoch = 0;  // 0: none taken (or read back)
-  std::vector<std::pair<const PlanBuffer*, std::vector<std::byte>>> buffers;
+  HostCopy weights;
 
   Status take(Executor& program, int64_t at, const std::string& savePath) {
     epoch = at;
-    buffers.clear();
-    const PlanTable& t = program.table();
+    weights.take(program, isModelState);
+    if (savePath.empty()) return ok();
     TensorFile file;
-    for (int32_t i = 0; i < t.numBuffers; ++i) {
-      const PlanBuffer& b = t.buffers[i];
-      if (!isModelState(b) || !isGlobalStorage(b)) continue;
-      std::vector<std::byte>& bytes = buffers.emplace_back(&b, std::vector<std::byte>()).second;
-      bytes.resize(static_cast<size_t>(Executor::elements(b, 1)) * 4);
-      program.read(b, 1, bytes);
-      NamedTensor tensor{b.name, b.type == BufferType::I32 ? ElemType::I32 : ElemType::F32, {}, {}};
-      for (int32_t d = 0; d < b.rank; ++d) tensor.shape.push_back(b.dims[d]);
-      tensor.bytes.assign(reinterpret_cast<const uint8_t*>(bytes.data()), reinterpret_cast<const uint8_t*>(bytes.data()) + bytes.size());
+    for (const auto& [b, bytes] : weights.buffers()) {
+      NamedTensor tensor{b->name, b->type == BufferType::I32 ? ElemType::I32 : ElemType::F32, {}, {}};
+      tensor.shape.assign(b->dims, b->dims + b->rank);
+      const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+      tensor.bytes.assign(data, data + bytes.size());
       file.tensors.push_back(std::move(tensor));
     }
-    if (savePath.empty()) return ok();
-    file.metadata = {{"format", "sinter-checkpoint"}, {"model", t.model}, {"epoch", std::to_string(at)}};
+    file.metadata = {{"format", "sinter-checkpoint"}, {"model", program.table().model}, {"epoch", std::to_string(at)}};
     return writeSafetensors(bestWeightsPath(savePath), file);
   }
   // The weights of epoch `at` from the file take() wrote next to checkpoint `resumed`. A file that
@@ -281,22 +284,20 @@ struct BestWeights {
           problem = fmt::format("{}: tensor '{}' does not fit the model", path, tensor.name);
           break;
         }
-        buffers.emplace_back(b, std::vector<std::byte>(reinterpret_cast<const std::byte*>(tensor.bytes.data()),
-                                                       reinterpret_cast<const std::byte*>(tensor.bytes.data()) + tensor.bytes.size()));
+        const auto* data = reinterpret_cast<const std::byte*>(tensor.bytes.data());
+        weights.add(b, std::vector<std::byte>(data, data + tensor.bytes.size()));
       }
     }
     if (problem.empty()) {
       epoch = at;
       return;
     }
-    buffers.clear();
+    weights.clear();
     if (out)
       fmt::print(out, "early stopping: no weights of epoch {}, the best so far ({}); stopping early will keep the last ones\n",
                  at, problem);
   }
-  void restore(Executor& program) const {
-    for (const auto& [b, bytes] : buffers) program.write(*b, 1, bytes);
-  }
+  void restore(Executor& program) const { weights.restore(program); }
 };
 
 }  // namespace
@@ -560,7 +561,7 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
     trainBatches.startEpoch(e, true);
     BatchPipeline pipeline(trainBatches, *io, batch, first, steps, /*augment=*/true);
     Progress progress(out, e + 1, config.epochs, first, steps);
-    StateSnapshot snapshot;
+    HostCopy snapshot;
     int64_t snapshotAt = first;
     for (int64_t i = first; i < steps; ++i) {
       // A per-step schedule (onecycle, inv, warmup) sets the rate of every step: a state write, no
@@ -570,7 +571,7 @@ Expected<TrainResult> train(Executor& program, const DataSplits& data, const Tra
         if (Status s = writeScalar(program, "train.lr", BufferType::F32, report.lr); !s) return s.error();
       }
       if (options.replay && !options.checkNumerics && (i - first) % kSnapshotEvery == 0) {
-        snapshot.take(program);
+        snapshot.take(program, wholeState);
         snapshotAt = i;
       }
       const auto [staged, n] = pipeline.next();

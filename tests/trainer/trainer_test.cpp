@@ -374,22 +374,35 @@ TEST_CASE("trainer: early stopping on the validation loss") {
   CHECK(noSplit.error().message() == "early stopping watches the validation loss, but there is no validation split");
 }
 
-// Keras' restore_best_weights: epoch 1 is the best (an improvement of 10 never comes after it),
-// epoch 2 trains on and stops; the weights at the end, and in the --save checkpoint, are epoch 1's,
-// bit for bit what a run of 1 epoch leaves.
-TEST_CASE("trainer: early stopping gives back the best epoch's weights") {
-  auto weights = [](Program& program) {
-    std::vector<std::vector<float>> out;
-    for (const char* name : {"fc.weight", "fc.bias"}) out.push_back(program.readAs<float>(*program.buffer(name), 1));
-    return out;
-  };
-  TempDir dir;
-  SoftmaxPlan plan;
-  TrainerOptions o = baseOptions(nullptr);
+namespace {
+
+// The softmax's weights (fc.weight, fc.bias).
+std::vector<std::vector<float>> weights(Program& program) {
+  std::vector<std::vector<float>> out;
+  for (const char* name : {"fc.weight", "fc.bias"}) out.push_back(program.readAs<float>(*program.buffer(name), 1));
+  return out;
+}
+
+// Sets `o` to a validation split of 0.2 and returns the weights one epoch of that leaves: early
+// stopping's tests compare what it gives back with them.
+std::vector<std::vector<float>> weightsAfterOneEpoch(const SoftmaxPlan& plan, TrainerOptions& o) {
   o.config.validation = 0.2;
   o.config.epochs = 1;
   Program once(plan.table, 2, 1);
   REQUIRE(train(once, mnistSubset(), o).ok());
+  return weights(once);
+}
+
+}  // namespace
+
+// Keras' restore_best_weights: epoch 1 is the best (an improvement of 10 never comes after it),
+// epoch 2 trains on and stops; the weights at the end, and in the --save checkpoint, are epoch 1's,
+// bit for bit what a run of 1 epoch leaves.
+TEST_CASE("trainer: early stopping gives back the best epoch's weights") {
+  TempDir dir;
+  SoftmaxPlan plan;
+  TrainerOptions o = baseOptions(nullptr);
+  const std::vector<std::vector<float>> once = weightsAfterOneEpoch(plan, o);
 
   o.config.epochs = 5;
   o.config.earlyStopping = {true, 1, 10.0};
@@ -399,28 +412,20 @@ TEST_CASE("trainer: early stopping gives back the best epoch's weights") {
   REQUIRE_MESSAGE(result.ok(), result.error().message());
   CHECK(result->epochs.size() == 2);
   CHECK(result->restoredEpoch == 1);
-  CHECK(weights(stopped) == weights(once));
+  CHECK(weights(stopped) == once);
   // Without the restore, epoch 2's training would have moved them.
   Program reloaded(plan.table, 2, 7);
   REQUIRE(loadCheckpoint(o.savePath, reloaded, LoadMode::Weights).ok());
-  CHECK(weights(reloaded) == weights(once));
+  CHECK(weights(reloaded) == once);
 }
 
 // The best epoch's weights outlive the run: --save writes them next to the checkpoint
 // (bestWeightsPath), and a run resumed after the best epoch still gives them back when it stops.
 TEST_CASE("trainer: early stopping restores the best epoch's weights after --resume") {
-  auto weights = [](Program& program) {
-    std::vector<std::vector<float>> out;
-    for (const char* name : {"fc.weight", "fc.bias"}) out.push_back(program.readAs<float>(*program.buffer(name), 1));
-    return out;
-  };
   TempDir dir;
   SoftmaxPlan plan;
   TrainerOptions o = baseOptions(nullptr);
-  o.config.validation = 0.2;
-  o.config.epochs = 1;
-  Program once(plan.table, 2, 1);
-  REQUIRE(train(once, mnistSubset(), o).ok());
+  const std::vector<std::vector<float>> once = weightsAfterOneEpoch(plan, o);
 
   // Epoch 1 is the best (an improvement of 10 never comes), patience 2: the run stops after epoch 3.
   // It is cut after epoch 2 and resumed in a fresh program.
@@ -437,7 +442,7 @@ TEST_CASE("trainer: early stopping restores the best epoch's weights after --res
     auto info = loadCheckpoint(bestPath, best, LoadMode::Weights);  // a weights checkpoint itself
     REQUIRE_MESSAGE(info.ok(), info.error().message());
     CHECK(info->epoch == 1);
-    CHECK(weights(best) == weights(once));
+    CHECK(weights(best) == once);
   }
 
   Capture out;
@@ -451,7 +456,7 @@ TEST_CASE("trainer: early stopping restores the best epoch's weights after --res
   CHECK(result->state.epoch == 3);
   CHECK(result->restoredEpoch == 1);
   CHECK(out.text().find("early stopping: restored the weights of epoch 1, the best on validation") != std::string::npos);
-  CHECK(weights(resumed) == weights(once));
+  CHECK(weights(resumed) == once);
 
   // A best-weights file of another epoch (a crash between its write and the checkpoint's): said, and
   // the last weights are kept.
