@@ -124,7 +124,11 @@ Status saveCheckpoint(const std::string& path, Executor& program, const Checkpoi
 Expected<Checkpoint> readCheckpoint(const std::string& path) {
   auto file = readSafetensors(path);
   if (!file) return file.error();
-  Checkpoint ckpt{path, file.take(), {}};
+  return checkpointOf(path, file.take());
+}
+
+Expected<Checkpoint> checkpointOf(std::string path, TensorFile file) {
+  Checkpoint ckpt{std::move(path), std::move(file), {}};
   if (const std::string* model = findMeta(ckpt.file, "model")) ckpt.info.model = *model;
   for (Status s : {readMetaNumber(ckpt, "epoch", ckpt.info.epoch), readMetaNumber(ckpt, "step", ckpt.info.step),
                    readMetaNumber(ckpt, "epoch_step", ckpt.info.epochStep),

@@ -51,6 +51,9 @@ struct Checkpoint {
 // Reads a checkpoint file and its metadata without touching an Executor (the seed it holds is needed to
 // build one).
 Expected<Checkpoint> readCheckpoint(const std::string& path);
+// The checkpoint a tensor file read from path holds: its metadata read into info (the part of
+// readCheckpoint after the file is read, for input already in memory).
+Expected<Checkpoint> checkpointOf(std::string path, TensorFile file);
 
 // Checks the whole file against the plan before writing anything, then copies every tensor in.
 // Errors name the file and the tensor: unknown names, missing ones, dtype and shape mismatches
