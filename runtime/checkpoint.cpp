@@ -166,6 +166,10 @@ Status applyCheckpoint(const Checkpoint& ckpt, Executor& program, LoadMode mode)
     if (!sameShape(t.shape, shapeOf(*b)))
       return fail(fmt::format("tensor '{}' has shape {} but the model's is {}", t.name, shapeString(t.shape),
                               shapeString(shapeOf(*b))));
+    if (t.type == ElemType::F32)
+      for (size_t i = 0; i < t.size(); ++i)
+        if (const double v = t.at(i); !std::isfinite(v))
+          return fail(fmt::format("tensor '{}' holds {} at element {}: not a usable state", t.name, v, i));
     copies.emplace_back(&t, b);
   }
   if (!unexpected.empty())

@@ -57,7 +57,8 @@ Expected<Checkpoint> checkpointOf(std::string path, TensorFile file);
 
 // Checks the whole file against the plan before writing anything, then copies every tensor in.
 // Errors name the file and the tensor: unknown names, missing ones, dtype and shape mismatches
-// ("ckpt.safetensors: tensor 'fc1.weight' has shape [64, 784] but the model's is [128, 784]").
+// ("ckpt.safetensors: tensor 'fc1.weight' has shape [64, 784] but the model's is [128, 784]"), and
+// NaN or infinity anywhere in a tensor (a diverged run's state trains nothing and predicts nothing).
 Status applyCheckpoint(const Checkpoint& checkpoint, Executor& program, LoadMode mode);
 
 // readCheckpoint + applyCheckpoint.

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <limits>
+
 #include "tests/runtime/test_util.h"
 #include "tests/trainer/softmax_plan.h"
 #include "tests/trainer/trainer_util.h"
@@ -145,6 +147,27 @@ TEST_CASE("checkpoint: load errors name the file, the tensor and both shapes") {
     std::erase_if(ts, [](const NamedTensor& t) { return t.name == "fc.bias" || t.name == "bn.running_var"; });
   });
   CHECK(loadError(noParam, b, LoadMode::Weights) == noParam + ": missing tensors 'fc.bias', 'bn.running_var'");
+
+  // NaN or infinity in a weight or in optimizer state: refused at load time, naming the tensor.
+  const std::string nan = edited(dir, path, [](std::vector<NamedTensor>& ts) {
+    for (NamedTensor& t : ts)
+      if (t.name == "fc.bias") {
+        std::vector<float> v(10, 0.5f);
+        v[3] = std::numeric_limits<float>::quiet_NaN();
+        t = NamedTensor::fromFloats("fc.bias", {10}, v);
+      }
+  });
+  CHECK(loadError(nan, b, LoadMode::Weights) == nan + ": tensor 'fc.bias' holds nan at element 3: not a usable state");
+  const std::string inf = edited(dir, path, [](std::vector<NamedTensor>& ts) {
+    for (NamedTensor& t : ts)
+      if (t.name == "fc.weight.momentum_buffer") {
+        std::vector<float> v(t.size());
+        v.back() = -std::numeric_limits<float>::infinity();
+        t = NamedTensor::fromFloats(t.name, t.shape, v);
+      }
+  });
+  CHECK(loadError(inf, b, LoadMode::Resume) ==
+        inf + ": tensor 'fc.weight.momentum_buffer' holds -inf at element 7839: not a usable state");
 
   const std::string missingFile = dir.file("nope.safetensors");
   CHECK(loadError(missingFile, b, LoadMode::Weights).starts_with(missingFile + ": "));
