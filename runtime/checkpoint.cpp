@@ -124,7 +124,11 @@ Status saveCheckpoint(const std::string& path, Executor& program, const Checkpoi
 Expected<Checkpoint> readCheckpoint(const std::string& path) {
   auto file = readSafetensors(path);
   if (!file) return file.error();
-  Checkpoint ckpt{path, file.take(), {}};
+  return checkpointOf(path, file.take());
+}
+
+Expected<Checkpoint> checkpointOf(std::string path, TensorFile file) {
+  Checkpoint ckpt{std::move(path), std::move(file), {}};
   if (const std::string* model = findMeta(ckpt.file, "model")) ckpt.info.model = *model;
   for (Status s : {readMetaNumber(ckpt, "epoch", ckpt.info.epoch), readMetaNumber(ckpt, "step", ckpt.info.step),
                    readMetaNumber(ckpt, "epoch_step", ckpt.info.epochStep),
@@ -154,7 +158,7 @@ Status checkFinite(const std::string& path, const NamedTensor& t) {
       if (count++ == 0) first = static_cast<int64_t>(i), firstValue = v;
     }
   if (!count) return ok();
-  return Error(fmt::format("{}: tensor '{}' holds {} non-finite value{} (element {} is {}): weights saved after training "
+  return Error(fmt::format("{}: tensor '{}' holds {} non-finite value{} (element {} is {}): the state of a run that "
                            "diverged cannot be loaded",
                            path, t.name, count, count == 1 ? "" : "s", first,
                            std::isnan(firstValue) ? "nan" : firstValue > 0 ? "inf" : "-inf"));

@@ -61,6 +61,9 @@ struct Checkpoint {
 // Reads a checkpoint file and its metadata without touching an Executor (the seed it holds is needed to
 // build one).
 Expected<Checkpoint> readCheckpoint(const std::string& path);
+// The checkpoint a tensor file read from path holds: its metadata read into info (the part of
+// readCheckpoint after the file is read, for input already in memory).
+Expected<Checkpoint> checkpointOf(std::string path, TensorFile file);
 
 // Checks the whole file against the plan before writing anything, then copies every tensor in.
 // Errors name the file and the tensor: unknown names, missing ones, dtype and shape mismatches
@@ -78,7 +81,7 @@ void reportIgnored(std::FILE* out, const std::string& path, std::string_view mod
 Expected<CheckpointInfo> loadCheckpoint(const std::string& path, Executor& program, LoadMode mode);
 
 // An error naming `path`, the tensor and its first NaN or infinity when a float tensor holds one:
-// weights that diverged must not load as if they were a model.
+// the state of a run that diverged must not load as if it were a model.
 Status checkFinite(const std::string& path, const NamedTensor& t);
 
 }  // namespace sinter

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 #include <set>
+#include <span>
 #include <string_view>
 
 namespace sinter {
@@ -27,14 +28,18 @@ constexpr size_t kChunk = size_t{64} << 20;  // largest single gzread; keeps len
 // a lie, and we must not allocate what it promises before the data shows up.
 constexpr uint64_t kMaxDeflateRatio = 1032;
 constexpr uint64_t kMaxReserve = uint64_t{1} << 28;  // beyond this, grow as the data arrives
+// An image side past 2^24 is no picture we can classify, and keeps products of sizes far from overflow.
+constexpr int64_t kMaxSide = int64_t{1} << 24;
 
 std::string errnoText() { return std::strerror(errno); }
 
-// A file read through zlib: gzread decompresses a gzip file and passes any other file through unchanged,
-// so "train-images-idx3-ubyte" and "train-images-idx3-ubyte.gz" take the same path.
-class GzFile {
+// What a loader reads from: a file through zlib (gzread decompresses a gzip file and passes any other
+// file through unchanged, so "train-images-idx3-ubyte" and "train-images-idx3-ubyte.gz" take the same
+// path), or bytes already in memory, taken as they are. Either way the data arrives in reads, so a
+// header that lies about the size cannot make a loader allocate what it promises.
+class Input {
  public:
-  static Expected<GzFile> open(const std::string& path) {
+  static Expected<Input> open(const std::string& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return Error(fmt::format("{}: cannot open: {}", path, errnoText()));
     if (S_ISDIR(st.st_mode)) return Error(fmt::format("{}: is a directory", path));
@@ -42,13 +47,24 @@ class GzFile {
     gzFile f = gzopen(path.c_str(), "rb");
     if (!f) return Error(fmt::format("{}: cannot open: {}", path, errno ? errnoText() : "out of memory"));
     gzbuffer(f, 1 << 18);  // bigger than the 8 KiB default: fewer, larger reads of the compressed data
-    return GzFile(path, f, static_cast<uint64_t>(st.st_size));
+    return Input(path, f, static_cast<uint64_t>(st.st_size));
+  }
+  static Input fromBytes(std::span<const uint8_t> bytes, std::string_view name) {
+    Input in(std::string(name), nullptr, bytes.size());
+    in.bytes_ = bytes;
+    return in;
   }
 
   // Reads up to n bytes; fewer only at the end of the data. A corrupt or truncated gzip stream is an error.
   Expected<size_t> read(void* buf, size_t n) {
-    size_t got = 0;
     auto* p = static_cast<uint8_t*>(buf);
+    if (!f_) {
+      const size_t got = std::min(n, bytes_.size() - pos_);
+      if (got > 0) std::memcpy(p, bytes_.data() + pos_, got);
+      pos_ += got;
+      return got;
+    }
+    size_t got = 0;
     while (got < n) {
       const auto want = static_cast<unsigned>(std::min(n - got, kChunk));
       const int r = gzread(f_.get(), p + got, want);
@@ -98,7 +114,8 @@ class GzFile {
     return ok();
   }
 
-  bool compressed() { return gzdirect(f_.get()) == 0; }
+  const std::string& name() const { return path_; }
+  bool compressed() { return f_ && gzdirect(f_.get()) == 0; }
   // How size messages say where the actual size comes from.
   std::string holds() { return compressed() ? "decompressed, the file holds" : "the file holds"; }
 
@@ -106,7 +123,7 @@ class GzFile {
   struct Closer {
     void operator()(gzFile f) const { gzclose(f); }
   };
-  GzFile(std::string path, gzFile f, uint64_t diskSize) : path_(std::move(path)), f_(f), diskSize_(diskSize) {}
+  Input(std::string path, gzFile f, uint64_t diskSize) : path_(std::move(path)), f_(f), diskSize_(diskSize) {}
 
   uint64_t maxPlausibleSize() {
     uint64_t bound = diskSize_;
@@ -124,8 +141,10 @@ class GzFile {
   }
 
   std::string path_;
-  std::unique_ptr<gzFile_s, Closer> f_;
+  std::unique_ptr<gzFile_s, Closer> f_;  // null: reading bytes_
   uint64_t diskSize_ = 0;
+  std::span<const uint8_t> bytes_;
+  size_t pos_ = 0;
 };
 
 uint32_t bigEndian32(const uint8_t* p) {
@@ -139,14 +158,13 @@ struct Idx {
   std::vector<uint8_t> data;
 };
 
-Expected<Idx> readIdx(const std::string& path, uint32_t magic, std::string_view what) {
-  auto file = GzFile::open(path);
-  if (!file) return std::move(file.error());
+Expected<Idx> readIdx(Input& file, uint32_t magic, std::string_view what) {
+  const std::string& path = file.name();
   const unsigned ndims = magic & 0xFF;
 
   uint8_t head[4 + 4 * 3];
   const size_t headSize = 4 + 4 * size_t{ndims};
-  auto got = file->read(head, 4);
+  auto got = file.read(head, 4);
   if (!got) return std::move(got.error());
   if (*got < 4) return Error(fmt::format("{}: file is {} bytes, too short for an IDX header", path, *got));
   const uint32_t actual = bigEndian32(head);
@@ -160,7 +178,7 @@ Expected<Idx> readIdx(const std::string& path, uint32_t magic, std::string_view 
     return Error(fmt::format("{}: IDX file has {} dimensions but {} have {} (magic 0x{:08x}, expected 0x{:08x})", path,
                              actual & 0xFF, what, ndims, actual, magic));
   }
-  got = file->read(head + 4, headSize - 4);
+  got = file.read(head + 4, headSize - 4);
   if (!got) return std::move(got.error());
   if (*got < headSize - 4)
     return Error(fmt::format("{}: file is {} bytes, too short for the {}-byte IDX header of {}", path, 4 + *got,
@@ -177,15 +195,15 @@ Expected<Idx> readIdx(const std::string& path, uint32_t magic, std::string_view 
   if (__builtin_add_overflow(payload, uint64_t{headSize}, &expectedSize))
     return Error(fmt::format("{}: IDX dimensions are too large", path));
 
-  if (auto st = file->readInto(idx.data, payload); !st) return std::move(st.error());
+  if (auto st = file.readInto(idx.data, payload); !st) return std::move(st.error());
   if (idx.data.size() < payload)
     return Error(fmt::format("{}: truncated: the header describes {} bytes of {} ({} with the header) but {} {}", path,
-                             payload, what, expectedSize, file->holds(), headSize + idx.data.size()));
-  auto extra = file->skipRest();
+                             payload, what, expectedSize, file.holds(), headSize + idx.data.size()));
+  auto extra = file.skipRest();
   if (!extra) return std::move(extra.error());
   if (*extra > 0)
     return Error(fmt::format("{}: {} bytes past the end: the header describes {} bytes in all but {} {}", path, *extra,
-                             expectedSize, file->holds(), expectedSize + *extra));
+                             expectedSize, file.holds(), expectedSize + *extra));
   return idx;
 }
 
@@ -272,30 +290,158 @@ struct PgmCursor {
   }
 };
 
-}  // namespace
-
-Expected<IdxImages> readIdxImages(const std::string& path) {
-  auto idx = readIdx(path, kIdxImagesMagic, "images");
+Expected<IdxImages> idxImages(Input& in) {
+  auto idx = readIdx(in, kIdxImagesMagic, "images");
   if (!idx) return std::move(idx.error());
   IdxImages out;
   out.count = idx->dims[0];
   out.height = idx->dims[1];
   out.width = idx->dims[2];
   if (out.height == 0 || out.width == 0)
-    return Error(fmt::format("{}: images of {}x{} pixels are empty", path, out.height, out.width));
+    return Error(fmt::format("{}: images of {}x{} pixels are empty", in.name(), out.height, out.width));
+  // Even a file of no images must not describe images whose sizes overflow what uses them.
+  if (out.height >= kMaxSide || out.width >= kMaxSide)
+    return Error(fmt::format("{}: images of {}x{} pixels are too large (at most {} a side)", in.name(), out.height,
+                             out.width, kMaxSide - 1));
   out.pixels = std::move(idx->data);
   return out;
 }
 
-Expected<std::vector<int32_t>> readIdxLabels(const std::string& path, int32_t classes) {
-  auto idx = readIdx(path, kIdxLabelsMagic, "labels");
+Expected<std::vector<int32_t>> idxLabels(Input& in, int32_t classes) {
+  auto idx = readIdx(in, kIdxLabelsMagic, "labels");
   if (!idx) return std::move(idx.error());
   std::vector<int32_t> labels(idx->data.begin(), idx->data.end());
   for (size_t i = 0; i < labels.size(); ++i)
     if (labels[i] >= classes)
-      return Error(fmt::format("{}: label {} is {}, but there are only {} classes (0..{})", path, i, labels[i], classes,
-                               classes - 1));
+      return Error(fmt::format("{}: label {} is {}, but there are only {} classes (0..{})", in.name(), i, labels[i],
+                               classes, classes - 1));
   return labels;
+}
+
+Dataset emptyCifar() {
+  Dataset d;
+  d.channels = kCifarChannels;
+  d.height = d.width = kCifarSide;
+  d.classes = kClasses;
+  return d;
+}
+
+// Appends one CIFAR-10 batch file's records to d.
+Status appendCifarBatch(Dataset& d, Input& in) {
+  const std::string& path = in.name();
+  std::vector<uint8_t> raw;
+  if (auto st = in.readInto(raw, UINT64_MAX); !st) return st;
+  if (raw.empty())
+    return Error(fmt::format("{}: file is empty, expected CIFAR-10 records of {} bytes", path, kCifarRecord));
+  if (raw.size() % kCifarRecord != 0)
+    return Error(fmt::format(
+        "{}: {} {} bytes, not a whole number of {}-byte CIFAR-10 records (1 label + 3x32x32 "
+        "pixels): {} records and {} bytes left over",
+        path, in.holds(), raw.size(), kCifarRecord, raw.size() / kCifarRecord, raw.size() % kCifarRecord));
+  const size_t records = raw.size() / kCifarRecord;
+  d.pixels.reserve(d.pixels.size() + records * kCifarPixels);
+  for (size_t r = 0; r < records; ++r) {
+    const uint8_t* rec = raw.data() + r * kCifarRecord;
+    if (rec[0] >= kClasses)
+      return Error(fmt::format("{}: record {} has label {}, but CIFAR-10 has only {} classes (0..{})", path, r, rec[0],
+                               kClasses, kClasses - 1));
+    d.labels.push_back(rec[0]);
+    // The record's planes are already channel-major (R, G, B, each 32x32 row-major): NCHW as is.
+    d.pixels.insert(d.pixels.end(), rec + 1, rec + kCifarRecord);
+  }
+  d.count += static_cast<int64_t>(records);
+  return ok();
+}
+
+Expected<GrayImage> pgm(Input& in) {
+  std::vector<uint8_t> raw;
+  if (auto st = in.readInto(raw, UINT64_MAX); !st) return std::move(st.error());
+  const std::string_view text(reinterpret_cast<const char*>(raw.data()), raw.size());
+  const auto fail = [&](std::string msg) { return Error(fmt::format("{}: {}", in.name(), msg)); };
+
+  if (text.size() < 2 || text[0] != 'P' || (text[1] != '5' && text[1] != '2'))
+    return fail("not a PGM image (expected 'P5' or 'P2' at the start)");
+  const bool ascii = text[1] == '2';
+  PgmCursor cur{text, 2};
+  int64_t width = 0, height = 0, maxval = 0;
+  if (!cur.number(kMaxSide, width) || width == 0)
+    return fail(fmt::format("bad width: expected a number in 1..{}", kMaxSide - 1));
+  if (!cur.number(kMaxSide, height) || height == 0)
+    return fail(fmt::format("bad height: expected a number in 1..{}", kMaxSide - 1));
+  if (!cur.number(int64_t{1} << 20, maxval) || maxval == 0) return fail("bad maxval: expected a number in 1..65535");
+  if (maxval > 255)
+    return fail(fmt::format("maxval {} means 16-bit samples, which are not supported (at most 255)", maxval));
+  const size_t npixels = static_cast<size_t>(width * height);
+
+  GrayImage img;
+  img.width = width;
+  img.height = height;
+  img.maxval = static_cast<int>(maxval);
+  // The pixels are allocated only as far as the file holds them: the header's size may be a lie.
+  if (!ascii) {
+    // Exactly one whitespace byte separates maxval from the raster, whose bytes may look like anything.
+    if (cur.pos >= text.size() || std::string_view(" \t\n\r\v\f").find(text[cur.pos]) == std::string_view::npos)
+      return fail("expected a whitespace byte after maxval");
+    const size_t start = cur.pos + 1;
+    const size_t have = text.size() - start;
+    if (have < npixels)
+      return fail(fmt::format("truncated: a {}x{} image needs {} pixel bytes but the file holds {}", width, height,
+                              npixels, have));
+    if (have > npixels)
+      return fail(fmt::format("{} bytes after the {}x{} image (only one image per file is read)", have - npixels, width,
+                              height));
+    img.pixels.assign(raw.begin() + static_cast<std::ptrdiff_t>(start), raw.end());
+  } else {
+    // Each pixel takes at least a digit and a separator.
+    img.pixels.reserve(std::min(npixels, (text.size() - cur.pos) / 2 + 1));
+    for (size_t i = 0; i < npixels; ++i) {
+      int64_t v = 0;
+      const size_t at = cur.pos;
+      if (!cur.number(int64_t{1} << 20, v)) {
+        cur.pos = at;
+        cur.skipSpaceAndComments();
+        if (cur.pos >= text.size())
+          return fail(
+              fmt::format("truncated: a {}x{} image needs {} pixels but the file holds {}", width, height, npixels, i));
+        return fail(fmt::format("pixel {} (row {}, column {}): expected a number", i, i / static_cast<size_t>(width),
+                                i % static_cast<size_t>(width)));
+      }
+      if (v > maxval)
+        return fail(fmt::format("pixel {} (row {}, column {}) is {}, above maxval {}", i,
+                                i / static_cast<size_t>(width), i % static_cast<size_t>(width), v, maxval));
+      img.pixels.push_back(static_cast<uint8_t>(v));
+    }
+    cur.skipSpaceAndComments();
+    if (cur.pos != text.size())
+      return fail(fmt::format("more than the {} pixels of a {}x{} image", npixels, width, height));
+  }
+  if (maxval != 255)
+    for (uint8_t& p : img.pixels) p = static_cast<uint8_t>((p * 255 + maxval / 2) / maxval);
+  return img;
+}
+
+}  // namespace
+
+Expected<IdxImages> readIdxImages(const std::string& path) {
+  auto in = Input::open(path);
+  if (!in) return std::move(in.error());
+  return idxImages(*in);
+}
+
+Expected<IdxImages> parseIdxImages(std::span<const uint8_t> bytes, std::string_view name) {
+  Input in = Input::fromBytes(bytes, name);
+  return idxImages(in);
+}
+
+Expected<std::vector<int32_t>> readIdxLabels(const std::string& path, int32_t classes) {
+  auto in = Input::open(path);
+  if (!in) return std::move(in.error());
+  return idxLabels(*in, classes);
+}
+
+Expected<std::vector<int32_t>> parseIdxLabels(std::span<const uint8_t> bytes, std::string_view name, int32_t classes) {
+  Input in = Input::fromBytes(bytes, name);
+  return idxLabels(in, classes);
 }
 
 Expected<Dataset> readIdxDataset(const std::string& imagesPath, const std::string& labelsPath) {
@@ -318,105 +464,31 @@ Expected<Dataset> readIdxDataset(const std::string& imagesPath, const std::strin
 }
 
 Expected<Dataset> readCifarBatches(const std::vector<std::string>& paths) {
-  Dataset d;
-  d.channels = kCifarChannels;
-  d.height = d.width = kCifarSide;
-  d.classes = kClasses;
-  std::vector<uint8_t> raw;
+  Dataset d = emptyCifar();
   for (const std::string& path : paths) {
-    auto file = GzFile::open(path);
-    if (!file) return std::move(file.error());
-    if (auto st = file->readInto(raw, UINT64_MAX); !st) return std::move(st.error());
-    if (raw.empty())
-      return Error(fmt::format("{}: file is empty, expected CIFAR-10 records of {} bytes", path, kCifarRecord));
-    if (raw.size() % kCifarRecord != 0)
-      return Error(fmt::format(
-          "{}: {} {} bytes, not a whole number of {}-byte CIFAR-10 records (1 label + 3x32x32 "
-          "pixels): {} records and {} bytes left over",
-          path, file->holds(), raw.size(), kCifarRecord, raw.size() / kCifarRecord, raw.size() % kCifarRecord));
-    const size_t records = raw.size() / kCifarRecord;
-    d.pixels.reserve(d.pixels.size() + records * kCifarPixels);
-    for (size_t r = 0; r < records; ++r) {
-      const uint8_t* rec = raw.data() + r * kCifarRecord;
-      if (rec[0] >= kClasses)
-        return Error(fmt::format("{}: record {} has label {}, but CIFAR-10 has only {} classes (0..{})", path, r,
-                                 rec[0], kClasses, kClasses - 1));
-      d.labels.push_back(rec[0]);
-      // The record's planes are already channel-major (R, G, B, each 32x32 row-major): NCHW as is.
-      d.pixels.insert(d.pixels.end(), rec + 1, rec + kCifarRecord);
-    }
-    d.count += static_cast<int64_t>(records);
+    auto in = Input::open(path);
+    if (!in) return std::move(in.error());
+    if (Status s = appendCifarBatch(d, *in); !s) return s.error();
   }
   return d;
 }
 
+Expected<Dataset> parseCifarBatch(std::span<const uint8_t> bytes, std::string_view name) {
+  Dataset d = emptyCifar();
+  Input in = Input::fromBytes(bytes, name);
+  if (Status s = appendCifarBatch(d, in); !s) return s.error();
+  return d;
+}
+
 Expected<GrayImage> readPgm(const std::string& path) {
-  auto file = GzFile::open(path);
-  if (!file) return std::move(file.error());
-  std::vector<uint8_t> raw;
-  if (auto st = file->readInto(raw, UINT64_MAX); !st) return std::move(st.error());
-  const std::string_view text(reinterpret_cast<const char*>(raw.data()), raw.size());
-  const auto fail = [&](std::string msg) { return Error(fmt::format("{}: {}", path, msg)); };
+  auto in = Input::open(path);
+  if (!in) return std::move(in.error());
+  return pgm(*in);
+}
 
-  if (text.size() < 2 || text[0] != 'P' || (text[1] != '5' && text[1] != '2'))
-    return fail("not a PGM image (expected 'P5' or 'P2' at the start)");
-  const bool ascii = text[1] == '2';
-  PgmCursor cur{text, 2};
-  int64_t width = 0, height = 0, maxval = 0;
-  // A dimension past 2^24 is no picture we can classify, and keeps width * height far from overflow.
-  constexpr int64_t kMaxSide = int64_t{1} << 24;
-  if (!cur.number(kMaxSide, width) || width == 0)
-    return fail(fmt::format("bad width: expected a number in 1..{}", kMaxSide - 1));
-  if (!cur.number(kMaxSide, height) || height == 0)
-    return fail(fmt::format("bad height: expected a number in 1..{}", kMaxSide - 1));
-  if (!cur.number(int64_t{1} << 20, maxval) || maxval == 0) return fail("bad maxval: expected a number in 1..65535");
-  if (maxval > 255)
-    return fail(fmt::format("maxval {} means 16-bit samples, which are not supported (at most 255)", maxval));
-  const size_t npixels = static_cast<size_t>(width * height);
-
-  GrayImage img;
-  img.width = width;
-  img.height = height;
-  img.maxval = static_cast<int>(maxval);
-  img.pixels.resize(npixels);
-  if (!ascii) {
-    // Exactly one whitespace byte separates maxval from the raster, whose bytes may look like anything.
-    if (cur.pos >= text.size() || std::string_view(" \t\n\r\v\f").find(text[cur.pos]) == std::string_view::npos)
-      return fail("expected a whitespace byte after maxval");
-    const size_t start = cur.pos + 1;
-    const size_t have = text.size() - start;
-    if (have < npixels)
-      return fail(fmt::format("truncated: a {}x{} image needs {} pixel bytes but the file holds {}", width, height,
-                              npixels, have));
-    if (have > npixels)
-      return fail(fmt::format("{} bytes after the {}x{} image (only one image per file is read)", have - npixels, width,
-                              height));
-    std::memcpy(img.pixels.data(), raw.data() + start, npixels);
-  } else {
-    for (size_t i = 0; i < npixels; ++i) {
-      int64_t v = 0;
-      const size_t at = cur.pos;
-      if (!cur.number(int64_t{1} << 20, v)) {
-        cur.pos = at;
-        cur.skipSpaceAndComments();
-        if (cur.pos >= text.size())
-          return fail(
-              fmt::format("truncated: a {}x{} image needs {} pixels but the file holds {}", width, height, npixels, i));
-        return fail(fmt::format("pixel {} (row {}, column {}): expected a number", i, i / static_cast<size_t>(width),
-                                i % static_cast<size_t>(width)));
-      }
-      if (v > maxval)
-        return fail(fmt::format("pixel {} (row {}, column {}) is {}, above maxval {}", i,
-                                i / static_cast<size_t>(width), i % static_cast<size_t>(width), v, maxval));
-      img.pixels[i] = static_cast<uint8_t>(v);
-    }
-    cur.skipSpaceAndComments();
-    if (cur.pos != text.size())
-      return fail(fmt::format("more than the {} pixels of a {}x{} image", npixels, width, height));
-  }
-  if (maxval != 255)
-    for (uint8_t& p : img.pixels) p = static_cast<uint8_t>((p * 255 + maxval / 2) / maxval);
-  return img;
+Expected<GrayImage> parsePgm(std::span<const uint8_t> bytes, std::string_view name) {
+  Input in = Input::fromBytes(bytes, name);
+  return pgm(in);
 }
 
 Expected<DataSplits> loadDataDir(const std::string& dir) {

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "support/error.h"
@@ -39,6 +41,7 @@ struct IdxImages {
   int64_t count = 0, height = 0, width = 0;
   std::vector<uint8_t> pixels;  // count * height * width, row-major
 };
+// Images of at most 2^24 - 1 pixels a side.
 Expected<IdxImages> readIdxImages(const std::string& path);
 
 // The labels of an IDX1 unsigned-byte label file (magic 0x00000801), plain or gzip; each label must be
@@ -60,5 +63,13 @@ struct GrayImage {
   std::vector<uint8_t> pixels;  // height * width, row-major, scaled to 0..255
 };
 Expected<GrayImage> readPgm(const std::string& path);
+
+// The readers above for a file already in memory (name stands for its path in errors). The bytes are
+// read as they are (not gunzipped); a header never makes them allocate more than the bytes hold.
+Expected<IdxImages> parseIdxImages(std::span<const uint8_t> bytes, std::string_view name);
+Expected<std::vector<int32_t>> parseIdxLabels(std::span<const uint8_t> bytes, std::string_view name,
+                                              int32_t classes = 10);
+Expected<Dataset> parseCifarBatch(std::span<const uint8_t> bytes, std::string_view name);
+Expected<GrayImage> parsePgm(std::span<const uint8_t> bytes, std::string_view name);
 
 }  // namespace sinter

@@ -512,6 +512,8 @@ void writeValue(std::string& out, const Json& v) {
         out += fmt::format("{}", v.asInt());
       else if (!std::isfinite(v.asDouble()))
         out += "null";
+      else if (v.asDouble() == 0)
+        out += "-0.0";  // the only zero that is no integer; "-0" would read back as the integer 0
       else
         out += fmt::format("{}", v.asDouble());  // shortest form that reads back to the same double
       break;

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "support/error.h"
@@ -24,5 +26,8 @@ bool isPng(const std::string& path);
 // / 1000 rounded, as PIL's convert("L") does; a grey image read as RGB is an error, as a PGM given to a
 // colour model is. A damaged or truncated file is an error naming the file and libpng's complaint.
 Expected<Image> readPng(const std::string& path, int64_t channels);
+// The same for a file already in memory (name stands for its path in errors). A header that promises
+// more pixels than the bytes could inflate to is an error before anything is allocated for them.
+Expected<Image> decodePng(std::span<const uint8_t> bytes, std::string_view name, int64_t channels);
 
 }  // namespace sinter

@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <numeric>
 #include <set>
 
 #include "runtime/json.h"
@@ -151,18 +150,9 @@ Expected<std::vector<std::pair<std::string, std::string>>> parseMetadata(const J
   return out;
 }
 
-Expected<TensorFile> readImpl(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.fd < 0) return Error(fmt::format("cannot open: {}", errnoText()));
-  struct stat st {};
-  if (::fstat(fd.fd, &st) != 0) return Error(fmt::format("cannot stat: {}", errnoText()));
-  if (!S_ISREG(st.st_mode)) return Error("not a regular file");
-  const auto fileSize = static_cast<uint64_t>(st.st_size);
-  if (fileSize < 8)
-    return Error(fmt::format("file is {} bytes, too short for a safetensors header (at least 8)", fileSize));
-
-  uint8_t sizeBytes[8];
-  if (!preadAll(fd.fd, sizeBytes, 8, 0)) return Error(fmt::format("cannot read: {}", errnoText()));
+// The 8-byte little-endian header size at the start of a file of fileSize bytes, checked against the
+// bytes that follow it before anything is allocated for the header.
+Expected<uint64_t> headerSizeOf(const uint8_t (&sizeBytes)[8], uint64_t fileSize) {
   uint64_t headerSize = 0;
   for (int k = 7; k >= 0; --k) headerSize = headerSize << 8 | sizeBytes[k];  // little-endian u64
   if (headerSize > kMaxHeaderBytes)
@@ -170,50 +160,125 @@ Expected<TensorFile> readImpl(const std::string& path) {
                              kMaxHeaderBytes));
   if (headerSize > fileSize - 8)
     return Error(fmt::format("header size {} is larger than the {} bytes that follow it", headerSize, fileSize - 8));
-  const uint64_t dataStart = 8 + headerSize;
-  const uint64_t dataSize = fileSize - dataStart;
+  return headerSize;
+}
 
-  std::string header(headerSize, '\0');
-  if (!preadAll(fd.fd, header.data(), header.size(), 8))
-    return Error(fmt::format("cannot read header: {}", errnoText()));
+Status checkFileSize(uint64_t fileSize) {
+  if (fileSize < 8)
+    return Error(fmt::format("file is {} bytes, too short for a safetensors header (at least 8)", fileSize));
+  return ok();
+}
+
+// What the header says: the metadata, and the tensors (without their data) with their ranges.
+struct Layout {
+  std::vector<std::pair<std::string, std::string>> metadata;
+  std::vector<Entry> entries;
+};
+
+std::string rangeOf(const Entry& e) { return fmt::format("'{}' {}", e.tensor.name, offsetsString(e.begin, e.end)); }
+
+// The ranges must tile the data section exactly, as the format requires: sorted by start, each begins
+// where the previous one ended, the first at 0 and the last at the end. Overlap would make a file
+// ambiguous, and bytes no tensor owns could hide another file in it (a polyglot). Empty tensors hold no
+// bytes and may sit anywhere within the section.
+Status checkCoverage(const std::vector<Entry>& entries, uint64_t dataSize) {
+  std::vector<const Entry*> order;
+  for (const Entry& e : entries)
+    if (e.begin != e.end) order.push_back(&e);
+  // Stable: of two ranges with the same start, the message names them in header order.
+  std::stable_sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) { return a->begin < b->begin; });
+  const auto gap = [](int64_t begin, int64_t end, std::string where) {
+    return Error(fmt::format("data section bytes {}{} belong to no tensor (the format allows no gaps)",
+                             offsetsString(begin, end), where));
+  };
+  const Entry* prev = nullptr;
+  for (const Entry* cur : order) {
+    const int64_t covered = prev ? prev->end : 0;
+    if (cur->begin < covered)
+      return Error(fmt::format("tensors {} and {} overlap", rangeOf(*prev), rangeOf(*cur)));
+    if (cur->begin > covered)
+      return gap(covered, cur->begin,
+                 prev ? fmt::format(" between tensors {} and {}", rangeOf(*prev), rangeOf(*cur))
+                      : fmt::format(" before tensor {}", rangeOf(*cur)));
+    prev = cur;
+  }
+  const int64_t covered = prev ? prev->end : 0;
+  if (static_cast<uint64_t>(covered) != dataSize)
+    return gap(covered, static_cast<int64_t>(dataSize), prev ? fmt::format(" after tensor {}", rangeOf(*prev)) : "");
+  return ok();
+}
+
+// Validates the header (its JSON text, as the file holds it) against a data section of dataSize bytes.
+Expected<Layout> parseHeader(std::string_view header, uint64_t dataSize) {
   size_t bad = 0;
   if (!isValidUtf8(header, &bad)) return Error(fmt::format("header is not valid UTF-8 (at byte {})", bad));
   auto json = parseJson(header);
   if (!json) return Error(fmt::format("header is not valid JSON: {}", json.error().message()));
   if (!json->isObject()) return Error("header is not a JSON object");
 
-  TensorFile file;
-  std::vector<Entry> entries;
+  Layout layout;
   std::set<std::string_view> seen;
   for (const auto& [name, info] : json->asObject()) {
     if (!seen.insert(name).second) return Error(fmt::format("duplicate entry '{}' in the header", name));
     if (name == "__metadata__") {
       auto meta = parseMetadata(info);
       if (!meta) return std::move(meta.error());
-      file.metadata = meta.take();
+      layout.metadata = meta.take();
       continue;
     }
     auto entry = parseEntry(name, info, dataSize);
     if (!entry) return std::move(entry.error());
-    entries.push_back(entry.take());
+    layout.entries.push_back(entry.take());
   }
+  if (Status s = checkCoverage(layout.entries, dataSize); !s) return s.error();
+  return layout;
+}
 
-  // Ranges must not share bytes: sorted by start, each must begin at or after the previous end. Empty
-  // tensors occupy nothing and cannot overlap. (Holes are tolerated: only overlap makes a file ambiguous.)
-  std::vector<size_t> order(entries.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  std::erase_if(order, [&](size_t i) { return entries[i].begin == entries[i].end; });
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return entries[a].begin < entries[b].begin; });
-  for (size_t k = 1; k < order.size(); ++k) {
-    const Entry& prev = entries[order[k - 1]];
-    const Entry& cur = entries[order[k]];
-    if (cur.begin < prev.end)
-      return Error(fmt::format("tensors '{}' {} and '{}' {} overlap", prev.tensor.name,
-                               offsetsString(prev.begin, prev.end), cur.tensor.name,
-                               offsetsString(cur.begin, cur.end)));
+Expected<TensorFile> parseImpl(std::span<const uint8_t> bytes) {
+  if (Status s = checkFileSize(bytes.size()); !s) return s.error();
+  uint8_t sizeBytes[8];
+  std::memcpy(sizeBytes, bytes.data(), 8);
+  auto headerSize = headerSizeOf(sizeBytes, bytes.size());
+  if (!headerSize) return std::move(headerSize.error());
+  const std::span<const uint8_t> data = bytes.subspan(8 + *headerSize);
+  auto layout = parseHeader(
+      std::string_view(reinterpret_cast<const char*>(bytes.data()) + 8, static_cast<size_t>(*headerSize)),
+      data.size());
+  if (!layout) return std::move(layout.error());
+
+  TensorFile file{{}, std::move(layout->metadata)};
+  for (Entry& e : layout->entries) {
+    const auto range = data.subspan(static_cast<size_t>(e.begin), static_cast<size_t>(e.end - e.begin));
+    e.tensor.bytes.assign(range.begin(), range.end());
+    file.tensors.push_back(std::move(e.tensor));
   }
+  return file;
+}
 
-  for (Entry& e : entries) {
+// As parseImpl, but reads only the header into memory and each tensor's bytes straight into the tensor.
+Expected<TensorFile> readImpl(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.fd < 0) return Error(fmt::format("cannot open: {}", errnoText()));
+  struct stat st {};
+  if (::fstat(fd.fd, &st) != 0) return Error(fmt::format("cannot stat: {}", errnoText()));
+  if (!S_ISREG(st.st_mode)) return Error("not a regular file");
+  const auto fileSize = static_cast<uint64_t>(st.st_size);
+  if (Status s = checkFileSize(fileSize); !s) return s.error();
+
+  uint8_t sizeBytes[8];
+  if (!preadAll(fd.fd, sizeBytes, 8, 0)) return Error(fmt::format("cannot read: {}", errnoText()));
+  auto headerSize = headerSizeOf(sizeBytes, fileSize);
+  if (!headerSize) return std::move(headerSize.error());
+  const uint64_t dataStart = 8 + *headerSize;
+
+  std::string header(*headerSize, '\0');
+  if (!preadAll(fd.fd, header.data(), header.size(), 8))
+    return Error(fmt::format("cannot read header: {}", errnoText()));
+  auto layout = parseHeader(header, fileSize - dataStart);
+  if (!layout) return std::move(layout.error());
+
+  TensorFile file{{}, std::move(layout->metadata)};
+  for (Entry& e : layout->entries) {
     e.tensor.bytes.resize(static_cast<size_t>(e.end - e.begin));
     if (!preadAll(fd.fd, e.tensor.bytes.data(), e.tensor.bytes.size(), dataStart + static_cast<uint64_t>(e.begin)))
       return Error(fmt::format("tensor '{}': cannot read data: {}", e.tensor.name,
@@ -380,6 +445,12 @@ const NamedTensor* TensorFile::find(std::string_view name) const {
 Expected<TensorFile> readSafetensors(const std::string& path) {
   auto file = readImpl(path);
   if (!file) return Error(fmt::format("{}: {}", path, file.error().message()));
+  return file;
+}
+
+Expected<TensorFile> parseSafetensors(std::span<const uint8_t> bytes, std::string_view name) {
+  auto file = parseImpl(bytes);
+  if (!file) return Error(fmt::format("{}: {}", name, file.error().message()));
   return file;
 }
 

@@ -57,8 +57,11 @@ struct TensorFile {
 
 // Reads and fully validates a safetensors file: every error names the file and what is wrong, e.g.
 // "lenet.safetensors: tensor 'fc1.weight': data_offsets [0, 100] hold 100 bytes but shape [128, 784]
-// of F32 needs 401408".
+// of F32 needs 401408". The tensors' ranges must cover the data section exactly, without overlaps or
+// gaps. Only the header is read before it is validated; nothing is allocated from an unchecked size.
 Expected<TensorFile> readSafetensors(const std::string& path);
+// The same for a whole file already in memory; errors begin with name.
+Expected<TensorFile> parseSafetensors(std::span<const uint8_t> bytes, std::string_view name);
 
 // Writes the standard format (8-byte little-endian header size, JSON header in the given tensor order,
 // padded with spaces so the data starts 8-byte aligned, then the data), atomically: a temporary file

@@ -137,6 +137,8 @@ Expected<TrainConfig> parseTrainConfig(std::string_view text) {
       c.earlyStopping.enabled = flag != 0;
     } else if (key == "seed") good = bool(in >> c.seed);
     else if (!key.empty()) good = false;
+    // Nothing may follow what the key reads: "lr 0.1 0.2" is not a learning rate.
+    if (good && !key.empty()) good = (in >> std::ws).eof();
     if (!good) return Error(fmt::format("train settings line {}: cannot read '{}'", lineNo, line));
   }
   return c;

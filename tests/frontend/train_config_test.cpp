@@ -337,5 +337,32 @@ TEST_CASE("train config: independent errors are all reported") {
               "7:14: 'validation' expects a number in [0, 1), found 2"});
 }
 
+TEST_CASE("train config: the embedded text form rejects what it cannot read whole") {
+  const auto error = [](std::string_view text) {
+    auto c = parseTrainConfig(text);
+    REQUIRE_FALSE(c.ok());
+    return c.error().message();
+  };
+  CHECK(error("lr 0.1 0.2\n") == "train settings line 1: cannot read 'lr 0.1 0.2'");
+  CHECK(error("batch 64\nepochs 3x\n") == "train settings line 2: cannot read 'epochs 3x'");
+  CHECK(error("optimizer lbfgs\n") == "train settings line 1: cannot read 'optimizer lbfgs'");
+  CHECK(error("lr 1e999\n") == "train settings line 1: cannot read 'lr 1e999'");
+  CHECK(error("schedule step 1 0.1\n") == "train settings line 1: cannot read 'schedule step 1 0.1'");
+  CHECK(error("augment hflip\n") == "train settings line 1: cannot read 'augment hflip'");
+  CHECK(error("mean\n") == "train settings line 1: cannot read 'mean'");
+  CHECK(error("milestones 1 two\n") == "train settings line 1: cannot read 'milestones 1 two'");
+  CHECK(error("seed 1\nvalidation\n") == "train settings line 2: cannot read 'validation'");
+  CHECK(error("lr = 0.1\n") == "train settings line 1: cannot read 'lr = 0.1'");
+  // Trailing blanks and empty lines are fine, and what formats reads back to the same text.
+  auto c = parseTrainConfig("lr 0.5  \n\nbatch 8\t\nmilestones 3 5 \n");
+  REQUIRE(c.ok());
+  CHECK(c->optimizer.lr == 0.5);
+  CHECK(c->batch == 8);
+  CHECK(c->schedule.milestones == std::vector<int64_t>{3, 5});
+  auto back = parseTrainConfig(formatTrainConfig(*c));
+  REQUIRE(back.ok());
+  CHECK(formatTrainConfig(*back) == formatTrainConfig(*c));
+}
+
 }  // namespace
 }  // namespace sinter

@@ -173,6 +173,42 @@ TEST_CASE("dataset: IDX header errors") {
   // A header promising 2^32 * 2^32 * 2^32 bytes: refused before anything is allocated.
   test::writeBytes(p, idxBytes(0x803, {0xffffffff, 0xffffffff, 0xffffffff}, ""));
   CHECK(errorOf(readIdxImages(p)) == p + ": IDX dimensions are too large");
+  // A product that fits in 64 bits but not in the file: reported without allocating it.
+  test::writeBytes(p, idxBytes(0x803, {0xffffffff, 0xffffffff, 1}, "abc"));
+  CHECK(errorOf(readIdxImages(p)) ==
+        p + ": truncated: the header describes 18446744065119617025 bytes of images (18446744065119617041 with the "
+            "header) but the file holds 19");
+  // No images, but images of a size whose products overflow wherever they are used.
+  test::writeBytes(p, idxBytes(0x803, {0, 0xffffffff, 0xffffffff}, ""));
+  CHECK(errorOf(readIdxImages(p)) == p + ": images of 4294967295x4294967295 pixels are too large (at most 16777215 a side)");
+}
+
+TEST_CASE("dataset: loaders read bytes in memory as they read files") {
+  const auto span = [](const std::string& s) { return std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()); };
+  const std::string images = idxImages(3, 2, 4);
+  auto a = parseIdxImages(span(images), "mem");
+  REQUIRE(a.ok());
+  CHECK(a->count == 3);
+  CHECK(a->pixels.size() == 24);
+  CHECK(errorOf(parseIdxImages(span(images.substr(0, 20)), "mem")) ==
+        "mem: truncated: the header describes 24 bytes of images (40 with the header) but the file holds 20");
+  const std::string labels = idxLabels({0, 9, 4});
+  auto l = parseIdxLabels(span(labels), "mem");
+  REQUIRE(l.ok());
+  CHECK(*l == std::vector<int32_t>{0, 9, 4});
+  CHECK(errorOf(parseIdxLabels(span(idxLabels({0, 10})), "mem")) ==
+        "mem: label 1 is 10, but there are only 10 classes (0..9)");
+  const std::string cifar = cifarRecord(3, 5) + cifarRecord(7, 6);
+  auto c = parseCifarBatch(span(cifar), "mem");
+  REQUIRE(c.ok());
+  CHECK(c->count == 2);
+  CHECK(c->labels == std::vector<int32_t>{3, 7});
+  CHECK(errorOf(parseCifarBatch(span(cifar.substr(1)), "mem")) ==
+        "mem: the file holds 6145 bytes, not a whole number of 3073-byte CIFAR-10 records (1 label + 3x32x32 pixels): "
+        "1 records and 3072 bytes left over");
+  auto g = parsePgm(span("P2 2 1 255 7 9\n"), "mem");
+  REQUIRE(g.ok());
+  CHECK(g->pixels == std::vector<uint8_t>{7, 9});
 }
 
 TEST_CASE("dataset: IDX size errors give expected and actual sizes") {
@@ -356,4 +392,9 @@ TEST_CASE("dataset: PGM errors") {
   CHECK(err("P2\n2 2\n100\n1 2 300 4") == p + ": pixel 2 (row 1, column 0) is 300, above maxval 100");
   CHECK(err("P2\n2 2\n100\n1 2 x 4") == p + ": pixel 2 (row 1, column 0): expected a number");
   CHECK(err("P2\n2 2\n100\n1 2 3 4 5") == p + ": more than the 4 pixels of a 2x2 image");
+  // The largest image a header may describe, in a few bytes: refused before its 2^48 pixels are allocated.
+  CHECK(err("P5\n16777215 16777215\n255\nab") ==
+        p + ": truncated: a 16777215x16777215 image needs 281474943156225 pixel bytes but the file holds 2");
+  CHECK(err("P2\n16777215 16777215\n255\n1 2") ==
+        p + ": truncated: a 16777215x16777215 image needs 281474943156225 pixels but the file holds 2");
 }

@@ -102,7 +102,11 @@ TEST_CASE("json: write and parse round-trip") {
   CHECK(writeJson(Json(0.1)) == "0.1");
   CHECK(writeJson(Json(3.0)) == "3");
   CHECK(parseOk(writeJson(Json(1.0 / 3))).asDouble() == 1.0 / 3);
-  CHECK(writeJson(Json(-0.0)) == "-0");
+  // -0.0 keeps its sign through a round trip ("-0" would read back as the integer 0).
+  CHECK(writeJson(Json(-0.0)) == "-0.0");
+  const Json negZero = parseOk(writeJson(Json(-0.0)));
+  CHECK(negZero == Json(-0.0));
+  CHECK(std::signbit(negZero.asDouble()));
 }
 
 TEST_CASE("json: non-finite numbers are written as null") {
@@ -161,6 +165,12 @@ TEST_CASE("json: nesting is limited") {
   shallow.maxDepth = 2;
   CHECK(parseError(R"({"a": {"b": [1]}})", shallow) == "at byte 12: nesting deeper than 2 levels");
   CHECK(parseJson(R"({"a": {"b": 1}})", shallow).ok());
+  // A nesting bomb: a megabyte of brackets stops at the limit, without recursing a million frames.
+  const std::string bomb = std::string(1 << 20, '[') + std::string(1 << 20, ']');
+  CHECK(parseError(bomb) == "at byte 128: nesting deeper than 128 levels");
+  std::string objects;
+  for (int i = 0; i < 100000; ++i) objects += R"({"a":)";
+  CHECK(parseError(objects) == "at byte 640: nesting deeper than 128 levels");
 }
 
 TEST_CASE("json: UTF-8 validation") {

@@ -2,6 +2,7 @@
 #include "runtime/png.h"
 
 #include <doctest/doctest.h>
+#include <zlib.h>
 
 #include "png_writer.h"
 #include "test_util.h"
@@ -109,4 +110,26 @@ TEST_CASE("png: damaged files are errors naming the file") {
   CHECK_FALSE(isPng(dir.file("no.png")));
   CHECK(readError(dir.file("no.png")) == dir.file("no.png") + ": not a PNG image (no PNG signature at the start)");
   CHECK(readError(dir.file("missing.png")).starts_with("cannot open " + dir.file("missing.png") + ": "));
+}
+
+TEST_CASE("png: a header promising more pixels than the file could hold is refused before they are allocated") {
+  TempDir dir;
+  writePng(dir.file("one.png"), 1, 1, PNG_COLOR_TYPE_GRAY, 8, Bytes{7});
+  std::string bytes = test::readBytes(dir.file("one.png"));
+  // IHDR's width and height (bytes 16..23) become 16777215 each, and its CRC (bytes 29..32) is redone.
+  for (size_t i = 16; i < 24; ++i) bytes[i] = static_cast<char>(i % 4 == 0 ? 0x00 : 0xff);
+  const uint32_t crc = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(bytes.data() + 12), 17));
+  for (int k = 0; k < 4; ++k) bytes[29 + k] = static_cast<char>(crc >> (24 - 8 * k));
+  test::writeBytes(dir.file("huge.png"), bytes);
+  CHECK(readError(dir.file("huge.png")) ==
+        dir.file("huge.png") + ": damaged or truncated PNG: a 16777215x16777215 image needs 281474943156225 bytes of "
+                               "pixel data, more than a " + std::to_string(bytes.size()) + "-byte file can hold");
+  // The bytes in memory read as the file does.
+  auto fromBytes = decodePng(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), "mem", 1);
+  REQUIRE_FALSE(fromBytes.ok());
+  CHECK(fromBytes.error().message().starts_with("mem: damaged or truncated PNG: a 16777215x16777215 image"));
+  const std::string one = test::readBytes(dir.file("one.png"));
+  auto ok = decodePng(std::span(reinterpret_cast<const uint8_t*>(one.data()), one.size()), "mem", 1);
+  REQUIRE(ok.ok());
+  CHECK(ok->pixels == Bytes{7});
 }

@@ -252,17 +252,103 @@ TEST_CASE("safetensors: overlaps, duplicates and metadata") {
   CHECK(readError(dir, R"({"__metadata__":["pt"]})") == "'__metadata__' is [\"pt\"], not a string-to-string map");
   CHECK(readError(dir, R"({"__metadata__":{},"__metadata__":{}})") == "duplicate entry '__metadata__' in the header");
 
-  // Back-to-back and empty tensors, and a hole, are all fine.
+  // Back-to-back and empty tensors are fine; an empty tensor may sit anywhere in the data section.
   const std::string path = dir.file("ok.safetensors");
   test::writeBytes(
       path,
       safetensorsBytes(
-          R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},"b":{"dtype":"U8","shape":[2],"data_offsets":[6,8]}})",
+          R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"e":{"dtype":"F32","shape":[0],"data_offsets":[2,2]},"b":{"dtype":"U8","shape":[4],"data_offsets":[4,8]}})",
           "abcdefgh"));
   auto f = readSafetensors(path);
   REQUIRE_MESSAGE(f.ok(), (f.ok() ? "" : f.error().message()));
-  CHECK(f->find("b")->bytes == std::vector<uint8_t>{'g', 'h'});
+  CHECK(f->find("b")->bytes == std::vector<uint8_t>{'e', 'f', 'g', 'h'});
   CHECK(f->find("e")->bytes.empty());
+}
+
+TEST_CASE("safetensors: the tensors cover the data section exactly") {
+  TempDir dir;
+  // Two tensors with the same range, and one inside another: both named, whatever the header order.
+  CHECK(
+      readError(
+          dir,
+          R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})") ==
+      "tensors 'a' [0, 16] and 'b' [0, 16] overlap");
+  CHECK(
+      readError(
+          dir,
+          R"({"in":{"dtype":"U8","shape":[2],"data_offsets":[4,6]},"out":{"dtype":"U8","shape":[16],"data_offsets":[0,16]}})") ==
+      "tensors 'out' [0, 16] and 'in' [4, 6] overlap");
+  // Bytes that no tensor owns, before, between and after the tensors (the spec allows no holes).
+  CHECK(readError(dir, R"({"a":{"dtype":"U8","shape":[12],"data_offsets":[4,16]}})") ==
+        "data section bytes [0, 4] before tensor 'a' [4, 16] belong to no tensor (the format allows no gaps)");
+  CHECK(
+      readError(
+          dir,
+          R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[10],"data_offsets":[6,16]}})") ==
+      "data section bytes [4, 6] between tensors 'a' [0, 4] and 'b' [6, 16] belong to no tensor (the format allows "
+      "no gaps)");
+  CHECK(readError(dir, R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})") ==
+        "data section bytes [8, 16] after tensor 'a' [0, 8] belong to no tensor (the format allows no gaps)");
+  CHECK(readError(dir, R"({"__metadata__":{"format":"pt"}})") ==
+        "data section bytes [0, 16] belong to no tensor (the format allows no gaps)");
+}
+
+TEST_CASE("safetensors: hostile files give errors, and memory only for what the file holds") {
+  TempDir dir;
+  // Data cut short: the tensor's range reaches past the end of the file.
+  CHECK(readError(dir, R"({"w":{"dtype":"F32","shape":[1000000],"data_offsets":[0,4000000]}})", 64) ==
+        "tensor 'w': data_offsets [0, 4000000] reach past the end of the data section (64 bytes)");
+  // Offsets and shapes beyond anything a file holds.
+  CHECK(readError(dir, R"({"w":{"dtype":"U8","shape":[9223372036854775807],"data_offsets":[0,9223372036854775807]}})") ==
+        "tensor 'w': data_offsets [0, 9223372036854775807] reach past the end of the data section (16 bytes)");
+  CHECK(readError(dir, R"({"w":{"dtype":"U8","shape":[16],"data_offsets":[0,18446744073709551616]}})") ==
+        "tensor 'w': 'data_offsets' is [0,1.8446744073709552e+19], not [begin, end]");
+  // A wrong dtype, and a shape that does not match the bytes.
+  CHECK(readError(dir, R"({"w":{"dtype":"f32","shape":[4],"data_offsets":[0,16]}})") ==
+        "tensor 'w': unsupported dtype 'f32' (supported: F64, F32, I64, I32, U8)");
+  CHECK(readError(dir, R"({"w":{"dtype":"F64","shape":[4],"data_offsets":[0,16]}})") ==
+        "tensor 'w': data_offsets [0, 16] hold 16 bytes but shape [4] of F64 needs 32");
+  // A JSON nesting bomb in the header.
+  CHECK(readError(dir, std::string(100000, '[')) ==
+        "header is not valid JSON: at byte 128: nesting deeper than 128 levels");
+  // A header that claims the whole file, and every truncation of a good file.
+  TensorFile good;
+  good.tensors.push_back(NamedTensor::fromFloats("w", {2}, std::vector<float>{1, 2}));
+  REQUIRE(writeSafetensors(dir.file("good.safetensors"), good).ok());
+  const std::string bytes = test::readBytes(dir.file("good.safetensors"));
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    const std::string path = dir.file("cut.safetensors");
+    test::writeBytes(path, bytes.substr(0, n));
+    INFO(n);
+    CHECK_FALSE(readSafetensors(path).ok());
+  }
+}
+
+TEST_CASE("safetensors: bytes in memory read as the file does") {
+  TempDir dir;
+  TensorFile file;
+  file.metadata = {{"format", "pt"}};
+  file.tensors.push_back(NamedTensor::fromFloats("w", {2, 2}, std::vector<float>{1, 2, 3, 4}));
+  file.tensors.push_back(NamedTensor::fromInt64s("n", {}, std::vector<int64_t>{7}));
+  const std::string path = dir.file("m.safetensors");
+  REQUIRE(writeSafetensors(path, file).ok());
+  const std::string bytes = test::readBytes(path);
+  auto parsed = parseSafetensors(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), "mem");
+  REQUIRE(parsed.ok());
+  CHECK(parsed->metadata == file.metadata);
+  REQUIRE(parsed->tensors.size() == 2);
+  CHECK(parsed->find("w")->toFloats() == std::vector<float>{1, 2, 3, 4});
+  CHECK(parsed->find("n")->at(0) == 7.0);
+  // The same errors, named after what the caller says the bytes are.
+  const std::string cut = bytes.substr(0, bytes.size() - 1);
+  auto bad = parseSafetensors(std::span(reinterpret_cast<const uint8_t*>(cut.data()), cut.size()), "mem");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message() ==
+        "mem: tensor 'n': data_offsets [16, 24] reach past the end of the data section (23 bytes)");
+  test::writeBytes(path, cut);
+  auto fromFile = readSafetensors(path);
+  REQUIRE_FALSE(fromFile.ok());
+  CHECK(fromFile.error().message() == path + bad.error().message().substr(3));
 }
 
 TEST_CASE("safetensors: atomic write replaces the file and leaves no temporary") {

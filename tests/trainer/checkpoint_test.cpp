@@ -131,7 +131,7 @@ TEST_CASE("checkpoint: load errors name the file, the tensor and both shapes") {
       }
   });
   CHECK(loadError(nan, b, LoadMode::Weights) ==
-        nan + ": tensor 'fc.bias' holds 2 non-finite values (element 3 is nan): weights saved after training diverged "
+        nan + ": tensor 'fc.bias' holds 2 non-finite values (element 3 is nan): the state of a run that diverged "
               "cannot be loaded");
 
   const std::string dtype = edited(dir, path, [](std::vector<NamedTensor>& ts) {
@@ -162,6 +162,19 @@ TEST_CASE("checkpoint: load errors name the file, the tensor and both shapes") {
     std::erase_if(ts, [](const NamedTensor& t) { return t.name == "fc.bias" || t.name == "bn.running_var"; });
   });
   CHECK(loadError(noParam, b, LoadMode::Weights) == noParam + ": missing tensors 'fc.bias', 'bn.running_var'");
+
+  // NaN or infinity in optimizer state too.
+  const std::string inf = edited(dir, path, [](std::vector<NamedTensor>& ts) {
+    for (NamedTensor& t : ts)
+      if (t.name == "fc.weight.momentum_buffer") {
+        std::vector<float> v(t.size());
+        v.back() = -std::numeric_limits<float>::infinity();
+        t = NamedTensor::fromFloats(t.name, t.shape, v);
+      }
+  });
+  CHECK(loadError(inf, b, LoadMode::Resume) ==
+        inf + ": tensor 'fc.weight.momentum_buffer' holds 1 non-finite value (element 7839 is -inf): the state of a run "
+              "that diverged cannot be loaded");
 
   const std::string missingFile = dir.file("nope.safetensors");
   CHECK(loadError(missingFile, b, LoadMode::Weights).starts_with(missingFile + ": "));
