@@ -1,6 +1,8 @@
 // The graph IR: lookups and the node builder.
 #include "ir/module.h"
 
+#include <algorithm>
+
 namespace sinter {
 
 std::vector<ValueId> Function::inputs() const {
@@ -58,7 +60,9 @@ ValueId Builder::create(OpKind op, std::vector<ValueId> operands, Attrs attrs, s
     return kNoValue;
   }
   if (!withinElementLimit(type->dims)) {
-    fail(Error(loc_, fmt::format("'{}' would make {}, more than 2^40 elements per batch item", info.mnemonic, formatType(*type))));
+    const bool negative = std::any_of(type->dims.begin(), type->dims.end(), [](int64_t d) { return d < 0 && d != kBatch; });
+    fail(Error(loc_, fmt::format("'{}' would make {}, {}", info.mnemonic, formatType(*type),
+                                 negative ? "which has a negative extent" : "more than 2^40 elements per batch item")));
     return kNoValue;
   }
   fn_.nodes.push_back(Node{op, std::move(operands), std::move(attrs), type.take(), std::move(name), loc_});

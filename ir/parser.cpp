@@ -1,6 +1,9 @@
 // The IR parser: reads the text that ir/printer.cpp writes (grammar there) back into a Module,
 // re-running every op's shape rule so a hand-edited dump is type-checked as it is read.
+#include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <map>
 
@@ -78,8 +81,9 @@ class IrParser {
   }
 
   SourceLoc here() { skipSpace(); return SourceLoc{source_, line_, col_, 1}; }
-  bool error(std::string message) {
-    if (!error_) error_ = Error(here(), std::move(message));
+  bool error(std::string message) { return errorAt(here(), std::move(message)); }
+  bool errorAt(SourceLoc at, std::string message) {
+    if (!error_) error_ = Error(std::move(at), std::move(message));
     return false;
   }
   Error fail(std::string message = "") {
@@ -111,7 +115,7 @@ class IrParser {
 
   // --- values ---
   bool number(Attr& out) {
-    skipSpace();
+    const SourceLoc at = here();
     size_t start = pos_;
     if (pos_ < text_.size() && (text_[pos_] == '-' || text_[pos_] == '+')) advance();
     std::string_view n = peekName();
@@ -130,9 +134,13 @@ class IrParser {
     while (pos_ < end) advance();
     bool isFloat = literal.find_first_of(".eE") != std::string::npos;
     char* stop = nullptr;
+    errno = 0;
     if (isFloat) out = std::strtod(literal.c_str(), &stop);
     else out = static_cast<int64_t>(std::strtoll(literal.c_str(), &stop, 10));
     if (literal.empty() || *stop != '\0') return error(fmt::format("malformed number '{}'", literal));
+    // Overflow only: the printer writes infinities as inf, and a denormal or zero reads back as written.
+    const bool overflow = errno == ERANGE && (!isFloat || std::isinf(std::get<double>(out)));
+    if (overflow) return errorAt(at, fmt::format("number '{}' is out of range", literal));
     return true;
   }
 
@@ -201,6 +209,7 @@ class IrParser {
   }
 
   bool type(TensorType& t) {
+    const SourceLoc at = here();
     std::string name = word();
     if (name == "f32") t.dtype = DType::F32;
     else if (name == "i32") t.dtype = DType::I32;
@@ -209,6 +218,13 @@ class IrParser {
     if (!peek('[')) return error("expected '[' after the element type");
     if (!attrValue(dims) || !std::holds_alternative<std::vector<int64_t>>(dims)) return error("expected integer dimensions");
     t.dims = std::get<std::vector<int64_t>>(dims);
+    // What the frontend guarantees of every type, so that the shape rules' arithmetic cannot overflow.
+    for (int64_t d : t.dims)
+      if (d < 0 && d != kBatch) return errorAt(at, fmt::format("dimension {} of {} is negative", d, formatType(t)));
+    if (std::count(t.dims.begin(), t.dims.end(), kBatch) > 1)
+      return errorAt(at, fmt::format("{} has B twice", formatType(t)));
+    if (!withinElementLimit(t.dims))
+      return errorAt(at, fmt::format("{} has more than 2^40 elements per batch item", formatType(t)));
     return true;
   }
 

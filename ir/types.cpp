@@ -14,6 +14,8 @@ int64_t TensorType::numel(int64_t batch) const {
 }
 
 bool withinElementLimit(const Dims& dims) {
+  for (int64_t d : dims)
+    if (d < 0 && d != kBatch) return false;  // a negative extent is no shape at all
   if (std::find(dims.begin(), dims.end(), 0) != dims.end()) return true;
   int64_t n = 1;
   for (int64_t d : dims) {

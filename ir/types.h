@@ -19,7 +19,8 @@ using Dims = std::vector<int64_t>;
 // The most elements a tensor holds per batch item. Shapes past it are refused where they are made
 // (frontend types and parameters, Builder::create), so size arithmetic cannot overflow.
 constexpr int64_t kMaxElements = int64_t{1} << 40;
-// Whether the constant extents of `dims` multiply to at most kMaxElements (checked without overflow).
+// Whether the constant extents of `dims` are non-negative and multiply to at most kMaxElements
+// (checked without overflow).
 bool withinElementLimit(const Dims& dims);
 
 struct TensorType {

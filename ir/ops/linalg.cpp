@@ -52,8 +52,11 @@ Expected<Dims> convOutput(const Dims& x, const Dims& w, const Attrs& attrs) {
   int64_t groups = attrs.i("groups");
   if (x[1] == kBatch || x[1] % groups != 0 || w[0] % groups != 0)
     return Error(fmt::format("{} channels and {} filters must both be divisible by groups = {}", dim(x[1]), w[0], groups));
-  if (w[1] * groups != x[1])
-    return Error(fmt::format("weight {} expects {} input channels, found {}", formatDims(w), w[1] * groups, dim(x[1])));
+  int64_t channels = 0;
+  if (__builtin_mul_overflow(w[1], groups, &channels))
+    return Error(fmt::format("weight {} with groups = {} expects more input channels than fit in 64 bits", formatDims(w), groups));
+  if (channels != x[1])
+    return Error(fmt::format("weight {} expects {} input channels, found {}", formatDims(w), channels, dim(x[1])));
   const auto &s = attrs.ints("stride"), &p = attrs.ints("padding"), &d = attrs.ints("dilation");
   Dims out = {x[0], w[0], 0, 0};
   for (int i = 0; i < 2; ++i) {
@@ -82,7 +85,13 @@ Expected<TensorType> inferConvGradInput(OpKind, std::span<const TensorType> in, 
   if (auto s = needInts(attrs, "input_hw", 2); !s) return s.error();
   if (!rank4f32(in[0]) || !rank4f32(in[1])) return Error("conv2d_grad_input needs rank-4 f32 operands");
   const Dims &dy = in[0].dims, &w = in[1].dims;
-  Dims x = {dy[0], w[1] * attrs.i("groups"), attrs.ints("input_hw")[0], attrs.ints("input_hw")[1]};
+  const auto& hw = attrs.ints("input_hw");
+  if (hw[0] < 1 || hw[1] < 1) return Error(fmt::format("input_hw {} must be positive", formatAttr(hw)));
+  int64_t channels = 0;
+  if (__builtin_mul_overflow(w[1], attrs.i("groups"), &channels))
+    return Error(fmt::format("weight {} with groups = {} has more input channels than fit in 64 bits", formatDims(w),
+                             attrs.i("groups")));
+  Dims x = {dy[0], channels, hw[0], hw[1]};
   Expected<Dims> out = convOutput(x, w, attrs);
   if (!out) return out.error();
   if (*out != dy) return Error(fmt::format("gradient {} does not match the convolution's output {}", formatDims(dy), formatDims(*out)));

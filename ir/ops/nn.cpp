@@ -14,7 +14,7 @@ Status poolAttrs(const Attrs& attrs) {
   for (int i = 0; i < 2; ++i) {
     if (k[i] < 1 || s[i] < 1) return Error("kernel and stride must be at least 1");
     // PyTorch's rule: a window must hold at least one real element.
-    if (p[i] < 0 || 2 * p[i] > k[i]) return Error(fmt::format("padding {} must be between 0 and half the kernel {}", p[i], k[i]));
+    if (p[i] < 0 || p[i] > k[i] / 2) return Error(fmt::format("padding {} must be between 0 and half the kernel {}", p[i], k[i]));
   }
   return ok();
 }
@@ -51,6 +51,8 @@ Expected<TensorType> inferMaxPoolGrad(OpKind op, std::span<const TensorType> in,
 Expected<TensorType> inferAvgPoolGrad(OpKind op, std::span<const TensorType> in, const Attrs& attrs) {
   if (auto s = needInts(attrs, "input_hw", 2); !s) return s.error();
   if (in[0].rank() != 4) return Error("avgpool2d_grad needs a rank-4 gradient");
+  const auto& hw = attrs.ints("input_hw");
+  if (hw[0] < 1 || hw[1] < 1) return Error(fmt::format("input_hw {} must be positive", formatAttr(hw)));
   TensorType x = f32({in[0].dims[0], in[0].dims[1], attrs.ints("input_hw")[0], attrs.ints("input_hw")[1]});
   TensorType xs[] = {x};
   Expected<TensorType> y = inferPool(op, xs, attrs);

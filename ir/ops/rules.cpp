@@ -64,7 +64,12 @@ std::vector<ValueId> zeroGradient(Builder&, const Node& n, ValueId, ValueId) {
 }
 
 int64_t windowOut(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil) {
-  int64_t span = in + 2 * pad - dil * (k - 1) - 1;
+  // Attributes read from IR text may be any int64: a window too large to compute fits nowhere.
+  int64_t padded = 0, reach = 0, span = 0;
+  if (__builtin_mul_overflow(pad, 2, &padded) || __builtin_add_overflow(in, padded, &padded) ||
+      __builtin_mul_overflow(dil, k - 1, &reach) || __builtin_sub_overflow(padded, reach, &span) ||
+      __builtin_sub_overflow(span, 1, &span))
+    return -1;
   if (span < 0 || stride <= 0) return -1;
   return span / stride + 1;
 }

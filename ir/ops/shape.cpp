@@ -9,13 +9,13 @@ namespace {
 
 using namespace rules;
 
-// Product of the constant extents, and whether B is among them.
+// Product of the constant extents (-1 if it overflows), and whether B is among them.
 std::pair<int64_t, bool> staticSize(const Dims& dims) {
   int64_t n = 1;
   bool batch = false;
   for (int64_t d : dims) {
     if (d == kBatch) batch = true;
-    else n *= d;
+    else if (n >= 0 && __builtin_mul_overflow(n, d, &n)) n = -1;
   }
   return {n, batch};
 }
@@ -26,7 +26,7 @@ Expected<TensorType> inferReshape(OpKind, std::span<const TensorType> in, const 
   for (int64_t d : to)
     if (d < kBatch) return Error(fmt::format("invalid extent {} in reshape", d));
   if (std::count(to.begin(), to.end(), kBatch) > 1) return Error("reshape target has B twice");
-  if (staticSize(in[0].dims) != staticSize(to))
+  if (staticSize(to).first < 0 || staticSize(in[0].dims) != staticSize(to))
     return Error(fmt::format("cannot reshape {} to {}", formatType(in[0]), formatDims(to)));
   return TensorType{in[0].dtype, to};
 }
@@ -85,7 +85,8 @@ Expected<TensorType> inferSliceOrPad(OpKind op, std::span<const TensorType> in, 
     out[axis] = b - a;
   } else {
     if (a < 0 || b < 0) return Error("padding must be non-negative");
-    out[axis] = extent + a + b;
+    if (__builtin_add_overflow(extent, a, &out[axis]) || __builtin_add_overflow(out[axis], b, &out[axis]))
+      return Error(fmt::format("padding {} and {} of an extent {} is more than fits in 64 bits", a, b, extent));
   }
   return TensorType{in[0].dtype, out};
 }
