@@ -161,7 +161,7 @@ Status checkFinite(const std::string& path, const NamedTensor& t) {
   return Error(fmt::format("{}: tensor '{}' holds {} non-finite value{} (element {} is {}): the state of a run that "
                            "diverged cannot be loaded",
                            path, t.name, count, count == 1 ? "" : "s", first,
-                           std::isnan(firstValue) ? "nan" : firstValue > 0 ? "inf" : "-inf"));
+                           nonFiniteName(firstValue)));
 }
 
 Status applyCheckpoint(const Checkpoint& ckpt, Executor& program, LoadMode mode, std::vector<std::string>* ignored) {

@@ -9,12 +9,11 @@
 #include <limits>
 
 #include "ir/printer.h"
+#include "runtime/tensor_file.h"
 
 namespace sinter {
 
 namespace {
-
-std::string nonFiniteName(double v) { return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
 
 // "[3, 7]": the row-major index of element `flat` of a tensor of `dims`.
 std::string elementIndex(int64_t flat, const Dims& dims) {
@@ -81,7 +80,9 @@ std::vector<bool> forwardValues(const Function& fn) {
   return forward;
 }
 
-ref::OpObserver stopAt(const Function& fn, const Module& m) {
+}  // namespace
+
+ref::OpObserver stopAtNonFinite(const Module& m, const Function& fn) {
   return [&fn, &m, forward = forwardValues(fn)](
              const Node& n, ValueId v, std::span<const ref::Tensor* const> operands, const ref::Tensor& out) -> Status {
     if (out.dtype != DType::F32) return ok();
@@ -107,9 +108,7 @@ ref::OpObserver stopAt(const Function& fn, const Module& m) {
   };
 }
 
-}  // namespace
 
-ref::OpObserver stopAtNonFinite(const Module& m, const Function& fn) { return stopAt(fn, m); }
 
 Expected<std::unique_ptr<StepReplay>> StepReplay::create(const ModelText& model, const PlanTable& table) {
   std::unique_ptr<StepReplay> r(new StepReplay());
@@ -171,7 +170,7 @@ Status StepReplay::replay() const {
   for (const Captured& c : globals_) globals[c.name] = tensorOf(c);
   const ref::TensorMap before = globals;
   Expected<ref::TensorMap> results =
-      ref::evaluate(module_, step_->name, inputs, globals, ref::Precision::F32, stopAt(*step_, module_));
+      ref::evaluate(module_, step_->name, inputs, globals, ref::Precision::F32, stopAtNonFinite(module_, *step_));
   if (results) return ok();
   Error e = results.error();
   // State that was already not finite came from an earlier step's update.

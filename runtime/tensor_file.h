@@ -43,6 +43,10 @@ struct NamedTensor {
   std::vector<float> toFloats() const;
 };
 
+// "nan", "inf" or "-inf", for messages about a non-finite value (a NaN's sign means nothing to the
+// user).
+inline std::string_view nonFiniteName(double v) { return v != v ? "nan" : v > 0 ? "inf" : "-inf"; }
+
 // The product of shape as an element count, or an error if a dimension is negative or the product
 // overflows int64. what names the tensor in the message.
 Expected<int64_t> checkedNumel(std::span<const int64_t> shape, std::string_view what);

@@ -41,8 +41,6 @@ int64_t perSample(const PlanBuffer& b) {
 
 bool batched(const PlanBuffer& b) { return b.rank >= 1 && b.dims[0] == kPlanBatch; }
 
-// "nan", "inf" or "-inf" (a NaN's sign means nothing to the user).
-std::string nonFiniteName(float v) { return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
 
 // The first buffer in plan order that holds a non-finite f32 value at batch size `batch`.
 std::string firstNonFinite(Executor& program, int64_t batch) {
