@@ -44,12 +44,7 @@ class Executor {
   virtual std::vector<std::string> libraryCalls() const { return {}; }
 
   // Buffer lookup by name; nullptr if absent.
-  const PlanBuffer* buffer(std::string_view name) const {
-    const PlanTable& t = table();
-    for (int32_t i = 0; i < t.numBuffers; ++i)
-      if (name == t.buffers[i].name) return &t.buffers[i];
-    return nullptr;
-  }
+  const PlanBuffer* buffer(std::string_view name) const { return findBuffer(table(), name); }
   static int64_t elements(const PlanBuffer& b, int64_t batch) {
     int64_t n = 1;
     for (int32_t d = 0; d < b.rank; ++d) n *= b.dims[d] == kPlanBatch ? batch : b.dims[d];

@@ -118,18 +118,13 @@ Expected<std::unique_ptr<StepReplay>> StepReplay::create(const ModelText& model,
   r->source_ = sourceFromString(r->module_.source, model.source);
   r->step_ = r->module_.function("train_step");
   if (!r->step_) return Error(fmt::format("module @{} has no @train_step", r->module_.name));
-  auto find = [&](const std::string& name) -> const PlanBuffer* {
-    for (int32_t i = 0; i < table.numBuffers; ++i)
-      if (name == table.buffers[i].name) return &table.buffers[i];
-    return nullptr;
-  };
   for (const Node& n : r->step_->nodes) {
     const bool input = n.op == OpKind::Input;
     if (!input && n.op != OpKind::Load) continue;
     const std::string& name = n.attrs.s(input ? "name" : "global");
     std::vector<Captured>& list = input ? r->inputs_ : r->globals_;
     if (std::any_of(list.begin(), list.end(), [&](const Captured& c) { return c.name == name; })) continue;
-    const PlanBuffer* b = find(name);
+    const PlanBuffer* b = findBuffer(table, name);
     if (!b) return Error(fmt::format("the plan has no buffer for '{}', which @train_step reads", name));
     list.push_back({b, n.type.dtype, name, input && n.type.hasBatch()});
   }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 namespace sinter {
 
@@ -95,5 +96,12 @@ struct PlanTable {
   // `name` an entry in it; "" for host plans, whose kernels are the calls' fn.
   const char* deviceCode;
 };
+
+// The table's buffer named `name`; nullptr if absent.
+inline const PlanBuffer* findBuffer(const PlanTable& table, std::string_view name) {
+  for (int32_t i = 0; i < table.numBuffers; ++i)
+    if (name == table.buffers[i].name) return &table.buffers[i];
+  return nullptr;
+}
 
 }  // namespace sinter

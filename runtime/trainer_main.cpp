@@ -116,12 +116,6 @@ Expected<T> parseNumber(const Flags& flags, std::string_view name, T fallback, T
   return value;
 }
 
-bool hasBuffer(const PlanTable& table, std::string_view name) {
-  for (int32_t i = 0; i < table.numBuffers; ++i)
-    if (name == table.buffers[i].name) return true;
-  return false;
-}
-
 Expected<int64_t> batchFlag(const PlanTable& table, const Flags& flags, int64_t fallback) {
   auto batch = parseNumber<int64_t>(flags, "--batch", fallback, 1, "a positive integer");
   if (!batch) return batch;
@@ -238,7 +232,7 @@ Expected<int> runTrain(const PlanTable& table, const TrainConfig& defaults, cons
   if (!threads) return threads.error();
   auto seed = parseNumber<uint64_t>(flags, "--seed", defaults.seed, 0, "a non-negative integer");
   if (!seed) return seed.error();
-  if (flags.get("--lr") && !hasBuffer(table, "train.lr"))
+  if (flags.get("--lr") && !findBuffer(table, "train.lr"))
     return Error("--lr needs a plan with a 'train.lr' buffer, and this one has the learning rate built in");
   options.config.epochs = *epochs;
   options.config.batch = *batch;
